@@ -1,0 +1,141 @@
+"""The public entry point: Imputer(model=...).fit(values, ...).impute(values, ...) on numpy arrays."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from stimpute.baselines import DctPls, LinearInTime, Mice, PixelMean, RandomForest
+from stimpute.baselines.base import Method
+from stimpute.errors import CheckpointError, ConfigError, NotFittedError
+from stimpute.layout import prepare
+from stimpute.neural import TransformerMethod
+
+MODELS: dict[str, type[Method]] = {
+    "st_transformer": TransformerMethod,
+    "mean": PixelMean,
+    "linear": LinearInTime,
+    "dctpls": DctPls,
+    "mice": Mice,
+    "random_forest": RandomForest,
+}
+FORMAT = "stimpute-imputer/1"
+
+
+@dataclass
+class ImputeResult:
+    """Filled values (observed ones unchanged) and a per-value standard error (0 where observed)."""
+
+    values: np.ndarray
+    std: np.ndarray
+    seconds: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _to_tensors(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(obj))
+    if isinstance(obj, dict):
+        return {k: _to_tensors(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_to_tensors(v) for v in obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+class Imputer:
+    """One interface for every model, so they compare fairly.
+
+    `values` is (time, y, x) for a grid or (time, node) for a point set, NaN where missing.
+    `covariates` (time, *space, C) may hold NaN; `static` is (*space, S); `coords` (node, 2)
+    for point sets; `times` (time,) gives each step's position for the seasonal encodings
+    (day of year for daily data; defaults to 0, 1, 2, ...).
+    """
+
+    def __init__(self, model: str = "st_transformer", *, window: int = 72, seed: int = 0, device: str = "auto", **hparams: Any) -> None:
+        if model not in MODELS:
+            raise ConfigError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+        self.model_name = model
+        self.window, self.seed, self.device = window, seed, device
+        self.hparams = hparams
+        if model == "st_transformer":
+            self.method: Method = TransformerMethod(seed=seed, window=window, device=device, **hparams)
+        else:
+            self.method = MODELS[model](seed=seed, **hparams)
+        self.fitted = False
+        self.fit_seconds = 0.0
+
+    def fit(
+        self,
+        values: Any,
+        covariates: Any = None,
+        static: Any = None,
+        coords: Any = None,
+        *,
+        times: Any = None,
+        max_epochs: float | None = None,
+        time_budget_s: float | None = None,
+    ) -> Imputer:
+        """Learn from the observed values; neural models train self-supervised on hidden ones."""
+        batch = prepare(values, covariates, static, coords, times)
+        start = time.perf_counter()
+        self.method.fit(batch, max_epochs=max_epochs, time_budget_s=time_budget_s)
+        self.fit_seconds = time.perf_counter() - start
+        self.fitted = True
+        return self
+
+    def impute(self, values: Any, covariates: Any = None, static: Any = None, coords: Any = None, *, times: Any = None) -> ImputeResult:
+        """Fill the gaps of `values`; observed values are returned bit-identical."""
+        if not self.fitted:
+            raise NotFittedError("call fit() before impute(), or load a saved imputer")
+        batch = prepare(values, covariates, static, coords, times)
+        start = time.perf_counter()
+        mean, std = self.method.predict(batch)
+        seconds = time.perf_counter() - start
+        observed = batch.observed
+        filled = np.where(observed, batch.values, mean).astype(np.float32)
+        std = np.where(observed, 0.0, std).astype(np.float32)
+        layout = batch.layout
+        return ImputeResult(layout.to_user(filled), layout.to_user(std), seconds)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the imputer to one file (tensors and plain values only; loads with weights_only)."""
+        if not self.fitted:
+            raise NotFittedError("nothing to save: call fit() first")
+        path = Path(path)
+        payload = {
+            "format": FORMAT,
+            "model": self.model_name,
+            "window": self.window,
+            "seed": self.seed,
+            "hparams": _to_tensors(self.hparams),
+            "state": _to_tensors(self.method.state()),
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(payload, tmp)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str = "auto") -> Imputer:
+        """Read an imputer written by `save`."""
+        path = Path(path)
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError as exc:
+            raise CheckpointError(f"no saved imputer at {path}") from exc
+        except Exception as exc:  # torch raises several types for corrupt files
+            raise CheckpointError(f"{path} is not a readable stimpute imputer ({exc}); save it again") from exc
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise CheckpointError(f"{path} is not a {FORMAT} file")
+        hparams = {k: (v.tolist() if isinstance(v, torch.Tensor) else v) for k, v in payload["hparams"].items()}
+        imp = cls(payload["model"], window=payload["window"], seed=payload["seed"], device=device, **hparams)
+        imp.method.load_state(payload["state"])
+        imp.fitted = True
+        return imp

@@ -1,0 +1,120 @@
+"""Input checking and the one internal layout: values (time, node), covariates (time, node, C)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from stimpute.errors import NoObservationsError, ShapeError
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a user's array maps onto (time, node): a grid (H, W) or a point set."""
+
+    n_time: int
+    grid: tuple[int, int] | None
+    n_node: int
+
+    @property
+    def space_shape(self) -> tuple[int, ...]:
+        return self.grid if self.grid is not None else (self.n_node,)
+
+    def to_user(self, flat: np.ndarray) -> np.ndarray:
+        """Reshape a (time, node) array back to the user's (time, *space)."""
+        return flat.reshape((flat.shape[0], *self.space_shape))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One validated problem in the internal layout (float32, NaN where missing)."""
+
+    layout: Layout
+    values: np.ndarray  # (T, N)
+    covariates: np.ndarray | None  # (T, N, C)
+    static: np.ndarray | None  # (N, S)
+    coords: np.ndarray | None  # (N, 2)
+    times: np.ndarray  # (T,) time index in steps, used for the periodic encodings
+
+    @property
+    def observed(self) -> np.ndarray:
+        return ~np.isnan(self.values)
+
+
+def _as_float(name: str, array: object) -> np.ndarray:
+    try:
+        out = np.asarray(array, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise ShapeError(f"`{name}` must be a numeric array: {exc}") from exc
+    return out
+
+
+def prepare(
+    values: object,
+    covariates: object | None = None,
+    static: object | None = None,
+    coords: object | None = None,
+    times: object | None = None,
+    *,
+    require_observed: bool = True,
+) -> Batch:
+    """Validate user arrays and flatten space; raise ShapeError/NoObservationsError on bad input."""
+    vals = _as_float("values", values)
+    if vals.ndim == 3:
+        n_time, height, width = vals.shape
+        grid: tuple[int, int] | None = (height, width)
+        n_node = height * width
+    elif vals.ndim == 2:
+        n_time, n_node = vals.shape
+        grid = None
+    else:
+        raise ShapeError(
+            f"`values` must be (time, y, x) for a grid or (time, node) for a point set; "
+            f"got {vals.ndim} dimensions with shape {vals.shape}"
+        )
+    if n_time < 2 or n_node < 1:
+        raise ShapeError(f"`values` needs at least 2 time steps and 1 node; got shape {vals.shape}")
+    layout = Layout(n_time=n_time, grid=grid, n_node=n_node)
+    space = layout.space_shape
+    if np.isinf(vals).any():
+        raise ShapeError("`values` contains +/-inf; mark missing values with NaN")
+    if require_observed and not np.isfinite(vals).any():
+        raise NoObservationsError("`values` has no observed (non-NaN) value: nothing to learn from")
+
+    cov = None
+    if covariates is not None:
+        cov = _as_float("covariates", covariates)
+        if cov.ndim != len(space) + 2 or cov.shape[:-1] != (n_time, *space):
+            raise ShapeError(
+                f"`covariates` must be (time, *space, C) = ({n_time}, {', '.join(map(str, space))}, C) "
+                f"to match `values` {vals.shape}; got {cov.shape}"
+            )
+        cov = cov.reshape(n_time, n_node, cov.shape[-1])
+        cov = np.where(np.isinf(cov), np.nan, cov)
+
+    stat = None
+    if static is not None:
+        stat = _as_float("static", static)
+        if stat.ndim != len(space) + 1 or stat.shape[:-1] != space:
+            raise ShapeError(
+                f"`static` must be (*space, S) = ({', '.join(map(str, space))}, S) "
+                f"to match `values` {vals.shape}; got {stat.shape}"
+            )
+        stat = stat.reshape(n_node, stat.shape[-1])
+        if not np.isfinite(stat).all():
+            raise ShapeError("`static` must be finite everywhere; fill or drop missing static covariates")
+
+    crd = None
+    if coords is not None:
+        crd = _as_float("coords", coords)
+        if crd.shape != (n_node, 2):
+            raise ShapeError(f"`coords` must be (node, 2) = ({n_node}, 2); got {crd.shape}")
+
+    if times is None:
+        tix = np.arange(n_time, dtype=np.float64)
+    else:
+        tix = np.asarray(times, dtype=np.float64)
+        if tix.shape != (n_time,):
+            raise ShapeError(f"`times` must be ({n_time},) to match `values`; got {tix.shape}")
+    return Batch(layout, vals.reshape(n_time, n_node), cov, stat, crd, tix)

@@ -1,0 +1,127 @@
+"""Hiding observed values: random points (MCAR), whole days (MNAR) and spatial blocks/swaths.
+
+Vocabulary (as in tsl): `observed` is what the data has, `hidden` is observed values removed
+for training (the loss is taken there), `eval` is held out for scoring and never trained on.
+Every function returns a boolean mask that is a subset of `observed`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stimpute.errors import ConfigError
+
+MODES = ("point", "day", "block")
+
+
+def _check_rate(rate: float) -> None:
+    if not 0.0 <= rate <= 1.0:
+        raise ConfigError(f"hiding rate must be within [0, 1]; got {rate}")
+
+
+def hide_points(observed: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Hide exactly round(rate * n_observed) observed values chosen uniformly at random."""
+    _check_rate(rate)
+    idx = np.flatnonzero(observed)
+    n_hide = int(round(rate * idx.size))
+    hidden = np.zeros(observed.shape, bool)
+    if n_hide:
+        hidden.flat[rng.choice(idx, size=n_hide, replace=False)] = True
+    return hidden
+
+
+def hide_days(observed: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Hide whole time steps (axis 0) in random order until about `rate` of observed is hidden.
+
+    This is the paper's MNAR protocol: a whole scene is missing, as when a satellite pass
+    is lost. The last day drawn is kept only if it brings the share closer to `rate`.
+    """
+    _check_rate(rate)
+    per_day = observed.reshape(observed.shape[0], -1).sum(axis=1)
+    total = per_day.sum()
+    hidden = np.zeros(observed.shape, bool)
+    target = rate * total
+    done = 0
+    for day in rng.permutation(np.flatnonzero(per_day)):
+        if done >= target:
+            break
+        if abs(done + per_day[day] - target) > abs(done - target):
+            continue
+        hidden[day] = observed[day]
+        done += per_day[day]
+    return hidden
+
+
+def hide_blocks(
+    observed: np.ndarray,
+    rate: float,
+    rng: np.random.Generator,
+    *,
+    grid: tuple[int, int] | None = None,
+    max_tries: int = 10_000,
+) -> np.ndarray:
+    """Hide spatial blocks on single days (grid) or runs of time steps per node (point set).
+
+    On a grid a block is a rectangle or a swath-like band across the tile on one day, as when
+    part of a scene fails quality control; on a point set it is a run of 1..48 steps at one
+    node (a sensor outage). Blocks are added until about `rate` of observed is hidden.
+    """
+    _check_rate(rate)
+    n_time = observed.shape[0]
+    total = int(observed.sum())
+    target = rate * total
+    hidden = np.zeros(observed.shape, bool)
+    done = 0
+    obs_days = np.flatnonzero(observed.reshape(n_time, -1).any(axis=1))
+    if obs_days.size == 0 or target == 0:
+        return hidden
+    for _ in range(max_tries):
+        if done >= target:
+            break
+        block = np.zeros(observed.shape, bool)
+        if grid is not None:
+            height, width = grid
+            day = rng.choice(obs_days)
+            view = block[day].reshape(height, width)
+            if rng.random() < 0.5:  # rectangle
+                bh = rng.integers(max(1, height // 6), max(2, height // 2) + 1)
+                bw = rng.integers(max(1, width // 6), max(2, width // 2) + 1)
+                r0 = rng.integers(0, height - bh + 1)
+                c0 = rng.integers(0, width - bw + 1)
+                view[r0 : r0 + bh, c0 : c0 + bw] = True
+            else:  # a band across the tile beyond a slanted swath edge
+                rows, cols = np.mgrid[0:height, 0:width]
+                angle = rng.uniform(0, np.pi)
+                proj = rows * np.sin(angle) + cols * np.cos(angle)
+                cut = rng.uniform(proj.min(), proj.max())
+                view[:] = proj > cut if rng.random() < 0.5 else proj < cut
+        else:
+            node = rng.integers(0, observed.shape[1])
+            length = int(rng.integers(1, min(48, n_time) + 1))
+            t0 = int(rng.integers(0, n_time - length + 1))
+            block[t0 : t0 + length, node] = True
+        new = block & observed & ~hidden
+        n_new = int(new.sum())
+        if n_new == 0 or abs(done + n_new - target) > abs(done - target):
+            continue
+        hidden |= new
+        done += n_new
+    return hidden
+
+
+def hide(
+    observed: np.ndarray,
+    rate: float,
+    mode: str,
+    rng: np.random.Generator,
+    *,
+    grid: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Dispatch to one hiding mode by name: 'point', 'day' or 'block'."""
+    if mode == "point":
+        return hide_points(observed, rate, rng)
+    if mode == "day":
+        return hide_days(observed, rate, rng)
+    if mode == "block":
+        return hide_blocks(observed, rate, rng, grid=grid)
+    raise ConfigError(f"unknown hiding mode {mode!r}; choose one of {', '.join(MODES)}")

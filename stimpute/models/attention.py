@@ -1,0 +1,90 @@
+"""Multi-head self-attention on fused kernels: along time, in shifted windows, or over all nodes."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over the second-to-last axis using scaled_dot_product_attention."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (..., S, D); bias: additive, broadcastable to (..., heads, S, S).
+
+        Without a bias the batch is flattened to 4-D so the fused (flash) kernels run on CPU
+        and GPU; with a bias (short windows) a plain softmax is cheaper than the masked path.
+        """
+        *lead, seq, dim = x.shape
+        hd = dim // self.heads
+        q, k, v = (  # (M, heads, S, hd) each
+            t.reshape(-1, seq, self.heads, hd).transpose(1, 2)
+            for t in self.qkv(x.reshape(-1, seq, dim)).chunk(3, dim=-1)
+        )
+        if bias is None:
+            y = F.scaled_dot_product_attention(q, k, v)
+        else:
+            m = q.shape[0]
+            shape5 = (-1, *bias.shape[-4:-3], self.heads, seq, hd) if bias.dim() == 4 else None
+            if shape5 is not None:  # (B, nW, heads, S, hd) so the bias broadcasts over B
+                q, k, v = (t.reshape(shape5) for t in (q, k, v))
+            scores = (q @ k.transpose(-1, -2)) * hd**-0.5 + bias.to(q.dtype)
+            y = (scores.softmax(dim=-1) @ v).reshape(m, self.heads, seq, hd)
+        return self.out(y.transpose(1, 2).reshape(*lead, seq, dim))
+
+
+class WindowAttention(nn.Module):
+    """Swin-style attention inside w x w windows of a grid, optionally shifted by w // 2.
+
+    Shifting pads the grid (top/left by the shift, bottom/right up to a multiple of w) and masks
+    the padding as keys, so tiles of any size work and no window mixes opposite edges. A learned
+    relative-position bias per head gives each pixel its place inside the window; there is no
+    absolute position, so one model serves tiles of every size and place.
+    """
+
+    def __init__(self, dim: int, heads: int, window: int, shift: bool) -> None:
+        super().__init__()
+        self.attn = SelfAttention(dim, heads)
+        self.window = window
+        self.shift = window // 2 if shift else 0
+        self.rel_bias = nn.Parameter(torch.zeros(heads, (2 * window - 1) ** 2))
+        coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+        rel = (coords[:, :, None] - coords[:, None, :]) + (window - 1)
+        self.register_buffer("rel_index", rel[0] * (2 * window - 1) + rel[1], persistent=False)
+        self._mask_cache: dict[tuple[int, int, str], torch.Tensor] = {}
+
+    def _pad_mask(self, height: int, width: int, device: torch.device) -> tuple[torch.Tensor, int, int]:
+        w, s = self.window, self.shift
+        hp = -(-(height + s) // w) * w
+        wp = -(-(width + s) // w) * w
+        key = (height, width, str(device))
+        if key not in self._mask_cache:
+            valid = torch.zeros(hp, wp, dtype=torch.bool, device=device)
+            valid[s : s + height, s : s + width] = True
+            valid = valid.reshape(hp // w, w, wp // w, w).permute(0, 2, 1, 3).reshape(-1, w * w)
+            mask = torch.zeros(valid.shape, device=device).masked_fill(~valid, float("-inf"))
+            self._mask_cache = {key: mask[:, None, None, :]}  # (nW, 1, 1, w*w)
+        return self._mask_cache[key], hp, wp
+
+    def forward(self, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        """x: (B, N, D) with N = H * W in row-major order."""
+        height, width = grid
+        batch, _, dim = x.shape
+        w, s = self.window, self.shift
+        pad_mask, hp, wp = self._pad_mask(height, width, x.device)
+        img = x.reshape(batch, height, width, dim)
+        img = F.pad(img, (0, 0, s, wp - width - s, s, hp - height - s))
+        win = img.reshape(batch, hp // w, w, wp // w, w, dim).permute(0, 1, 3, 2, 4, 5)
+        win = win.reshape(batch, (hp // w) * (wp // w), w * w, dim)
+        rel = self.rel_bias[:, self.rel_index]  # (heads, w*w, w*w)
+        out = self.attn(win, pad_mask + rel[None])
+        out = out.reshape(batch, hp // w, wp // w, w, w, dim).permute(0, 1, 3, 2, 4, 5)
+        out = out.reshape(batch, hp, wp, dim)[:, s : s + height, s : s + width]
+        return out.reshape(batch, height * width, dim)

@@ -1,0 +1,114 @@
+"""ST-Transformer (Yao, Huang, Zhu, arXiv 2312.00963): temporal then spatial attention per layer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from stimpute.errors import ShapeError
+from stimpute.models.attention import SelfAttention, WindowAttention
+from stimpute.models.embedding import TokenEmbedding
+
+
+@dataclass(frozen=True)
+class STTransformerConfig:
+    """Architecture; defaults are the paper's (width 64, 4 layers, 4 x 4 windows, shift 2)."""
+
+    dim: int = 64
+    layers: int = 4
+    heads: int = 4
+    ffn_ratio: int = 2
+    spatial_window: int = 4
+    dropout: float = 0.0
+    n_covariates: int = 0
+    n_static: int = 0
+    periods: tuple[float, ...] = (365.25,)
+    n_nodes: int | None = None  # learned node embedding, for a fixed point set only
+    use_coords: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class STLayer(nn.Module):
+    """Temporal MHSA per node -> spatial attention per step -> MLP, each pre-norm with residual."""
+
+    def __init__(self, cfg: STTransformerConfig, *, shift: bool) -> None:
+        super().__init__()
+        d = cfg.dim
+        self.norm_t, self.norm_s, self.norm_f = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+        self.temporal = SelfAttention(d, cfg.heads)
+        self.window = WindowAttention(d, cfg.heads, cfg.spatial_window, shift)
+        self.full = SelfAttention(d, cfg.heads)
+        self.ffn = nn.Sequential(nn.Linear(d, cfg.ffn_ratio * d), nn.GELU(), nn.Linear(cfg.ffn_ratio * d, d))
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor, grid: tuple[int, int] | None) -> torch.Tensor:
+        batch, length, nodes, dim = x.shape
+        h = self.norm_t(x).transpose(1, 2)  # (B, N, L, D)
+        x = x + self.drop(self.temporal(h).transpose(1, 2))
+        h = self.norm_s(x).reshape(batch * length, nodes, dim)
+        h = self.window(h, grid) if grid is not None else self.full(h)
+        x = x + self.drop(h.reshape(batch, length, nodes, dim))
+        return x + self.drop(self.ffn(self.norm_f(x)))
+
+
+class STTransformer(nn.Module):
+    """Returns per-layer (mean, log_scale) readouts, each (B, L, N); the last one is the answer."""
+
+    def __init__(self, cfg: STTransformerConfig) -> None:
+        super().__init__()
+        if cfg.dim % cfg.heads:
+            raise ShapeError(f"dim ({cfg.dim}) must be divisible by heads ({cfg.heads})")
+        self.cfg = cfg
+        self.embed = TokenEmbedding(
+            cfg.dim,
+            n_covariates=cfg.n_covariates,
+            n_static=cfg.n_static,
+            periods=cfg.periods,
+            n_nodes=cfg.n_nodes,
+            use_coords=cfg.use_coords,
+        )
+        self.blocks = nn.ModuleList(STLayer(cfg, shift=bool(i % 2)) for i in range(cfg.layers))
+        self.readouts = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(cfg.dim), nn.Linear(cfg.dim, 2)) for _ in range(cfg.layers)
+        )
+
+    def forward(
+        self,
+        values: torch.Tensor,
+        visible: torch.Tensor,
+        *,
+        times: torch.Tensor,
+        grid: tuple[int, int] | None,
+        covariates: torch.Tensor | None = None,
+        cov_missing: torch.Tensor | None = None,
+        static: torch.Tensor | None = None,
+        coords: torch.Tensor | None = None,
+        all_layers: bool = True,
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """values, visible: [batch, time, node]; covariates [batch, time, node, C]."""
+        if values.ndim != 3 or visible.shape != values.shape:
+            raise ShapeError(f"values/visible must both be [batch, time, node]; got {tuple(values.shape)}")
+        if grid is not None and grid[0] * grid[1] != values.shape[2]:
+            raise ShapeError(f"grid {grid} does not hold {values.shape[2]} nodes")
+        x = self.embed(
+            values,
+            visible,
+            covariates=covariates,
+            cov_missing=cov_missing,
+            static=static,
+            times=times,
+            coords=coords,
+        )
+        outs = []
+        last = len(self.blocks) - 1
+        for i, (block, head) in enumerate(zip(self.blocks, self.readouts, strict=True)):
+            x = block(x, grid)
+            if all_layers or i == last:
+                out = head(x)
+                outs.append((out[..., 0], out[..., 1]))
+        return outs
+

@@ -1,0 +1,170 @@
+"""The ST-Transformer as a Method: scaling, training, sliding-window inference, calibrated std."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+
+from stimpute.baselines.base import Method
+from stimpute.errors import ConfigError, NotFittedError, ShapeError, WindowError
+from stimpute.inference import predict
+from stimpute.layout import Batch
+from stimpute.models import STTransformer, STTransformerConfig
+from stimpute.tensors import Scaled, Scaler
+from stimpute.training import TrainConfig, TrainReport, train
+
+log = logging.getLogger("stimpute")
+
+_ARCH = {f.name for f in dataclasses.fields(STTransformerConfig)} - {"n_covariates", "n_static", "n_nodes", "use_coords"}
+_TRAIN = {f.name for f in dataclasses.fields(TrainConfig)} - {"window"}
+_INFER = {"stride", "infer_tile", "tile_overlap", "infer_batch", "node_embedding"}
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' -> CUDA when available, else the CPU; anything else is passed to torch."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise ConfigError(f"device {device!r} is not valid: use 'auto', 'cpu' or 'cuda'") from exc
+
+
+class TransformerMethod(Method):
+    """ST-Transformer trained self-supervised on the array it is fitted to."""
+
+    name = "st_transformer"
+
+    def __init__(self, *, seed: int = 0, window: int = 72, device: str = "auto", **hparams: Any) -> None:
+        unknown = set(hparams) - _ARCH - _TRAIN - _INFER
+        if unknown:
+            allowed = ", ".join(sorted(_ARCH | _TRAIN | _INFER))
+            raise ConfigError(f"unknown hyper-parameter(s) {sorted(unknown)} for st_transformer; allowed: {allowed}")
+        super().__init__(seed=seed, **hparams)
+        self.window = int(window)
+        self.device = resolve_device(device)
+        self.model: STTransformer | None = None
+        self.scaler: Scaler | None = None
+        self.report: TrainReport | None = None
+        self.std_scale = 1.0
+
+    # -- configuration -------------------------------------------------------------------
+    def _arch(self, batch: Batch) -> STTransformerConfig:
+        kw = {k: v for k, v in self.hparams.items() if k in _ARCH}
+        if "periods" in kw:
+            kw["periods"] = tuple(float(p) for p in kw["periods"])
+        node_emb = self.hparams.get("node_embedding", "auto")
+        use_nodes = batch.layout.grid is None if node_emb == "auto" else bool(node_emb)
+        return STTransformerConfig(
+            n_covariates=0 if batch.covariates is None else batch.covariates.shape[-1],
+            n_static=0 if batch.static is None else batch.static.shape[-1],
+            n_nodes=batch.layout.n_node if use_nodes else None,
+            use_coords=batch.coords is not None,
+            **kw,
+        )
+
+    def _train_cfg(self) -> TrainConfig:
+        kw = {k: v for k, v in self.hparams.items() if k in _TRAIN}
+        for key in ("hide_rates", "hide_modes"):
+            if key in kw:
+                kw[key] = tuple(kw[key])
+        return TrainConfig(window=self.window, **kw)
+
+    def _check_window(self, batch: Batch) -> None:
+        if self.window > batch.layout.n_time:
+            raise WindowError(
+                f"window={self.window} is longer than the series ({batch.layout.n_time} steps); "
+                f"pass window <= {batch.layout.n_time}"
+            )
+
+    # -- fit / predict ----------------------------------------------------------------------
+    def fit(
+        self,
+        batch: Batch,
+        *,
+        max_epochs: float | None = None,
+        time_budget_s: float | None = None,
+        **_: Any,
+    ) -> None:
+        self._check_window(batch)
+        torch.manual_seed(self.seed)
+        self.scaler = Scaler.fit(batch)
+        data = Scaled.build(batch, self.scaler)
+        cfg = self._train_cfg()
+        self.model = STTransformer(self._arch(batch)).to(self.device)
+        max_steps = None
+        if max_epochs is not None:
+            tiles = 1
+            if batch.layout.grid is not None:
+                tiles = int(np.prod([-(-s // min(cfg.tile, s)) for s in batch.layout.grid]))
+            per_epoch = max(1, -(-(-(-batch.layout.n_time // cfg.window) * tiles) // cfg.batch_size))
+            max_steps = max(1, int(round(max_epochs * per_epoch)))
+        self.report = train(
+            self.model, data, cfg, seed=self.seed, device=self.device, max_steps=max_steps, time_budget_s=time_budget_s
+        )
+        log.info(
+            "st_transformer: %d steps in %.1fs (%s), best validation MAE %.4f (scaled)",
+            self.report.steps, self.report.seconds, self.report.stopped_by, self.report.best_val_mae,
+        )
+
+    def _raw(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        if self.model is None or self.scaler is None:
+            raise NotFittedError("call fit() (or Imputer.load) before impute()")
+        cfg = self.model.cfg
+        n_cov = 0 if batch.covariates is None else batch.covariates.shape[-1]
+        n_stat = 0 if batch.static is None else batch.static.shape[-1]
+        if n_cov != cfg.n_covariates or n_stat != cfg.n_static:
+            raise ShapeError(
+                f"the model was fitted with {cfg.n_covariates} covariates and {cfg.n_static} static "
+                f"fields; impute() got {n_cov} and {n_stat}"
+            )
+        if cfg.n_nodes is not None and batch.layout.n_node != cfg.n_nodes:
+            raise ShapeError(
+                f"the model learned one embedding per node of a {cfg.n_nodes}-node set; impute() got "
+                f"{batch.layout.n_node} nodes (fit with node_embedding=False to move between point sets)"
+            )
+        self._check_window(batch)
+        data = Scaled.build(batch, self.scaler)
+        stride = int(self.hparams.get("stride", max(1, (2 * self.window) // 3)))
+        return predict(
+            self.model,
+            data,
+            window=self.window,
+            stride=stride,
+            tile=int(self.hparams.get("infer_tile", 36)),
+            tile_overlap=int(self.hparams.get("tile_overlap", 4)),
+            batch_size=int(self.hparams.get("infer_batch", 8)),
+            device=self.device,
+        )
+
+    def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        assert self.scaler is not None or self.model is None
+        mean_s, scale_s = self._raw(batch)
+        assert self.scaler is not None
+        mean = mean_s * self.scaler.value_std + self.scaler.value_mean
+        std = np.sqrt(2.0) * scale_s * self.scaler.value_std * self.std_scale
+        observed = batch.observed
+        return np.where(observed, batch.values, mean), np.where(observed, 0.0, std)
+
+    # -- persistence -------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        if self.model is None or self.scaler is None:
+            raise NotFittedError("nothing to save: call fit() first")
+        return {
+            "arch": self.model.cfg.to_dict(),
+            "weights": self.model.state_dict(),
+            "scaler": self.scaler.state(),
+            "std_scale": self.std_scale,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        arch = dict(state["arch"])
+        arch["periods"] = tuple(arch["periods"])
+        self.model = STTransformer(STTransformerConfig(**arch)).to(self.device)
+        self.model.load_state_dict(state["weights"])
+        self.scaler = Scaler.from_state(state["scaler"])
+        self.std_scale = float(state.get("std_scale", 1.0))

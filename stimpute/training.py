@@ -1,0 +1,224 @@
+"""Self-supervised training: hide observed values, learn to predict them, early-stop on validation."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from stimpute.inference import autocast
+from stimpute.masks import MODES, hide
+from stimpute.models import STTransformer
+from stimpute.tensors import Scaled, to_model_inputs
+
+log = logging.getLogger("stimpute")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; defaults follow the paper (Adam 1e-3 cosine to 1e-4, p in .2/.5/.8)."""
+
+    window: int = 72
+    tile: int = 12
+    batch_size: int = 8
+    lr: float = 1e-3
+    lr_min: float = 1e-4
+    weight_decay: float = 1e-5
+    grad_clip: float = 1.0
+    warmup_steps: int = 30
+    hide_rates: tuple[float, ...] = (0.2, 0.5, 0.8)
+    hide_modes: tuple[str, ...] = MODES
+    aux_weight: float = 0.5
+    max_steps: int = 3000
+    val_share: float = 0.1  # share of observed values held out for early stopping
+    eval_every: int = 50
+    patience: int = 8
+
+
+@dataclass
+class TrainReport:
+    steps: int = 0
+    seconds: float = 0.0
+    best_val_mae: float = math.inf
+    stopped_by: str = ""
+    history: list[tuple[int, float, float]] = field(default_factory=list)
+
+
+class WindowSampler:
+    """Draws training windows (time start, spatial crop) and their hidden masks."""
+
+    def __init__(self, data: Scaled, cfg: TrainConfig, rng: np.random.Generator) -> None:
+        self.data, self.cfg, self.rng = data, cfg, rng
+        self.window = cfg.window
+
+    def crop(self) -> tuple[np.ndarray | None, tuple[int, int] | None]:
+        if self.data.grid is None:
+            return None, None
+        height, width = self.data.grid
+        th, tw = min(self.cfg.tile, height), min(self.cfg.tile, width)
+        r0 = int(self.rng.integers(0, height - th + 1))
+        c0 = int(self.rng.integers(0, width - tw + 1))
+        return self.data.crop_nodes(r0, c0, th, tw), (th, tw)
+
+    def hidden_for(self, observed: np.ndarray, grid: tuple[int, int] | None) -> np.ndarray:
+        rate = float(self.rng.choice(self.cfg.hide_rates))
+        mode = str(self.rng.choice(list(self.cfg.hide_modes)))
+        return hide(observed, rate, mode, self.rng, grid=grid)
+
+    def batch(self, values: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray, tuple[int, int] | None]:
+        n_time = values.shape[0]
+        nodes, grid = self.crop()
+        t0s = [int(t) for t in self.rng.integers(0, n_time - self.window + 1, size=self.cfg.batch_size)]
+        win = self.data.window(t0s, self.window, nodes, values=values)
+        observed = ~np.isnan(win["values"])
+        hidden = np.stack([self.hidden_for(observed[i], grid) for i in range(len(t0s))])
+        return win, observed & ~hidden, hidden, grid
+
+
+@dataclass
+class Validation:
+    """Fixed boxes (time window x spatial crop) whose held-out values are never trained on."""
+
+    held: np.ndarray  # (T, N) bool, removed from the training values
+    boxes: list[tuple[int, np.ndarray | None, tuple[int, int] | None]]
+
+    @classmethod
+    def draw(cls, data: Scaled, cfg: TrainConfig, rng: np.random.Generator) -> Validation:
+        observed = ~np.isnan(data.values)
+        held = np.zeros(observed.shape, bool)
+        sampler = WindowSampler(data, cfg, rng)
+        n_time = observed.shape[0]
+        target = cfg.val_share * observed.sum()
+        boxes: list[tuple[int, np.ndarray | None, tuple[int, int] | None]] = []
+        for i in range(64):
+            if held.sum() >= target:
+                break
+            nodes, grid = sampler.crop()
+            t0 = int(rng.integers(0, n_time - cfg.window + 1))
+            sel = slice(None) if nodes is None else nodes
+            box_obs = observed[t0 : t0 + cfg.window][:, sel] & ~held[t0 : t0 + cfg.window][:, sel]
+            if not box_obs.any():
+                continue
+            mode = cfg.hide_modes[i % len(cfg.hide_modes)]
+            box_hidden = hide(box_obs, 0.5, mode, rng, grid=grid)
+            block = held[t0 : t0 + cfg.window]
+            if nodes is None:
+                block |= box_hidden
+            else:
+                block[:, nodes] |= box_hidden
+            boxes.append((t0, nodes, grid))
+        return cls(held, boxes)
+
+    @torch.no_grad()
+    def mae(self, model: STTransformer, data: Scaled, train_values: np.ndarray, cfg: TrainConfig, device: torch.device) -> float:
+        """MAE (scaled units) on the held values inside the boxes, predicted from training values."""
+        model.eval()
+        err, count = 0.0, 0
+        for t0, nodes, grid in self.boxes:
+            win = data.window([t0], cfg.window, nodes, values=train_values)
+            vals = win["values"]
+            assert vals is not None
+            kw = to_model_inputs(win, ~np.isnan(vals), device)
+            with autocast(device):
+                mean = model(grid=grid, all_layers=False, **kw)[-1][0].float().cpu().numpy()[0]
+            sel = slice(None) if nodes is None else nodes
+            held = self.held[t0 : t0 + cfg.window][:, sel]
+            truth = data.values[t0 : t0 + cfg.window][:, sel]
+            err += float(np.abs(mean[held] - truth[held]).sum())
+            count += int(held.sum())
+        return err / max(count, 1) if count else math.nan
+
+
+def loss_on_hidden(outputs, target: torch.Tensor, hidden: torch.Tensor, aux_weight: float) -> torch.Tensor:
+    """L1 on hidden values for every readout (the last weighted 1, the others aux), plus a
+    Laplace NLL for the scale head on the last readout with its mean detached."""
+    n = hidden.sum().clamp(min=1)
+    losses = [(torch.abs(mean - target) * hidden).sum() / n for mean, _ in outputs]
+    total = losses[-1] + (aux_weight * sum(losses[:-1]) / max(len(losses) - 1, 1) if len(losses) > 1 else 0.0)
+    mean, log_scale = outputs[-1]
+    log_scale = log_scale.clamp(-7, 5)
+    nll = (torch.abs(target - mean.detach()) * torch.exp(-log_scale) + log_scale) * hidden
+    return total + nll.sum() / n
+
+
+def cosine_lr(step: int, total: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    frac = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * frac))
+
+
+def train(
+    model: STTransformer,
+    data: Scaled,
+    cfg: TrainConfig,
+    *,
+    seed: int,
+    device: torch.device,
+    max_steps: int | None = None,
+    time_budget_s: float | None = None,
+    log_every_s: float = 10.0,
+) -> TrainReport:
+    """Train in place; keeps the weights with the best validation MAE (scaled units)."""
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    validation = Validation.draw(data, cfg, rng)
+    train_values = np.where(validation.held, np.nan, data.values)
+    sampler = WindowSampler(data, cfg, rng)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total = max_steps or cfg.max_steps
+    report = TrainReport()
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    start = time.perf_counter()
+    bad_evals = 0
+    step = 0
+    planned = total
+    last_log = start
+    while step < total:
+        model.train()
+        win, visible, hidden, grid = sampler.batch(train_values)
+        kw = to_model_inputs(win, visible, device)
+        target = torch.from_numpy(np.nan_to_num(win["values"])).to(device)
+        hid = torch.from_numpy(hidden).to(device)
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(step, planned, cfg)
+        with autocast(device):
+            outputs = model(grid=grid, **kw)
+        loss = loss_on_hidden([(m.float(), s.float()) for m, s in outputs], target, hid, cfg.aux_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        elapsed = time.perf_counter() - start
+        if time_budget_s is not None and step == 10:  # plan the cosine over what the budget allows
+            planned = max(step + 1, min(total, int(time_budget_s / (elapsed / step))))
+        if step % cfg.eval_every == 0 or step == total:
+            val = validation.mae(model, data, train_values, cfg, device)
+            report.history.append((step, float(loss.detach()), val))
+            if math.isnan(val) or val < report.best_val_mae - 1e-4:
+                report.best_val_mae = val
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                bad_evals = 0
+            else:
+                bad_evals += 1
+            if time.perf_counter() - last_log > log_every_s:
+                log.info("step %d/%d  loss %.4f  val MAE %.4f (scaled)  %.0fs", step, planned, float(loss.detach()), val, elapsed)
+                last_log = time.perf_counter()
+            if bad_evals >= cfg.patience:
+                report.stopped_by = "early stopping"
+                break
+        if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
+            report.stopped_by = "time budget"
+            break
+    else:
+        report.stopped_by = "max steps"
+    model.load_state_dict(best_state)
+    report.steps, report.seconds = step, time.perf_counter() - start
+    return report
+

@@ -1,0 +1,57 @@
+"""Window arithmetic: start indices that cover an axis, and overlap-averaging of window outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stimpute.errors import WindowError
+
+
+def starts(length: int, window: int, stride: int) -> list[int]:
+    """Start indices of windows of `window` steps that cover 0..length-1; the last is shifted in.
+
+    Never drops the remainder: if the windows do not tile the axis exactly, the last window
+    ends at `length` and overlaps its neighbour more.
+    """
+    if window < 1 or stride < 1:
+        raise WindowError(f"window ({window}) and stride ({stride}) must be at least 1")
+    if window > length:
+        raise WindowError(
+            f"window of {window} steps is longer than the series ({length}); pass a smaller window"
+        )
+    out = list(range(0, length - window + 1, stride))
+    if out[-1] != length - window:
+        out.append(length - window)
+    return out
+
+
+def taper(window: int, *, edge: int) -> np.ndarray:
+    """Blending weights along one axis: ramp up over `edge` steps at both ends, 1 inside.
+
+    Used so that overlapping windows blend smoothly instead of switching abruptly; weights
+    are strictly positive so a lone window still counts everywhere.
+    """
+    w = np.ones(window, dtype=np.float64)
+    edge = min(edge, window // 2)
+    if edge > 0:
+        ramp = (np.arange(edge) + 1.0) / (edge + 1.0)
+        w[:edge] = ramp
+        w[window - edge :] = ramp[::-1]
+    return w
+
+
+class OverlapAverage:
+    """Accumulates weighted window predictions and returns their weighted mean."""
+
+    def __init__(self, shape: tuple[int, ...], n_out: int = 2) -> None:
+        self.sum = np.zeros((n_out, *shape), dtype=np.float64)
+        self.weight = np.zeros(shape, dtype=np.float64)
+
+    def add(self, index: tuple[slice, ...], outputs: np.ndarray, weight: np.ndarray) -> None:
+        """Add `outputs` (n_out, *window) with `weight` (*window) at `index`."""
+        self.sum[(slice(None), *index)] += outputs * weight
+        self.weight[index] += weight
+
+    def result(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.sum / self.weight

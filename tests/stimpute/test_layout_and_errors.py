@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+import stimpute
+from stimpute.layout import prepare
+
+
+def test_grid_and_point_layouts():
+    grid = prepare(np.ones((5, 3, 4)))
+    assert grid.layout.grid == (3, 4) and grid.values.shape == (5, 12)
+    points = prepare(np.ones((5, 7)), coords=np.zeros((7, 2)))
+    assert points.layout.grid is None and points.values.shape == (5, 7)
+    assert grid.layout.to_user(grid.values).shape == (5, 3, 4)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"values": np.ones(5)}, stimpute.ShapeError),
+        ({"values": np.full((5, 3), np.nan)}, stimpute.NoObservationsError),
+        ({"values": np.ones((5, 3)), "covariates": np.ones((5, 4, 2))}, stimpute.ShapeError),
+        ({"values": np.ones((5, 2, 2)), "covariates": np.ones((5, 4, 2))}, stimpute.ShapeError),
+        ({"values": np.ones((5, 2, 2)), "static": np.ones((2, 3, 1))}, stimpute.ShapeError),
+        ({"values": np.ones((5, 3)), "coords": np.ones((2, 2))}, stimpute.ShapeError),
+        ({"values": np.full((5, 3), np.inf)}, stimpute.ShapeError),
+    ],
+)
+def test_bad_inputs_raise_package_errors(kwargs, error):
+    with pytest.raises(error) as info:
+        prepare(**kwargs)
+    assert isinstance(info.value, stimpute.StimputeError)
+
+
+def test_imputer_rejects_unknown_model_and_hparams():
+    with pytest.raises(stimpute.ConfigError, match="choose one of"):
+        stimpute.Imputer("nope")
+    with pytest.raises(stimpute.ConfigError, match="allowed"):
+        stimpute.Imputer("st_transformer", bogus=1)
+
+
+def test_window_longer_than_series_is_explained():
+    imp = stimpute.Imputer("st_transformer", window=30, device="cpu")
+    with pytest.raises(stimpute.WindowError, match="window=30"):
+        imp.fit(np.ones((10, 4)))
+
+
+def test_impute_before_fit():
+    with pytest.raises(stimpute.NotFittedError):
+        stimpute.Imputer("mean").impute(np.ones((4, 2)))
+
+
+def test_load_of_a_corrupt_file(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(stimpute.CheckpointError, match="not a readable"):
+        stimpute.Imputer.load(bad)
+    with pytest.raises(stimpute.CheckpointError, match="no saved imputer"):
+        stimpute.Imputer.load(tmp_path / "missing.pt")

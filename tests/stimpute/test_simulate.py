@@ -1,0 +1,27 @@
+import numpy as np
+
+from stimpute.simulate import COVARIATES, STATIC, twin
+
+
+def test_twin_is_seeded_realistic_and_sparse():
+    a = twin(height=18, width=18, days=120, seed=5)
+    b = twin(height=18, width=18, days=120, seed=5)
+    assert np.array_equal(a.observed, b.observed, equal_nan=True)
+    assert a.truth.shape == (120, 18, 18)
+    assert 0.02 <= a.truth.min() and a.truth.max() <= 0.5
+    assert 0.9 < a.missing_share < 0.98
+    assert a.covariates.shape == (120, 18, 18, len(COVARIATES))
+    assert a.static.shape == (18, 18, len(STATIC))
+    observed = ~np.isnan(a.observed)
+    # observations are the truth plus retrieval noise, not the truth itself
+    err = a.observed[observed] - a.truth[observed]
+    assert 0.005 < np.abs(err).mean() < 0.03
+    # the coarse covariate has its own gaps, rain and temperature have none
+    assert 0.2 < np.isnan(a.covariates[..., 1]).mean() < 0.9
+    assert not np.isnan(a.covariates[..., [0, 2]]).any()
+    # observations only on overpass days
+    assert (~observed.any(axis=(1, 2))).mean() > 0.7
+
+
+def test_twin_seeds_differ():
+    assert not np.array_equal(twin(days=30, seed=1).truth, twin(days=30, seed=2).truth)
