@@ -58,14 +58,24 @@ class Imputer:
     (day of year for daily data; defaults to 0, 1, 2, ...).
     """
 
-    def __init__(self, model: str = "st_transformer", *, window: int = 72, seed: int = 0, device: str = "auto", **hparams: Any) -> None:
+    def __init__(
+        self,
+        model: str = "st_transformer",
+        *,
+        window: int = 72,
+        seed: int = 0,
+        device: str = "auto",
+        **hparams: Any,
+    ) -> None:
         if model not in MODELS:
             raise ConfigError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
         self.model_name = model
         self.window, self.seed, self.device = window, seed, device
         self.hparams = hparams
         if model == "st_transformer":
-            self.method: Method = TransformerMethod(seed=seed, window=window, device=device, **hparams)
+            self.method: Method = TransformerMethod(
+                seed=seed, window=window, device=device, **hparams
+            )
         else:
             self.method = MODELS[model](seed=seed, **hparams)
         self.fitted = False
@@ -90,7 +100,15 @@ class Imputer:
         self.fitted = True
         return self
 
-    def impute(self, values: Any, covariates: Any = None, static: Any = None, coords: Any = None, *, times: Any = None) -> ImputeResult:
+    def impute(
+        self,
+        values: Any,
+        covariates: Any = None,
+        static: Any = None,
+        coords: Any = None,
+        *,
+        times: Any = None,
+    ) -> ImputeResult:
         """Fill the gaps of `values`; observed values are returned bit-identical."""
         if not self.fitted:
             raise NotFittedError("call fit() before impute(), or load a saved imputer")
@@ -131,11 +149,22 @@ class Imputer:
         except FileNotFoundError as exc:
             raise CheckpointError(f"no saved imputer at {path}") from exc
         except Exception as exc:  # torch raises several types for corrupt files
-            raise CheckpointError(f"{path} is not a readable stimpute imputer ({exc}); save it again") from exc
+            raise CheckpointError(
+                f"{path} is not a readable stimpute imputer ({exc}); save it again"
+            ) from exc
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise CheckpointError(f"{path} is not a {FORMAT} file")
-        hparams = {k: (v.tolist() if isinstance(v, torch.Tensor) else v) for k, v in payload["hparams"].items()}
-        imp = cls(payload["model"], window=payload["window"], seed=payload["seed"], device=device, **hparams)
+        hparams = {
+            k: (v.tolist() if isinstance(v, torch.Tensor) else v)
+            for k, v in payload["hparams"].items()
+        }
+        imp = cls(
+            payload["model"],
+            window=payload["window"],
+            seed=payload["seed"],
+            device=device,
+            **hparams,
+        )
         imp.method.load_state(payload["state"])
         imp.fitted = True
         return imp

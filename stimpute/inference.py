@@ -20,7 +20,9 @@ def autocast(device: torch.device):
     return nullcontext()
 
 
-def spatial_tiles(data: Scaled, tile: int, overlap: int) -> Iterator[tuple[np.ndarray | None, np.ndarray, tuple[int, int] | None]]:
+def spatial_tiles(
+    data: Scaled, tile: int, overlap: int
+) -> Iterator[tuple[np.ndarray | None, np.ndarray, tuple[int, int] | None]]:
     """Yield (node index, blend weight per node, tile grid) covering the space once or more."""
     if data.grid is None:
         n = data.values.shape[1]
@@ -30,7 +32,10 @@ def spatial_tiles(data: Scaled, tile: int, overlap: int) -> Iterator[tuple[np.nd
     th, tw = min(tile, height), min(tile, width)
     for r0 in starts(height, th, max(1, th - overlap)):
         for c0 in starts(width, tw, max(1, tw - overlap)):
-            weight = np.outer(taper(th, edge=overlap if th < height else 0), taper(tw, edge=overlap if tw < width else 0))
+            weight = np.outer(
+                taper(th, edge=overlap if th < height else 0),
+                taper(tw, edge=overlap if tw < width else 0),
+            )
             yield data.crop_nodes(r0, c0, th, tw), weight.ravel(), (th, tw)
 
 

@@ -103,7 +103,9 @@ def prepare(
             )
         stat = stat.reshape(n_node, stat.shape[-1])
         if not np.isfinite(stat).all():
-            raise ShapeError("`static` must be finite everywhere; fill or drop missing static covariates")
+            raise ShapeError(
+                "`static` must be finite everywhere; fill or drop missing static covariates"
+            )
 
     crd = None
     if coords is not None:

@@ -12,7 +12,9 @@ Z90 = 1.6448536269514722  # two-sided 90% normal quantile
 Z50 = 0.6744897501960817
 
 
-def _pairs(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _pairs(
+    pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     pred = np.asarray(pred, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     if pred.shape != target.shape:

@@ -19,7 +19,12 @@ from stimpute.training import TrainConfig, TrainReport, train
 
 log = logging.getLogger("stimpute")
 
-_ARCH = {f.name for f in dataclasses.fields(STTransformerConfig)} - {"n_covariates", "n_static", "n_nodes", "use_coords"}
+_ARCH = {f.name for f in dataclasses.fields(STTransformerConfig)} - {
+    "n_covariates",
+    "n_static",
+    "n_nodes",
+    "use_coords",
+}
 _TRAIN = {f.name for f in dataclasses.fields(TrainConfig)} - {"window"}
 _INFER = {"stride", "infer_tile", "tile_overlap", "infer_batch", "node_embedding"}
 
@@ -39,11 +44,15 @@ class TransformerMethod(Method):
 
     name = "st_transformer"
 
-    def __init__(self, *, seed: int = 0, window: int = 72, device: str = "auto", **hparams: Any) -> None:
+    def __init__(
+        self, *, seed: int = 0, window: int = 72, device: str = "auto", **hparams: Any
+    ) -> None:
         unknown = set(hparams) - _ARCH - _TRAIN - _INFER
         if unknown:
             allowed = ", ".join(sorted(_ARCH | _TRAIN | _INFER))
-            raise ConfigError(f"unknown hyper-parameter(s) {sorted(unknown)} for st_transformer; allowed: {allowed}")
+            raise ConfigError(
+                f"unknown hyper-parameter(s) {sorted(unknown)} for st_transformer; allowed: {allowed}"
+            )
         super().__init__(seed=seed, **hparams)
         self.window = int(window)
         self.device = resolve_device(device)
@@ -101,14 +110,25 @@ class TransformerMethod(Method):
             tiles = 1
             if batch.layout.grid is not None:
                 tiles = int(np.prod([-(-s // min(cfg.tile, s)) for s in batch.layout.grid]))
-            per_epoch = max(1, -(-(-(-batch.layout.n_time // cfg.window) * tiles) // cfg.batch_size))
+            per_epoch = max(
+                1, -(-(-(-batch.layout.n_time // cfg.window) * tiles) // cfg.batch_size)
+            )
             max_steps = max(1, int(round(max_epochs * per_epoch)))
         self.report = train(
-            self.model, data, cfg, seed=self.seed, device=self.device, max_steps=max_steps, time_budget_s=time_budget_s
+            self.model,
+            data,
+            cfg,
+            seed=self.seed,
+            device=self.device,
+            max_steps=max_steps,
+            time_budget_s=time_budget_s,
         )
         log.info(
             "st_transformer: %d steps in %.1fs (%s), best validation MAE %.4f (scaled)",
-            self.report.steps, self.report.seconds, self.report.stopped_by, self.report.best_val_mae,
+            self.report.steps,
+            self.report.seconds,
+            self.report.stopped_by,
+            self.report.best_val_mae,
         )
 
     def _raw(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:

@@ -48,7 +48,9 @@ class Twin:
         return float(np.isnan(self.observed).mean())
 
 
-def gaussian_field(shape: tuple[int, int], length_px: float, rng: np.random.Generator) -> np.ndarray:
+def gaussian_field(
+    shape: tuple[int, int], length_px: float, rng: np.random.Generator
+) -> np.ndarray:
     """Unit-variance Gaussian random field with a Gaussian correlation of `length_px` pixels."""
     h, w = shape
     pad_h, pad_w = h + int(3 * length_px), w + int(3 * length_px)
@@ -115,7 +117,9 @@ def twin(
     sand = 1 / (1 + np.exp(-1.2 * gaussian_field(shape, 7, rng)))
     sand = 0.15 + 0.7 * sand
     clay = (1 - sand) * (0.35 + 0.25 * (1 / (1 + np.exp(-gaussian_field(shape, 5, rng)))))
-    lc_field = gaussian_field(shape, 4, rng) + 0.6 * (elevation - elevation.mean()) / elevation.std()
+    lc_field = (
+        gaussian_field(shape, 4, rng) + 0.6 * (elevation - elevation.mean()) / elevation.std()
+    )
     cuts = np.quantile(lc_field, [0.35, 0.6, 0.85])
     land_cover = np.digitize(lc_field, cuts)  # 0 grass, 1 crop, 2 shrub, 3 forest
     forest = land_cover == 3
@@ -128,7 +132,9 @@ def twin(
     anomaly = np.zeros(days)
     for t in range(1, days):
         anomaly[t] = 0.7 * anomaly[t - 1] + 2.5 * rng.standard_normal()
-    tmax = (24 + 10 * season + anomaly)[:, None, None] - 0.0065 * (elevation - elevation.mean())[None]
+    tmax = (24 + 10 * season + anomaly)[:, None, None] - 0.0065 * (elevation - elevation.mean())[
+        None
+    ]
     wet_odds = 0.18 + 0.08 * np.sin(2 * np.pi * (doy - 60) / 182.6)
     rain = np.zeros((days, *shape))
     for t in np.flatnonzero(rng.random(days) < wet_odds):
@@ -166,7 +172,9 @@ def twin(
     frozen = tmax < 1.0
     qc_patches = np.zeros((days, *shape), bool)
     for t in np.flatnonzero(coverage.any(axis=(1, 2))):
-        qc_patches[t] = gaussian_field(shape, 2.5, rng) > np.quantile(rng.standard_normal(4000), 1 - qc_patch_share)
+        qc_patches[t] = gaussian_field(shape, 2.5, rng) > np.quantile(
+            rng.standard_normal(4000), 1 - qc_patch_share
+        )
     dense = forest[None] & (rng.random((days, *shape)) < 0.35)
     noise = rng.standard_normal((days, *shape)) * noise_std * np.where(forest, 1.5, 1.0)
     bias = pixel_bias_std * gaussian_field(shape, 1.0, rng)
@@ -181,21 +189,31 @@ def twin(
     # covariates
     blur = np.stack([_block_mean(r, 3) for r in rain]) if days else rain
     rain_cov = blur * np.exp(rain_error * rng.standard_normal((days, *shape)) - rain_error**2 / 2)
-    coarse = _block_mean(truth, coarse_block) + _block_mean(
-        0.012 * rng.standard_normal((days, *shape)), coarse_block
-    ) * coarse_block + 0.01 * _block_mean(gaussian_field(shape, 20, rng)[None], coarse_block)[0]
+    coarse = (
+        _block_mean(truth, coarse_block)
+        + _block_mean(0.012 * rng.standard_normal((days, *shape)), coarse_block) * coarse_block
+        + 0.01 * _block_mean(gaussian_field(shape, 20, rng)[None], coarse_block)[0]
+    )
     hb, wb = -(-height // coarse_block), -(-width // coarse_block)
     valid = np.zeros((days, hb, wb), bool)
     phase = rng.uniform(0, 1)
     for t in range(days):
         band = ((np.arange(wb) * 0.25 + t * 0.37 + phase) % 1.0) < coarse_valid
         valid[t] = band[None, :] & (rng.random((hb, wb)) > 0.05)
-    valid_full = np.repeat(np.repeat(valid, coarse_block, axis=1), coarse_block, axis=2)[:, :height, :width]
+    valid_full = np.repeat(np.repeat(valid, coarse_block, axis=1), coarse_block, axis=2)[
+        :, :height, :width
+    ]
     coarse = np.where(valid_full & ~frozen, coarse, np.nan)
     covariates = np.stack([rain_cov, coarse, tmax], axis=-1).astype(np.float32)
     one_hot = np.eye(len(LAND_COVER))[land_cover]
-    static = np.concatenate([np.stack([elevation, sand, clay], axis=-1), one_hot], axis=-1).astype(np.float32)
-    params = {k: v for k, v in locals().items() if k in twin.__code__.co_varnames[: twin.__code__.co_kwonlyargcount]}
+    static = np.concatenate([np.stack([elevation, sand, clay], axis=-1), one_hot], axis=-1).astype(
+        np.float32
+    )
+    params = {
+        k: v
+        for k, v in locals().items()
+        if k in twin.__code__.co_varnames[: twin.__code__.co_kwonlyargcount]
+    }
     return Twin(
         truth=truth.astype(np.float32),
         observed=observed.astype(np.float32),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,9 @@ class Scaler:
 
     @classmethod
     def fit(cls, batch: Batch) -> Scaler:
-        def stats(a: np.ndarray | None, axes: tuple[int, ...]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        def stats(
+            a: np.ndarray | None, axes: tuple[int, ...]
+        ) -> tuple[np.ndarray | None, np.ndarray | None]:
             if a is None:
                 return None, None
             with warnings.catch_warnings():
@@ -44,7 +46,16 @@ class Scaler:
         if batch.coords is not None:
             cmin = batch.coords.min(axis=0)
             cspan = np.maximum(batch.coords.max(axis=0) - cmin, 1e-8)
-        return cls(float(vals.mean()), std if std > 1e-8 else 1.0, cov_mean, cov_std, st_mean, st_std, cmin, cspan)
+        return cls(
+            float(vals.mean()),
+            std if std > 1e-8 else 1.0,
+            cov_mean,
+            cov_std,
+            st_mean,
+            st_std,
+            cmin,
+            cspan,
+        )
 
     def state(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
@@ -57,7 +68,17 @@ class Scaler:
         return cls(
             float(state["value_mean"]),
             float(state["value_std"]),
-            *(arr(state[k]) for k in ("cov_mean", "cov_std", "static_mean", "static_std", "coord_min", "coord_span")),
+            *(
+                arr(state[k])
+                for k in (
+                    "cov_mean",
+                    "cov_std",
+                    "static_mean",
+                    "static_std",
+                    "coord_min",
+                    "coord_span",
+                )
+            ),
         )
 
 
@@ -76,25 +97,49 @@ class Scaled:
     def build(cls, batch: Batch, scaler: Scaler) -> Scaled:
         vals = (batch.values - scaler.value_mean) / scaler.value_std
         cov = None
-        if batch.covariates is not None and scaler.cov_mean is not None and scaler.cov_std is not None:
-            cov = (batch.covariates - scaler.cov_mean) / scaler.cov_std
+        if (
+            batch.covariates is not None
+            and scaler.cov_mean is not None
+            and scaler.cov_std is not None
+        ):
+            # asinh keeps the bulk linear and tames heavy tails (rain) so no input dominates
+            cov = np.arcsinh((batch.covariates - scaler.cov_mean) / scaler.cov_std)
         stat = None
-        if batch.static is not None and scaler.static_mean is not None and scaler.static_std is not None:
+        if (
+            batch.static is not None
+            and scaler.static_mean is not None
+            and scaler.static_std is not None
+        ):
             stat = (batch.static - scaler.static_mean) / scaler.static_std
         crd = None
-        if batch.coords is not None and scaler.coord_min is not None and scaler.coord_span is not None:
+        if (
+            batch.coords is not None
+            and scaler.coord_min is not None
+            and scaler.coord_span is not None
+        ):
             crd = 2 * (batch.coords - scaler.coord_min) / scaler.coord_span - 1
-        return cls(vals.astype(np.float32), None if cov is None else cov.astype(np.float32),
-                   None if stat is None else stat.astype(np.float32),
-                   None if crd is None else crd.astype(np.float32), batch.times, batch.layout.grid)
+        return cls(
+            vals.astype(np.float32),
+            None if cov is None else cov.astype(np.float32),
+            None if stat is None else stat.astype(np.float32),
+            None if crd is None else crd.astype(np.float32),
+            batch.times,
+            batch.layout.grid,
+        )
 
     def crop_nodes(self, r0: int, c0: int, height: int, width: int) -> np.ndarray:
         """Flat node indices of a (height, width) crop at (r0, c0) of the grid."""
         assert self.grid is not None
-        return ((np.arange(r0, r0 + height)[:, None]) * self.grid[1] + np.arange(c0, c0 + width)).ravel()
+        return (
+            (np.arange(r0, r0 + height)[:, None]) * self.grid[1] + np.arange(c0, c0 + width)
+        ).ravel()
 
     def window(
-        self, starts: list[int], length: int, nodes: np.ndarray | None, values: np.ndarray | None = None
+        self,
+        starts: list[int],
+        length: int,
+        nodes: np.ndarray | None,
+        values: np.ndarray | None = None,
     ) -> dict[str, np.ndarray | None]:
         """Stack windows [t0, t0 + length) at `nodes` (all if None) into [batch, time, node, ...]."""
         src = self.values if values is None else values
@@ -111,7 +156,9 @@ class Scaled:
         return out
 
 
-def to_model_inputs(win: dict[str, np.ndarray | None], visible: np.ndarray, device: torch.device) -> dict[str, Any]:
+def to_model_inputs(
+    win: dict[str, np.ndarray | None], visible: np.ndarray, device: torch.device
+) -> dict[str, Any]:
     """Numpy window dict + visibility -> keyword tensors for the model (NaN replaced by 0)."""
     vals = win["values"]
     assert vals is not None

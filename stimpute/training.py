@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from stimpute.inference import autocast
 from stimpute.masks import MODES, hide
@@ -70,10 +69,14 @@ class WindowSampler:
         mode = str(self.rng.choice(list(self.cfg.hide_modes)))
         return hide(observed, rate, mode, self.rng, grid=grid)
 
-    def batch(self, values: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray, tuple[int, int] | None]:
+    def batch(
+        self, values: np.ndarray
+    ) -> tuple[dict, np.ndarray, np.ndarray, tuple[int, int] | None]:
         n_time = values.shape[0]
         nodes, grid = self.crop()
-        t0s = [int(t) for t in self.rng.integers(0, n_time - self.window + 1, size=self.cfg.batch_size)]
+        t0s = [
+            int(t) for t in self.rng.integers(0, n_time - self.window + 1, size=self.cfg.batch_size)
+        ]
         win = self.data.window(t0s, self.window, nodes, values=values)
         observed = ~np.isnan(win["values"])
         hidden = np.stack([self.hidden_for(observed[i], grid) for i in range(len(t0s))])
@@ -115,7 +118,14 @@ class Validation:
         return cls(held, boxes)
 
     @torch.no_grad()
-    def mae(self, model: STTransformer, data: Scaled, train_values: np.ndarray, cfg: TrainConfig, device: torch.device) -> float:
+    def mae(
+        self,
+        model: STTransformer,
+        data: Scaled,
+        train_values: np.ndarray,
+        cfg: TrainConfig,
+        device: torch.device,
+    ) -> float:
         """MAE (scaled units) on the held values inside the boxes, predicted from training values."""
         model.eval()
         err, count = 0.0, 0
@@ -134,12 +144,16 @@ class Validation:
         return err / max(count, 1) if count else math.nan
 
 
-def loss_on_hidden(outputs, target: torch.Tensor, hidden: torch.Tensor, aux_weight: float) -> torch.Tensor:
+def loss_on_hidden(
+    outputs, target: torch.Tensor, hidden: torch.Tensor, aux_weight: float
+) -> torch.Tensor:
     """L1 on hidden values for every readout (the last weighted 1, the others aux), plus a
     Laplace NLL for the scale head on the last readout with its mean detached."""
     n = hidden.sum().clamp(min=1)
     losses = [(torch.abs(mean - target) * hidden).sum() / n for mean, _ in outputs]
-    total = losses[-1] + (aux_weight * sum(losses[:-1]) / max(len(losses) - 1, 1) if len(losses) > 1 else 0.0)
+    total = losses[-1] + (
+        aux_weight * sum(losses[:-1]) / max(len(losses) - 1, 1) if len(losses) > 1 else 0.0
+    )
     mean, log_scale = outputs[-1]
     log_scale = log_scale.clamp(-7, 5)
     nll = (torch.abs(target - mean.detach()) * torch.exp(-log_scale) + log_scale) * hidden
@@ -189,7 +203,9 @@ def train(
             group["lr"] = cosine_lr(step, planned, cfg)
         with autocast(device):
             outputs = model(grid=grid, **kw)
-        loss = loss_on_hidden([(m.float(), s.float()) for m, s in outputs], target, hid, cfg.aux_weight)
+        loss = loss_on_hidden(
+            [(m.float(), s.float()) for m, s in outputs], target, hid, cfg.aux_weight
+        )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -208,7 +224,14 @@ def train(
             else:
                 bad_evals += 1
             if time.perf_counter() - last_log > log_every_s:
-                log.info("step %d/%d  loss %.4f  val MAE %.4f (scaled)  %.0fs", step, planned, float(loss.detach()), val, elapsed)
+                log.info(
+                    "step %d/%d  loss %.4f  val MAE %.4f (scaled)  %.0fs",
+                    step,
+                    planned,
+                    float(loss.detach()),
+                    val,
+                    elapsed,
+                )
                 last_log = time.perf_counter()
             if bad_evals >= cfg.patience:
                 report.stopped_by = "early stopping"
@@ -218,7 +241,12 @@ def train(
             break
     else:
         report.stopped_by = "max steps"
+    if not report.history or report.history[-1][0] != step:  # score the last weights too
+        val = validation.mae(model, data, train_values, cfg, device)
+        report.history.append((step, math.nan, val))
+        if math.isnan(val) or val < report.best_val_mae:
+            report.best_val_mae = val
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     report.steps, report.seconds = step, time.perf_counter() - start
     return report
-

@@ -36,4 +36,12 @@ def smooth_grid() -> np.ndarray:
     return np.where(rng.random(field.shape) < 0.6, np.nan, field), field
 
 
-TINY = {"dim": 16, "layers": 2, "heads": 2, "batch_size": 4, "tile": 6, "eval_every": 10, "max_steps": 20}
+TINY = {
+    "dim": 16,
+    "layers": 2,
+    "heads": 2,
+    "batch_size": 4,
+    "tile": 6,
+    "eval_every": 10,
+    "max_steps": 20,
+}

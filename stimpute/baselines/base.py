@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from stimpute.layout import Batch
-from stimpute.masks import hide_points
+from stimpute.masks import hide_days, hide_points
 
 GAP_BINS = np.array([0, 1, 2, 4, 8, 16, 32, np.inf])
 
@@ -34,7 +34,7 @@ class Method(ABC):
         """Tensors/arrays and plain values that `load_state` restores (no pickled objects)."""
         return {}
 
-    def load_state(self, state: dict[str, Any]) -> None:
+    def load_state(self, state: dict[str, Any]) -> None:  # noqa: B027 - stateless methods keep it
         """Restore what `state` returned."""
 
 
@@ -62,15 +62,19 @@ class GapErrorModel:
         self.rmse_per_bin = rmse_per_bin
 
     @classmethod
-    def calibrate(cls, method: Method, batch: Batch, *, rate: float = 0.1, seed: int = 0) -> GapErrorModel:
+    def calibrate(
+        cls, method: Method, batch: Batch, *, rate: float = 0.1, seed: int = 0
+    ) -> GapErrorModel:
         """Hide `rate` of the observed values, predict them, and tabulate RMSE by gap bin."""
         rng = np.random.default_rng(seed + 7919)
         observed = batch.observed
-        hidden = hide_points(observed, rate, rng)
+        hidden = hide_points(observed, rate / 2, rng) | hide_days(observed, rate / 2, rng)
         values = np.where(hidden, np.nan, batch.values)
         if not np.isfinite(values).any():
             return cls(None)
-        trial = Batch(batch.layout, values, batch.covariates, batch.static, batch.coords, batch.times)
+        trial = Batch(
+            batch.layout, values, batch.covariates, batch.static, batch.coords, batch.times
+        )
         mean, _ = method.predict(trial)
         dist = gap_distance(~np.isnan(values))
         err = (mean - batch.values)[hidden & np.isfinite(mean)]
@@ -100,3 +104,26 @@ def fill_unseen_nodes(mean: np.ndarray) -> np.ndarray:
         mean = mean.copy()
         mean[:, bad] = np.nanmean(mean[:, ~bad], axis=1, keepdims=True)
     return mean
+
+
+class GapCalibrated(Method):
+    """A method whose std comes from a GapErrorModel calibrated at fit time."""
+
+    errors: GapErrorModel | None = None
+
+    def fit(self, batch: Batch, **budget: Any) -> None:
+        self.errors = GapErrorModel.calibrate(self, batch, seed=self.seed)
+
+    def std_for(self, observed: np.ndarray) -> np.ndarray:
+        return (
+            self.errors.std(observed)
+            if self.errors is not None
+            else np.where(observed, 0.0, np.nan)
+        )
+
+    def state(self) -> dict[str, Any]:
+        return {"rmse_per_bin": None if self.errors is None else self.errors.rmse_per_bin}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        table = state.get("rmse_per_bin")
+        self.errors = GapErrorModel(None if table is None else np.asarray(table))

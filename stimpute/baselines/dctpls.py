@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from scipy.fft import dctn, idctn
 
-from stimpute.baselines.base import GapErrorModel, Method
+from stimpute.baselines.base import GapCalibrated
 from stimpute.baselines.linear import interpolate_in_time
 from stimpute.layout import Batch
 from stimpute.masks import hide_days, hide_points
@@ -57,7 +57,7 @@ def smooth(
     return z
 
 
-class DctPls(Method):
+class DctPls(GapCalibrated):
     """3-D (time, y, x) DCT-PLS smoothing; observed values are kept, gaps take the smooth field."""
 
     name = "dctpls"
@@ -79,7 +79,7 @@ class DctPls(Method):
                 if score < best[0]:
                     best = (score, s, aspect)
         self.s, self.aspect = float(best[1]), float(best[2])
-        self.errors = GapErrorModel.calibrate(self, batch, seed=self.seed)
+        super().fit(batch)
 
     def _smooth(
         self, batch: Batch, values: np.ndarray, s: float, aspect: float, z0: np.ndarray | None
@@ -101,13 +101,15 @@ class DctPls(Method):
         return z.reshape(values.shape)
 
     def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
-        z = self._smooth(batch, batch.values, getattr(self, "s", 1.0), getattr(self, "aspect", 1.0), None)
-        std = self.errors.std(batch.observed) if hasattr(self, "errors") else np.zeros(z.shape)
+        z = self._smooth(
+            batch, batch.values, getattr(self, "s", 1.0), getattr(self, "aspect", 1.0), None
+        )
+        std = self.std_for(batch.observed)
         return np.where(batch.observed, batch.values, z), std
 
     def state(self) -> dict[str, Any]:
-        return {"s": self.s, "aspect": self.aspect, "rmse_per_bin": self.errors.rmse_per_bin}
+        return {"s": self.s, "aspect": self.aspect, **super().state()}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.s, self.aspect = float(state["s"]), float(state["aspect"])
-        self.errors = GapErrorModel(None if state["rmse_per_bin"] is None else np.asarray(state["rmse_per_bin"]))
+        super().load_state(state)

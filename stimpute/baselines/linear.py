@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from stimpute.baselines.base import GapErrorModel, Method, fill_unseen_nodes
+from stimpute.baselines.base import GapCalibrated, fill_unseen_nodes
 from stimpute.layout import Batch
 
 
@@ -23,21 +21,12 @@ def interpolate_in_time(values: np.ndarray, times: np.ndarray | None = None) -> 
     return fill_unseen_nodes(out)
 
 
-class LinearInTime(Method):
+class LinearInTime(GapCalibrated):
     """Per-node linear interpolation; std from RMSE binned by distance to the nearest observation."""
 
     name = "linear"
 
-    def fit(self, batch: Batch, **budget: Any) -> None:
-        self.errors = GapErrorModel.calibrate(self, batch, seed=self.seed)
-
     def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
         mean = interpolate_in_time(batch.values, batch.times)
-        std = self.errors.std(batch.observed) if hasattr(self, "errors") else np.zeros(mean.shape)
+        std = self.std_for(batch.observed)
         return np.where(batch.observed, batch.values, mean), std
-
-    def state(self) -> dict[str, Any]:
-        return {"rmse_per_bin": self.errors.rmse_per_bin}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.errors = GapErrorModel(None if state["rmse_per_bin"] is None else np.asarray(state["rmse_per_bin"]))

@@ -25,7 +25,9 @@ class PixelMean(Method):
         self.global_mean = float(np.nanmean(vals))
         self.global_std = float(np.nanstd(vals)) or 1e-6
         # a spread from fewer than 3 values says little: use the global one there
-        self.node_std = np.where((~np.isnan(vals)).sum(axis=0) >= 3, np.maximum(node_std, 1e-6), self.global_std)
+        self.node_std = np.where(
+            (~np.isnan(vals)).sum(axis=0) >= 3, np.maximum(node_std, 1e-6), self.global_std
+        )
 
     def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
         observed = batch.observed

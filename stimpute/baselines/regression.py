@@ -6,11 +6,11 @@ the array it is given; only their hyper-parameters are saved.
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
 
 import numpy as np
 
-from stimpute.baselines.base import GapErrorModel, Method, fill_unseen_nodes, gap_distance
+from stimpute.baselines.base import GapCalibrated, fill_unseen_nodes, gap_distance
 from stimpute.baselines.linear import interpolate_in_time
 from stimpute.layout import Batch
 
@@ -43,14 +43,19 @@ def _features(batch: Batch, *, leave_one_out: bool) -> np.ndarray:
     sums = np.nansum(values, axis=0)
     if leave_one_out:
         interp, dist = _leave_one_out_linear(values)
-        node_mean = np.where(observed, (sums - np.nan_to_num(values)) / np.maximum(counts - 1, 1), 0)
+        node_mean = np.where(
+            observed, (sums - np.nan_to_num(values)) / np.maximum(counts - 1, 1), 0
+        )
         node_mean = np.where(observed, node_mean, sums / np.maximum(counts, 1))
     else:
         interp, dist = interpolate_in_time(values), gap_distance(observed)
         node_mean = np.broadcast_to(sums / np.maximum(counts, 1), values.shape)
     cols = [interp, np.log1p(dist), node_mean]
     phase = 2 * np.pi * batch.times / 365.25
-    cols += [np.broadcast_to(np.sin(phase)[:, None], values.shape), np.broadcast_to(np.cos(phase)[:, None], values.shape)]
+    cols += [
+        np.broadcast_to(np.sin(phase)[:, None], values.shape),
+        np.broadcast_to(np.cos(phase)[:, None], values.shape),
+    ]
     feats = [np.stack(cols, axis=-1)]
     if batch.covariates is not None:
         cov = batch.covariates.astype(np.float64)
@@ -58,17 +63,18 @@ def _features(batch: Batch, *, leave_one_out: bool) -> np.ndarray:
         fill = np.nanmean(np.where(miss, np.nan, cov), axis=(0, 1))
         feats += [np.where(miss, np.nan_to_num(fill), cov), miss.astype(np.float64)]
     if batch.static is not None:
-        feats.append(np.broadcast_to(batch.static[None].astype(np.float64), (n_time, n_node, batch.static.shape[1])))
+        feats.append(
+            np.broadcast_to(
+                batch.static[None].astype(np.float64), (n_time, n_node, batch.static.shape[1])
+            )
+        )
     return np.nan_to_num(np.concatenate(feats, axis=-1), nan=np.nanmean(values))
 
 
-class RandomForest(Method):
+class RandomForest(GapCalibrated):
     """Random forest on covariates, static fields, season and leave-one-out temporal context."""
 
     name = "random_forest"
-
-    def fit(self, batch: Batch, **budget: Any) -> None:
-        self.errors = GapErrorModel.calibrate(self, batch, seed=self.seed)
 
     def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.ensemble import RandomForestRegressor
@@ -91,17 +97,11 @@ class RandomForest(Method):
         forest.fit(train_x, train_y)
         all_x = _features(batch, leave_one_out=False)
         mean = forest.predict(all_x.reshape(-1, all_x.shape[-1])).reshape(observed.shape)
-        std = self.errors.std(observed) if hasattr(self, "errors") else np.zeros(mean.shape)
+        std = self.std_for(observed)
         return np.where(observed, batch.values, mean), std
 
-    def state(self) -> dict[str, Any]:
-        return {"rmse_per_bin": self.errors.rmse_per_bin}
 
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.errors = GapErrorModel(None if state["rmse_per_bin"] is None else np.asarray(state["rmse_per_bin"]))
-
-
-class Mice(Method):
+class Mice(GapCalibrated):
     """Multiple imputation by chained equations (BayesianRidge) with nodes as columns.
 
     Rows are time steps; each node's series is regressed on its most correlated nodes and on
@@ -110,10 +110,8 @@ class Mice(Method):
 
     name = "mice"
 
-    def fit(self, batch: Batch, **budget: Any) -> None:
-        self.errors = GapErrorModel.calibrate(self, batch, seed=self.seed)
-
     def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.experimental import enable_iterative_imputer  # noqa: F401
         from sklearn.impute import IterativeImputer
 
@@ -122,7 +120,8 @@ class Mice(Method):
         seen = observed.any(axis=0)
         table = [values[:, seen]]
         if batch.covariates is not None:
-            with np.errstate(invalid="ignore"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
                 cov_mean = np.nanmean(batch.covariates.astype(np.float64), axis=1)
             table.append(np.where(np.isnan(cov_mean), np.nanmean(cov_mean, axis=0), cov_mean))
         table_arr = np.concatenate(table, axis=1)
@@ -133,15 +132,11 @@ class Mice(Method):
             keep_empty_features=True,
             skip_complete=True,
         )
-        filled = imputer.fit_transform(table_arr)[:, : int(seen.sum())]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            filled = imputer.fit_transform(table_arr)[:, : int(seen.sum())]
         mean = np.full(values.shape, np.nan)
         mean[:, seen] = filled
         mean = fill_unseen_nodes(mean)
-        std = self.errors.std(observed) if hasattr(self, "errors") else np.zeros(mean.shape)
+        std = self.std_for(observed)
         return np.where(observed, values, mean), std
-
-    def state(self) -> dict[str, Any]:
-        return {"rmse_per_bin": self.errors.rmse_per_bin}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.errors = GapErrorModel(None if state["rmse_per_bin"] is None else np.asarray(state["rmse_per_bin"]))

@@ -55,12 +55,16 @@ class WindowAttention(nn.Module):
         self.window = window
         self.shift = window // 2 if shift else 0
         self.rel_bias = nn.Parameter(torch.zeros(heads, (2 * window - 1) ** 2))
-        coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+        coords = torch.stack(
+            torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")
+        ).flatten(1)
         rel = (coords[:, :, None] - coords[:, None, :]) + (window - 1)
         self.register_buffer("rel_index", rel[0] * (2 * window - 1) + rel[1], persistent=False)
         self._mask_cache: dict[tuple[int, int, str], torch.Tensor] = {}
 
-    def _pad_mask(self, height: int, width: int, device: torch.device) -> tuple[torch.Tensor, int, int]:
+    def _pad_mask(
+        self, height: int, width: int, device: torch.device
+    ) -> tuple[torch.Tensor, int, int]:
         w, s = self.window, self.shift
         hp = -(-(height + s) // w) * w
         wp = -(-(width + s) // w) * w

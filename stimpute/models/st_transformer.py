@@ -42,7 +42,9 @@ class STLayer(nn.Module):
         self.temporal = SelfAttention(d, cfg.heads)
         self.window = WindowAttention(d, cfg.heads, cfg.spatial_window, shift)
         self.full = SelfAttention(d, cfg.heads)
-        self.ffn = nn.Sequential(nn.Linear(d, cfg.ffn_ratio * d), nn.GELU(), nn.Linear(cfg.ffn_ratio * d, d))
+        self.ffn = nn.Sequential(
+            nn.Linear(d, cfg.ffn_ratio * d), nn.GELU(), nn.Linear(cfg.ffn_ratio * d, d)
+        )
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int] | None) -> torch.Tensor:
@@ -91,7 +93,9 @@ class STTransformer(nn.Module):
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """values, visible: [batch, time, node]; covariates [batch, time, node, C]."""
         if values.ndim != 3 or visible.shape != values.shape:
-            raise ShapeError(f"values/visible must both be [batch, time, node]; got {tuple(values.shape)}")
+            raise ShapeError(
+                f"values/visible must both be [batch, time, node]; got {tuple(values.shape)}"
+            )
         if grid is not None and grid[0] * grid[1] != values.shape[2]:
             raise ShapeError(f"grid {grid} does not hold {values.shape[2]} nodes")
         x = self.embed(
@@ -111,4 +115,3 @@ class STTransformer(nn.Module):
                 out = head(x)
                 outs.append((out[..., 0], out[..., 1]))
         return outs
-

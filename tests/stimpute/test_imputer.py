@@ -64,7 +64,9 @@ def test_cpu_training_is_repeatable_with_a_seed(smooth_grid):
 def test_tiny_model_overfits_a_tiny_problem(smooth_grid):
     values, truth = smooth_grid
     missing = np.isnan(values)
-    imp = _imputer("st_transformer", max_steps=250, eval_every=25, patience=100, lr=3e-3, hide_rates=(0.3,))
+    imp = _imputer(
+        "st_transformer", max_steps=250, eval_every=25, patience=100, lr=3e-3, hide_rates=(0.3,)
+    )
     res = imp.fit(values).impute(values)
     mean_fill = _imputer("mean").fit(values).impute(values).values
     model_mae = metrics.mae(res.values, truth, missing)

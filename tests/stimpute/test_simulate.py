@@ -8,7 +8,7 @@ def test_twin_is_seeded_realistic_and_sparse():
     b = twin(height=18, width=18, days=120, seed=5)
     assert np.array_equal(a.observed, b.observed, equal_nan=True)
     assert a.truth.shape == (120, 18, 18)
-    assert 0.02 <= a.truth.min() and a.truth.max() <= 0.5
+    assert a.truth.min() >= 0.02 and a.truth.max() <= 0.5
     assert 0.9 < a.missing_share < 0.98
     assert a.covariates.shape == (120, 18, 18, len(COVARIATES))
     assert a.static.shape == (18, 18, len(STATIC))

@@ -1,0 +1,1 @@
+"""Benchmark harness: the same data and masks for every model, a Markdown table and JSON out."""

@@ -1,0 +1,119 @@
+"""python -m stimpute.bench --dataset twin|aqi36 --protocol day,point --budget small --out results.json"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from stimpute.bench import throughput
+from stimpute.bench.datasets import aqi36_problem, twin_problem
+from stimpute.bench.runner import markdown_table, run
+from stimpute.errors import StimputeError
+
+DEFAULT_MODELS = "st_transformer,mean,linear,dctpls,mice,random_forest"
+SHARED_AQI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "aqi36"
+
+# What a budget means: the ST-Transformer's training time per fit and its size. `small` is
+# sized for 2 CPU cores (the whole twin benchmark in about 20 minutes); `full` is the paper's
+# model trained for longer, for a GPU or a patient CPU.
+BUDGETS: dict[str, dict[str, Any]] = {
+    "small": {"time_budget_s": 240.0, "st": {}},
+    "full": {"time_budget_s": 1800.0, "st": {}},
+}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m stimpute.bench", description=__doc__)
+    p.add_argument("--dataset", choices=["twin", "aqi36"], default="twin")
+    p.add_argument(
+        "--protocol",
+        default="day,point",
+        help="comma list of day, point, block (twin) or native (aqi36)",
+    )
+    p.add_argument(
+        "--models", default=DEFAULT_MODELS, help=f"comma list (default {DEFAULT_MODELS})"
+    )
+    p.add_argument("--budget", choices=sorted(BUDGETS), default="small")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=36, help="twin grid side in pixels")
+    p.add_argument("--days", type=int, default=365, help="twin length in days")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        help="override the ST-Transformer training seconds",
+    )
+    p.add_argument("--data-dir", type=Path, default=SHARED_AQI, help="folder of the AQI-36 files")
+    p.add_argument(
+        "--no-throughput", action="store_true", help="skip the inference throughput measurement"
+    )
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/results.json"))
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    budget = BUDGETS[args.budget]
+    time_budget = args.time_budget if args.time_budget is not None else budget["time_budget_s"]
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    protocols = [p.strip() for p in args.protocol.split(",") if p.strip()]
+    started = time.perf_counter()
+    outputs: list[dict[str, Any]] = []
+    try:
+        for protocol in protocols:
+            if args.dataset == "twin":
+                problem = twin_problem(protocol, size=args.size, days=args.days, seed=args.seed)
+            else:
+                if protocol != "native":
+                    raise StimputeError("aqi36 has one protocol: --protocol native")
+                problem = aqi36_problem(args.data_dir)
+            result = run(
+                problem, models, seed=args.seed, time_budget_s=time_budget, st_hparams=budget["st"]
+            )
+            result["budget"] = args.budget
+            outputs.append(result)
+            print("\n" + markdown_table(result) + "\n", flush=True)
+    except StimputeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    tput = None
+    if args.dataset == "twin" and "st_transformer" in models and not args.no_throughput:
+        tput = throughput.measure(st_hparams=budget["st"])
+        print(throughput.markdown(tput) + "\n")
+    machine = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+        "cuda": torch.cuda.is_available(),
+    }
+    for o in outputs:
+        o["machine"] = machine
+        if tput is not None:
+            o["throughput"] = tput
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    payload: Any = outputs[0] if len(outputs) == 1 else outputs
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=float))
+    tmp.replace(args.out)
+    md = "\n\n".join(markdown_table(o) for o in outputs) + (
+        "\n\n" + throughput.markdown(tput) if tput else ""
+    )
+    args.out.with_suffix(".md").write_text(md + "\n")
+    print(
+        f"wrote {args.out} and {args.out.with_suffix('.md')} in {time.perf_counter() - started:.0f}s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

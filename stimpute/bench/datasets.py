@@ -1,0 +1,113 @@
+"""Benchmark problems: the twin under day/point/block hiding, and AQI-36 with its standard protocol."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stimpute.errors import ConfigError, NoObservationsError
+from stimpute.masks import hide
+from stimpute.simulate import twin
+
+AQI_TEST_MONTHS = (3, 6, 9, 12)
+
+
+@dataclass
+class Problem:
+    """What every model gets (`values` and friends) and how it is scored (`eval_mask`)."""
+
+    name: str
+    protocol: str
+    values: np.ndarray  # model input, NaN where missing (eval values removed)
+    target: np.ndarray  # the values scored at eval_mask
+    eval_mask: np.ndarray
+    covariates: np.ndarray | None = None
+    static: np.ndarray | None = None
+    coords: np.ndarray | None = None
+    times: np.ndarray | None = None
+    truth: np.ndarray | None = None  # full truth where a simulator gives it
+    fit_rows: np.ndarray | None = None  # time steps a model may fit on (None: all)
+    st_hparams: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def twin_problem(
+    protocol: str, *, size: int = 36, days: int = 365, seed: int = 0, rate: float = 0.2
+) -> Problem:
+    """The soil-moisture twin with `rate` of the observed values hidden for scoring."""
+    if protocol not in ("day", "point", "block"):
+        raise ConfigError(f"the twin supports protocols day, point and block; got {protocol!r}")
+    tw = twin(height=size, width=size, days=days, seed=seed)
+    observed = ~np.isnan(tw.observed)
+    eval_mask = hide(
+        observed, rate, protocol, np.random.default_rng(seed + 1000), grid=(size, size)
+    )
+    return Problem(
+        name="twin",
+        protocol=protocol,
+        values=np.where(eval_mask, np.nan, tw.observed),
+        target=tw.observed,
+        eval_mask=eval_mask,
+        covariates=tw.covariates,
+        static=tw.static,
+        times=tw.day_of_year,
+        truth=tw.truth,
+        info={
+            "shape": list(tw.observed.shape),
+            "missing_share": tw.missing_share,
+            "seed": seed,
+            "hidden_for_eval": int(eval_mask.sum()),
+        },
+    )
+
+
+def _read_table(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with path.open() as fh:
+        rows = list(csv.reader(fh))
+    stamps = np.array([r[0].replace("/", "-") for r in rows[1:]], dtype="datetime64[h]")
+    vals = np.array(
+        [[float(v) if v else np.nan for v in r[1:]] for r in rows[1:]], dtype=np.float32
+    )
+    return stamps, vals
+
+
+def aqi36_problem(root: Path) -> Problem:
+    """AQI-36 as in GRIN/CSDI: eval = present in ground but missing in pm25_missing, test months
+    3, 6, 9, 12; models fit on the other months only and impute the whole year."""
+    ground_path, missing_path = root / "pm25_ground.txt", root / "pm25_missing.txt"
+    if not ground_path.is_file() or not missing_path.is_file():
+        raise NoObservationsError(
+            f"AQI-36 files not found under {root}; pass --data-dir to their folder"
+        )
+    stamps, ground = _read_table(ground_path)
+    _, missing = _read_table(missing_path)
+    months = (stamps.astype("datetime64[M]").astype(int) % 12) + 1
+    test_rows = np.isin(months, AQI_TEST_MONTHS)
+    eval_mask = ~np.isnan(ground) & np.isnan(missing) & test_rows[:, None]
+    coords = None
+    latlng = root / "pm25_latlng.txt"
+    if latlng.is_file():
+        with latlng.open() as fh:
+            rows = list(csv.reader(fh))[1:]
+        coords = np.array([[float(r[1]), float(r[2])] for r in rows], dtype=np.float32)
+    hours = (stamps - stamps[0]).astype(np.float64)
+    return Problem(
+        name="aqi36",
+        protocol="native",
+        values=missing,
+        target=ground,
+        eval_mask=eval_mask,
+        coords=coords,
+        times=hours,
+        fit_rows=~test_rows,
+        st_hparams={"window": 36, "periods": (24.0, 168.0)},
+        info={
+            "shape": list(ground.shape),
+            "eval_values": int(eval_mask.sum()),
+            "test_months": list(AQI_TEST_MONTHS),
+        },
+    )

@@ -1,0 +1,138 @@
+"""Fit and score each model on one Problem; format the results as a Markdown table."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from stimpute import metrics
+from stimpute.bench.datasets import Problem
+from stimpute.imputer import Imputer
+
+log = logging.getLogger("stimpute")
+
+
+def _rows(a: np.ndarray | None, rows: np.ndarray | None) -> np.ndarray | None:
+    return a if a is None or rows is None else a[rows]
+
+
+def run_model(
+    problem: Problem,
+    model: str,
+    *,
+    seed: int,
+    time_budget_s: float | None,
+    st_hparams: dict[str, Any],
+) -> dict[str, Any]:
+    """Fit on the problem's fit rows, impute the whole input, score on the eval mask."""
+    kw: dict[str, Any] = {}
+    if model == "st_transformer":
+        kw = {**st_hparams, **problem.st_hparams}
+    imp = Imputer(model, seed=seed, **kw)
+    rows = problem.fit_rows
+    log.info("%s / %s / %s: fitting", problem.name, problem.protocol, model)
+    imp.fit(
+        _rows(problem.values, rows),
+        _rows(problem.covariates, rows),
+        problem.static,
+        problem.coords,
+        times=_rows(problem.times, rows),
+        time_budget_s=time_budget_s if model == "st_transformer" else None,
+    )
+    res = imp.impute(
+        problem.values, problem.covariates, problem.static, problem.coords, times=problem.times
+    )
+    m = metrics.summary(res.values, problem.target, problem.eval_mask, std=res.std)
+    out: dict[str, Any] = {
+        "model": model,
+        "mae": m["mae"],
+        "rmse": m["rmse"],
+        "mre": m["mre"],
+        "bias": m["bias"],
+        "ubrmse": m["ubrmse"],
+        "r": m["r"],
+        "coverage50": m["coverage50"],
+        "coverage90": m["coverage90"],
+        "fit_seconds": imp.fit_seconds,
+        "impute_seconds": res.seconds,
+        "pixel_days_per_second": problem.values.size / res.seconds if res.seconds > 0 else math.inf,
+    }
+    if problem.truth is not None:
+        gaps = np.isnan(problem.values)
+        out["truth_mae_eval"] = metrics.mae(res.values, problem.truth, problem.eval_mask)
+        out["truth_mae_all_gaps"] = metrics.mae(res.values, problem.truth, gaps)
+    report = getattr(imp.method, "report", None)
+    if report is not None:
+        out["train_steps"] = report.steps
+        out["stopped_by"] = report.stopped_by
+    log.info(
+        "%s / %s / %s: MAE %.4f (fit %.0fs, impute %.1fs)",
+        problem.name,
+        problem.protocol,
+        model,
+        out["mae"],
+        out["fit_seconds"],
+        out["impute_seconds"],
+    )
+    return out
+
+
+def markdown_table(result: dict[str, Any]) -> str:
+    """One protocol's results as a Markdown table, best MAE in bold."""
+    rows = result["results"]
+    has_truth = any("truth_mae_all_gaps" in r for r in rows)
+    head = ["model", "MAE", "RMSE", "MRE", "cov90", "fit s", "impute s", "pixel-days/s"]
+    if has_truth:
+        head[4:4] = ["MAE vs truth (eval)", "MAE vs truth (all gaps)"]
+    best = min(r["mae"] for r in rows)
+    lines = [
+        f"### {result['dataset']} / {result['protocol']}",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for r in rows:
+        mae = f"**{r['mae']:.4f}**" if r["mae"] == best else f"{r['mae']:.4f}"
+        cells = [r["model"], mae, f"{r['rmse']:.4f}", f"{r['mre']:.4f}"]
+        if has_truth:
+            cells += [
+                f"{r.get('truth_mae_eval', math.nan):.4f}",
+                f"{r.get('truth_mae_all_gaps', math.nan):.4f}",
+            ]
+        cells += [
+            f"{r['coverage90']:.2f}",
+            f"{r['fit_seconds']:.1f}",
+            f"{r['impute_seconds']:.1f}",
+            f"{r['pixel_days_per_second']:,.0f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def run(
+    problem: Problem,
+    models: list[str],
+    *,
+    seed: int,
+    time_budget_s: float | None,
+    st_hparams: dict[str, Any],
+) -> dict[str, Any]:
+    start = time.perf_counter()
+    results = [
+        run_model(problem, m, seed=seed, time_budget_s=time_budget_s, st_hparams=st_hparams)
+        for m in models
+    ]
+    return {
+        "dataset": problem.name,
+        "protocol": problem.protocol,
+        "seed": seed,
+        "info": problem.info,
+        "st_hparams": {**st_hparams, **problem.st_hparams},
+        "st_time_budget_s": time_budget_s,
+        "results": results,
+        "seconds": time.perf_counter() - start,
+    }

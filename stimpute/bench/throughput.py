@@ -1,0 +1,100 @@
+"""Inference throughput in pixel-days per second, set against the machine's matmul rate."""
+
+from __future__ import annotations
+
+import platform
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from stimpute.imputer import Imputer
+from stimpute.simulate import twin
+
+
+def matmul_gflops(device: torch.device, *, n: int = 2048, repeats: int = 10) -> float:
+    """Dense fp32 (bf16 on CUDA) square matmul rate: the ceiling the model is measured against."""
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(2):
+        a @ a
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ a
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def model_flops_per_token(
+    imp: Imputer, values: np.ndarray, covariates: np.ndarray, static: np.ndarray
+) -> float:
+    """FLOPs of one forward pass per pixel-day token, counted by torch's FlopCounterMode."""
+    from stimpute.layout import prepare
+    from stimpute.tensors import Scaled, to_model_inputs
+
+    method = imp.method
+    batch = prepare(values, covariates, static)
+    data = Scaled.build(batch, method.scaler)  # type: ignore[attr-defined]
+    win = data.window([0], method.window, None)  # type: ignore[attr-defined]
+    kw = to_model_inputs(win, ~np.isnan(win["values"]), torch.device("cpu"))
+    model = method.model.cpu()  # type: ignore[attr-defined]
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(grid=batch.layout.grid, all_layers=False, **kw)
+    method.model.to(method.device)  # type: ignore[attr-defined]
+    return counter.get_total_flops() / kw["values"].numel()
+
+
+def measure(
+    *, days: int = 365, size: int = 36, device: str = "auto", st_hparams: dict | None = None
+) -> dict[str, Any]:
+    """Fit the default model for a few steps (weights do not change the cost), time impute()."""
+    tw = twin(height=size, width=size, days=days, seed=0)
+    imp = Imputer("st_transformer", device=device, max_steps=2, eval_every=1, **(st_hparams or {}))
+    imp.fit(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
+    imp.impute(tw.observed[:80], tw.covariates[:80], tw.static)  # warm-up
+    best = np.inf
+    for _ in range(2):
+        res = imp.impute(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
+        best = min(best, res.seconds)
+    dev = imp.method.device  # type: ignore[attr-defined]
+    flops = model_flops_per_token(imp, tw.observed, tw.covariates, tw.static)
+    window = imp.method.window  # type: ignore[attr-defined]
+    stride = int(imp.method.hparams.get("stride", max(1, 2 * window // 3)))
+    from stimpute.windows import starts
+
+    tokens = len(starts(days, window, stride)) * window * size * size
+    pd_per_s = tw.observed.size / best
+    achieved = tokens / best * flops / 1e9
+    peak = matmul_gflops(dev)
+    return {
+        "device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
+        "threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+        "shape": [days, size, size],
+        "pixel_days": int(tw.observed.size),
+        "impute_seconds": best,
+        "pixel_days_per_second": pd_per_s,
+        "model_mflops_per_token": flops / 1e6,
+        "tokens_per_pixel_day": tokens / tw.observed.size,
+        "achieved_gflops": achieved,
+        "matmul_gflops": peak,
+        "share_of_matmul_rate": achieved / peak,
+    }
+
+
+def markdown(t: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            "### inference throughput (default ST-Transformer)",
+            "",
+            "| device | threads | pixel-days/s | MFLOP/token | tokens per pixel-day | achieved GFLOP/s | matmul GFLOP/s | share |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| {t['device']} | {t['threads']} | {t['pixel_days_per_second']:,.0f} | {t['model_mflops_per_token']:.2f} | "
+            f"{t['tokens_per_pixel_day']:.2f} | {t['achieved_gflops']:.1f} | {t['matmul_gflops']:.1f} | {t['share_of_matmul_rate']:.0%} |",
+        ]
+    )
