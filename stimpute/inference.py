@@ -66,7 +66,7 @@ def predict(
             win = data.window(chunk, window, nodes, values=src)
             vals = win["values"]
             assert vals is not None
-            kw = to_model_inputs(win, ~np.isnan(vals), device)
+            kw = to_model_inputs(win, ~np.isnan(vals), device, grid)
             with autocast(device):
                 mean, log_scale = model(grid=grid, all_layers=False, **kw)[-1]
             out = torch.stack([mean, log_scale.exp()]).float().cpu().numpy()

@@ -95,37 +95,17 @@ class Scaled:
 
     @classmethod
     def build(cls, batch: Batch, scaler: Scaler) -> Scaled:
+        def standard(a: np.ndarray | None, shift: Any, scale: Any) -> np.ndarray | None:
+            if a is None or shift is None or scale is None:
+                return None
+            return ((a - shift) / scale).astype(np.float32)
+
         vals = (batch.values - scaler.value_mean) / scaler.value_std
-        cov = None
-        if (
-            batch.covariates is not None
-            and scaler.cov_mean is not None
-            and scaler.cov_std is not None
-        ):
-            # asinh keeps the bulk linear and tames heavy tails (rain) so no input dominates
-            cov = np.arcsinh((batch.covariates - scaler.cov_mean) / scaler.cov_std)
-        stat = None
-        if (
-            batch.static is not None
-            and scaler.static_mean is not None
-            and scaler.static_std is not None
-        ):
-            stat = (batch.static - scaler.static_mean) / scaler.static_std
-        crd = None
-        if (
-            batch.coords is not None
-            and scaler.coord_min is not None
-            and scaler.coord_span is not None
-        ):
-            crd = 2 * (batch.coords - scaler.coord_min) / scaler.coord_span - 1
-        return cls(
-            vals.astype(np.float32),
-            None if cov is None else cov.astype(np.float32),
-            None if stat is None else stat.astype(np.float32),
-            None if crd is None else crd.astype(np.float32),
-            batch.times,
-            batch.layout.grid,
-        )
+        cov = standard(batch.covariates, scaler.cov_mean, scaler.cov_std)
+        stat = standard(batch.static, scaler.static_mean, scaler.static_std)
+        crd = standard(batch.coords, scaler.coord_min, scaler.coord_span)
+        crd = None if crd is None else 2 * crd - 1
+        return cls(vals.astype(np.float32), cov, stat, crd, batch.times, batch.layout.grid)
 
     def crop_nodes(self, r0: int, c0: int, height: int, width: int) -> np.ndarray:
         """Flat node indices of a (height, width) crop at (r0, c0) of the grid."""
@@ -156,8 +136,91 @@ class Scaled:
         return out
 
 
+def temporal_context(
+    values: np.ndarray, visible: np.ndarray, covariates: np.ndarray | None = None
+) -> np.ndarray:
+    """Per token, from the visible values of its own node in the window: the value linearly
+    interpolated in time, log(1 + steps) to the previous and to the next visible value, and for
+    each covariate its value interpolated the same way from those two observations (with a flag
+    where it is missing there). With the covariate of the day itself, the model can then form
+    "covariate now + the offset seen at nearby observations" as a linear combination.
+
+    values, visible: [batch, time, node]; covariates [batch, time, node, C] with NaN ->
+    [batch, time, node, 3 + 2C]. Computed after hiding, so it never leaks a hidden value.
+    """
+    length = values.shape[1]
+    idx = np.arange(length)[None, :, None]
+    prev_idx = np.maximum.accumulate(np.where(visible, idx, -1), axis=1)
+    next_idx = np.minimum.accumulate(np.where(visible, idx, length)[:, ::-1], axis=1)[:, ::-1]
+    has_prev, has_next = prev_idx >= 0, next_idx < length
+    prev_at, next_at = np.clip(prev_idx, 0, length - 1), np.clip(next_idx, 0, length - 1)
+    d_prev = np.where(has_prev, idx - prev_idx, length).astype(np.float32)
+    d_next = np.where(has_next, next_idx - idx, length).astype(np.float32)
+    frac = d_prev / np.maximum(d_prev + d_next, 1.0)
+
+    def interpolate(a: np.ndarray, ok_prev: np.ndarray, ok_next: np.ndarray) -> np.ndarray:
+        at_prev = np.take_along_axis(a, prev_at, axis=1)
+        at_next = np.take_along_axis(a, next_at, axis=1)
+        return np.where(
+            ok_prev & ok_next,
+            at_prev + (at_next - at_prev) * frac,
+            np.where(ok_prev, at_prev, np.where(ok_next, at_next, 0.0)),
+        )
+
+    feats = [
+        interpolate(np.where(visible, values, 0.0), has_prev, has_next),
+        np.log1p(d_prev),
+        np.log1p(d_next),
+    ]
+    if covariates is not None:
+        for c in range(covariates.shape[-1]):
+            cov = covariates[..., c]
+            present = ~np.isnan(cov)
+            ok_prev = has_prev & np.take_along_axis(present, prev_at, axis=1)
+            ok_next = has_next & np.take_along_axis(present, next_at, axis=1)
+            feats += [interpolate(np.nan_to_num(cov), ok_prev, ok_next), (~(ok_prev | ok_next))]
+    return np.stack(feats, axis=-1).astype(np.float32)
+
+
+def _box_sum(a: np.ndarray, radius: int) -> np.ndarray:
+    """Sum over a (2r+1)^2 box on the last two axes, zero outside (integral image)."""
+    k = 2 * radius + 1
+    pad = np.pad(a, [(0, 0)] * (a.ndim - 2) + [(radius + 1, radius), (radius + 1, radius)])
+    cs = pad.cumsum(axis=-2).cumsum(axis=-1)
+    return cs[..., k:, k:] - cs[..., :-k, k:] - cs[..., k:, :-k] + cs[..., :-k, :-k]
+
+
+SPATIAL_RADII = (1, 3)
+
+
+def spatial_context(values: np.ndarray, visible: np.ndarray, grid: tuple[int, int] | None) -> np.ndarray:
+    """Per token, the mean of the visible values of the same step in a 3 x 3 and a 7 x 7
+    neighbourhood (the token itself excluded) and log(1 + their count); on a point set, the
+    mean and count over all other nodes. [batch, time, node] -> [batch, time, node, 4].
+    """
+    vals = np.where(visible, values, 0.0).astype(np.float64)
+    vis = visible.astype(np.float64)
+    feats = []
+    if grid is None:
+        total, count = vals.sum(axis=-1, keepdims=True) - vals, vis.sum(axis=-1, keepdims=True) - vis
+        pairs = [(total, count)] * len(SPATIAL_RADII)
+    else:
+        shape = (*values.shape[:2], *grid)
+        pairs = []
+        for r in SPATIAL_RADII:
+            total = _box_sum(vals.reshape(shape), r).reshape(values.shape) - vals
+            count = _box_sum(vis.reshape(shape), r).reshape(values.shape) - vis
+            pairs.append((total, count))
+    for total, count in pairs:
+        feats += [np.where(count > 0, total / np.maximum(count, 1), 0.0), np.log1p(np.round(count))]
+    return np.stack(feats, axis=-1).astype(np.float32)
+
+
 def to_model_inputs(
-    win: dict[str, np.ndarray | None], visible: np.ndarray, device: torch.device
+    win: dict[str, np.ndarray | None],
+    visible: np.ndarray,
+    device: torch.device,
+    grid: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Numpy window dict + visibility -> keyword tensors for the model (NaN replaced by 0)."""
     vals = win["values"]
@@ -166,6 +229,15 @@ def to_model_inputs(
         "values": torch.from_numpy(np.where(visible, vals, 0.0).astype(np.float32)).to(device),
         "visible": torch.from_numpy(visible).to(device),
         "times": torch.from_numpy(np.asarray(win["times"], dtype=np.float32)).to(device),
+        "context": torch.from_numpy(
+            np.concatenate(
+                [
+                    temporal_context(np.nan_to_num(vals), visible, win["covariates"]),
+                    spatial_context(np.nan_to_num(vals), visible, grid),
+                ],
+                axis=-1,
+            )
+        ).to(device),
     }
     cov = win["covariates"]
     if cov is not None:

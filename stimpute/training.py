@@ -72,14 +72,19 @@ class WindowSampler:
     def batch(
         self, values: np.ndarray
     ) -> tuple[dict, np.ndarray, np.ndarray, tuple[int, int] | None]:
+        """A batch of windows, each at its own time and its own spatial crop (same crop size)."""
         n_time = values.shape[0]
-        nodes, grid = self.crop()
-        t0s = [
-            int(t) for t in self.rng.integers(0, n_time - self.window + 1, size=self.cfg.batch_size)
-        ]
-        win = self.data.window(t0s, self.window, nodes, values=values)
+        parts = []
+        grid = None
+        for t0 in self.rng.integers(0, n_time - self.window + 1, size=self.cfg.batch_size):
+            nodes, grid = self.crop()
+            parts.append(self.data.window([int(t0)], self.window, nodes, values=values))
+        win = {
+            k: None if parts[0][k] is None else np.concatenate([p[k] for p in parts])
+            for k in parts[0]
+        }
         observed = ~np.isnan(win["values"])
-        hidden = np.stack([self.hidden_for(observed[i], grid) for i in range(len(t0s))])
+        hidden = np.stack([self.hidden_for(observed[i], grid) for i in range(len(parts))])
         return win, observed & ~hidden, hidden, grid
 
 
@@ -133,7 +138,7 @@ class Validation:
             win = data.window([t0], cfg.window, nodes, values=train_values)
             vals = win["values"]
             assert vals is not None
-            kw = to_model_inputs(win, ~np.isnan(vals), device)
+            kw = to_model_inputs(win, ~np.isnan(vals), device, grid)
             with autocast(device):
                 mean = model(grid=grid, all_layers=False, **kw)[-1][0].float().cpu().numpy()[0]
             sel = slice(None) if nodes is None else nodes
@@ -196,7 +201,7 @@ def train(
     while step < total:
         model.train()
         win, visible, hidden, grid = sampler.batch(train_values)
-        kw = to_model_inputs(win, visible, device)
+        kw = to_model_inputs(win, visible, device, grid)
         target = torch.from_numpy(np.nan_to_num(win["values"])).to(device)
         hid = torch.from_numpy(hidden).to(device)
         for group in opt.param_groups:

@@ -25,7 +25,10 @@ SHARED_AQI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "a
 # sized for 2 CPU cores (the whole twin benchmark in about 20 minutes); `full` is the paper's
 # model trained for longer, for a GPU or a patient CPU.
 BUDGETS: dict[str, dict[str, Any]] = {
-    "small": {"time_budget_s": 240.0, "st": {}},
+    "small": {
+        "time_budget_s": 300.0,
+        "st": {"dim": 32, "layers": 3, "tile": 12, "batch_size": 4, "lr": 2e-3},
+    },
     "full": {"time_budget_s": 1800.0, "st": {}},
 }
 

@@ -104,7 +104,7 @@ def aqi36_problem(root: Path) -> Problem:
         coords=coords,
         times=hours,
         fit_rows=~test_rows,
-        st_hparams={"window": 36, "periods": (24.0, 168.0)},
+        st_hparams={"window": 36, "periods": (24.0, 168.0), "batch_size": 32},
         info={
             "shape": list(ground.shape),
             "eval_values": int(eval_mask.sum()),

@@ -43,6 +43,7 @@ class TokenEmbedding(nn.Module):
         periods: tuple[float, ...],
         n_nodes: int | None,
         use_coords: bool,
+        temporal_context: bool = True,
     ) -> None:
         super().__init__()
         self.dim = dim
@@ -51,6 +52,7 @@ class TokenEmbedding(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(dim))
         nn.init.normal_(self.mask_token, std=0.02)
         self.covariates = mlp(2 * n_covariates, dim) if n_covariates else None
+        self.context = mlp(3 + 2 * n_covariates + 4, dim) if temporal_context else None
         self.static = mlp(n_static, dim) if n_static else None
         self.season = nn.Linear(4 * len(periods), dim) if periods else None
         self.coords = mlp(16, dim) if use_coords else None
@@ -67,12 +69,15 @@ class TokenEmbedding(nn.Module):
         static: torch.Tensor | None,
         times: torch.Tensor,
         coords: torch.Tensor | None,
+        context: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """values/visible (B, L, N); covariates (B, L, N, C); static (B, N, S); times (B, L)."""
         batch, length, nodes = values.shape
         tok = torch.where(visible[..., None], self.value(values[..., None]), self.mask_token)
         if self.covariates is not None and covariates is not None and cov_missing is not None:
             tok = tok + self.covariates(torch.cat([covariates, cov_missing], dim=-1))
+        if self.context is not None and context is not None:
+            tok = tok + self.context(context)
         if self.static is not None and static is not None:
             tok = tok + self.static(static)[:, None]
         step = sinusoid(torch.arange(length, device=values.device), self.dim)

@@ -27,6 +27,9 @@ class STTransformerConfig:
     periods: tuple[float, ...] = (365.25,)
     n_nodes: int | None = None  # learned node embedding, for a fixed point set only
     use_coords: bool = False
+    # per token: value interpolated in time from the visible values of its node, and the gaps
+    # to the previous/next visible one (as BRITS and GRU-D); not in the paper, see README
+    temporal_context: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -72,6 +75,7 @@ class STTransformer(nn.Module):
             periods=cfg.periods,
             n_nodes=cfg.n_nodes,
             use_coords=cfg.use_coords,
+            temporal_context=cfg.temporal_context,
         )
         self.blocks = nn.ModuleList(STLayer(cfg, shift=bool(i % 2)) for i in range(cfg.layers))
         self.readouts = nn.ModuleList(
@@ -89,6 +93,7 @@ class STTransformer(nn.Module):
         cov_missing: torch.Tensor | None = None,
         static: torch.Tensor | None = None,
         coords: torch.Tensor | None = None,
+        context: torch.Tensor | None = None,
         all_layers: bool = True,
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """values, visible: [batch, time, node]; covariates [batch, time, node, C]."""
@@ -106,6 +111,7 @@ class STTransformer(nn.Module):
             static=static,
             times=times,
             coords=coords,
+            context=context,
         )
         outs = []
         last = len(self.blocks) - 1
