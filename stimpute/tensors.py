@@ -193,7 +193,9 @@ def _box_sum(a: np.ndarray, radius: int) -> np.ndarray:
 SPATIAL_RADII = (1, 3)
 
 
-def spatial_context(values: np.ndarray, visible: np.ndarray, grid: tuple[int, int] | None) -> np.ndarray:
+def spatial_context(
+    values: np.ndarray, visible: np.ndarray, grid: tuple[int, int] | None
+) -> np.ndarray:
     """Per token, the mean of the visible values of the same step in a 3 x 3 and a 7 x 7
     neighbourhood (the token itself excluded) and log(1 + their count); on a point set, the
     mean and count over all other nodes. [batch, time, node] -> [batch, time, node, 4].
@@ -202,7 +204,10 @@ def spatial_context(values: np.ndarray, visible: np.ndarray, grid: tuple[int, in
     vis = visible.astype(np.float64)
     feats = []
     if grid is None:
-        total, count = vals.sum(axis=-1, keepdims=True) - vals, vis.sum(axis=-1, keepdims=True) - vis
+        total, count = (
+            vals.sum(axis=-1, keepdims=True) - vals,
+            vis.sum(axis=-1, keepdims=True) - vis,
+        )
         pairs = [(total, count)] * len(SPATIAL_RADII)
     else:
         shape = (*values.shape[:2], *grid)

@@ -26,7 +26,7 @@ SHARED_AQI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "a
 # model trained for longer, for a GPU or a patient CPU.
 BUDGETS: dict[str, dict[str, Any]] = {
     "small": {
-        "time_budget_s": 300.0,
+        "time_budget_s": 400.0,
         "st": {"dim": 32, "layers": 3, "tile": 12, "batch_size": 4, "lr": 2e-3},
     },
     "full": {"time_budget_s": 1800.0, "st": {}},

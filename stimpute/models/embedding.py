@@ -52,7 +52,8 @@ class TokenEmbedding(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(dim))
         nn.init.normal_(self.mask_token, std=0.02)
         self.covariates = mlp(2 * n_covariates, dim) if n_covariates else None
-        self.context = mlp(3 + 2 * n_covariates + 4, dim) if temporal_context else None
+        self.n_context = 3 + 2 * n_covariates + 4  # temporal, per-covariate, spatial
+        self.context = mlp(self.n_context, dim) if temporal_context else None
         self.static = mlp(n_static, dim) if n_static else None
         self.season = nn.Linear(4 * len(periods), dim) if periods else None
         self.coords = mlp(16, dim) if use_coords else None

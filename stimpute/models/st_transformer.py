@@ -60,6 +60,26 @@ class STLayer(nn.Module):
         return x + self.drop(self.ffn(self.norm_f(x)))
 
 
+class Readout(nn.Module):
+    """(mean, log_scale) from the normed token state, plus an exact linear path from the
+    context features (interpolations of visible values), so the trunk learns a correction."""
+
+    def __init__(self, dim: int, n_context: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.state = nn.Linear(dim, 2)
+        self.context = nn.Linear(n_context, 2) if n_context else None
+        if self.context is not None:
+            nn.init.zeros_(self.context.weight)
+            nn.init.zeros_(self.context.bias)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        out = self.state(self.norm(x))
+        if self.context is not None and context is not None:
+            out = out + self.context(context)
+        return out
+
+
 class STTransformer(nn.Module):
     """Returns per-layer (mean, log_scale) readouts, each (B, L, N); the last one is the answer."""
 
@@ -78,9 +98,8 @@ class STTransformer(nn.Module):
             temporal_context=cfg.temporal_context,
         )
         self.blocks = nn.ModuleList(STLayer(cfg, shift=bool(i % 2)) for i in range(cfg.layers))
-        self.readouts = nn.ModuleList(
-            nn.Sequential(nn.LayerNorm(cfg.dim), nn.Linear(cfg.dim, 2)) for _ in range(cfg.layers)
-        )
+        n_context = self.embed.n_context if cfg.temporal_context else 0
+        self.readouts = nn.ModuleList(Readout(cfg.dim, n_context) for _ in range(cfg.layers))
 
     def forward(
         self,
@@ -118,6 +137,6 @@ class STTransformer(nn.Module):
         for i, (block, head) in enumerate(zip(self.blocks, self.readouts, strict=True)):
             x = block(x, grid)
             if all_layers or i == last:
-                out = head(x)
+                out = head(x, context)
                 outs.append((out[..., 0], out[..., 1]))
         return outs

@@ -15,7 +15,7 @@ def test_twin_problem_hides_only_observed_values():
 
 def test_aqi36_protocol_matches_the_standard_one(shared_dir):
     p = aqi36_problem(shared_dir / "data" / "aqi36")
-    assert p.values.shape == (8760, 36) and p.coords is not None and p.coords.shape == (36, 2)
+    assert p.values.shape == (8759, 36) and p.coords is not None and p.coords.shape == (36, 2)
     # eval = present in ground, absent in the missing file, in test months only
     assert np.isnan(p.values[p.eval_mask]).all() and not np.isnan(p.target[p.eval_mask]).any()
     assert p.fit_rows is not None and 0.6 < p.fit_rows.mean() < 0.7
@@ -25,14 +25,36 @@ def test_aqi36_protocol_matches_the_standard_one(shared_dir):
 def test_cli_writes_json_and_markdown(tmp_path, capsys):
     out = tmp_path / "r.json"
     code = main(
-        ["--dataset", "twin", "--protocol", "point", "--models", "mean,linear", "--size", "12",
-         "--days", "40", "--no-throughput", "--out", str(out)]
+        [
+            "--dataset",
+            "twin",
+            "--protocol",
+            "point",
+            "--models",
+            "mean,linear",
+            "--size",
+            "12",
+            "--days",
+            "40",
+            "--no-throughput",
+            "--out",
+            str(out),
+        ]
     )
     assert code == 0
     payload = json.loads(out.read_text())
     assert payload["dataset"] == "twin" and payload["protocol"] == "point"
     row = payload["results"][0]
-    for key in ("model", "mae", "rmse", "mre", "coverage90", "fit_seconds", "impute_seconds", "pixel_days_per_second"):
+    for key in (
+        "model",
+        "mae",
+        "rmse",
+        "mre",
+        "coverage90",
+        "fit_seconds",
+        "impute_seconds",
+        "pixel_days_per_second",
+    ):
         assert key in row
     assert "| mean |" in out.with_suffix(".md").read_text()
     assert "twin / point" in capsys.readouterr().out

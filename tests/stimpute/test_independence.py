@@ -1,7 +1,16 @@
 import ast
 from pathlib import Path
 
-FORBIDDEN = {"pipeline", "xarray", "rasterio", "rioxarray", "requests", "earthaccess", "zarr", "dask"}
+FORBIDDEN = {
+    "pipeline",
+    "xarray",
+    "rasterio",
+    "rioxarray",
+    "requests",
+    "earthaccess",
+    "zarr",
+    "dask",
+}
 
 
 def test_stimpute_imports_nothing_geographic_or_networked():
