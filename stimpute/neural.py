@@ -162,11 +162,13 @@ class TransformerMethod(Method):
         )
 
     def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
-        assert self.scaler is not None or self.model is None
-        mean_s, scale_s = self._raw(batch)
-        assert self.scaler is not None
-        mean = mean_s * self.scaler.value_std + self.scaler.value_mean
-        std = np.sqrt(2.0) * scale_s * self.scaler.value_std * self.std_scale
+        mean_s, scale_s = self._raw(batch)  # raises NotFittedError before fit
+        scaler = self.scaler
+        if scaler is None:
+            raise NotFittedError("call fit() (or Imputer.load) before impute()")
+        mean = mean_s * scaler.value_std + scaler.value_mean
+        # a Laplace scale b has standard deviation sqrt(2) b
+        std = np.sqrt(2.0) * scale_s * scaler.value_std * self.std_scale
         observed = batch.observed
         return np.where(observed, batch.values, mean), np.where(observed, 0.0, std)
 

@@ -137,7 +137,7 @@ def twin(
     ]
     wet_odds = 0.18 + 0.08 * np.sin(2 * np.pi * (doy - 60) / 182.6)
     rain = np.zeros((days, *shape))
-    for t in np.flatnonzero(rng.random(days) < wet_odds):
+    for t in np.flatnonzero(rng.random(days) < wet_odds).tolist():
         cell = gaussian_field(shape, rng.uniform(6, 18), rng) + rng.normal(0.3, 0.8)
         depth = rng.gamma(0.8, 14.0)
         rain[t] = depth * np.maximum(cell, 0) ** 1.5
@@ -171,7 +171,7 @@ def twin(
                 coverage[t] = inside
     frozen = tmax < 1.0
     qc_patches = np.zeros((days, *shape), bool)
-    for t in np.flatnonzero(coverage.any(axis=(1, 2))):
+    for t in np.flatnonzero(coverage.any(axis=(1, 2))).tolist():
         qc_patches[t] = gaussian_field(shape, 2.5, rng) > np.quantile(
             rng.standard_normal(4000), 1 - qc_patch_share
         )

@@ -83,7 +83,9 @@ class WindowSampler:
             k: None if parts[0][k] is None else np.concatenate([p[k] for p in parts])
             for k in parts[0]
         }
-        observed = ~np.isnan(win["values"])
+        vals = win["values"]
+        assert vals is not None  # a window always has values
+        observed = ~np.isnan(vals)
         hidden = np.stack([self.hidden_for(observed[i], grid) for i in range(len(parts))])
         return win, observed & ~hidden, hidden, grid
 

@@ -47,7 +47,9 @@ class OverlapAverage:
         self.sum = np.zeros((n_out, *shape), dtype=np.float64)
         self.weight = np.zeros(shape, dtype=np.float64)
 
-    def add(self, index: tuple[slice, ...], outputs: np.ndarray, weight: np.ndarray) -> None:
+    def add(
+        self, index: tuple[slice | np.ndarray, ...], outputs: np.ndarray, weight: np.ndarray
+    ) -> None:
         """Add `outputs` (n_out, *window) with `weight` (*window) at `index`."""
         self.sum[(slice(None), *index)] += outputs * weight
         self.weight[index] += weight

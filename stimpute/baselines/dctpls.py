@@ -50,7 +50,7 @@ def smooth(
     for _ in range(max_iter):
         z_new = idctn(gamma * dctn(weight * (y0 - z) + z, norm="ortho"), norm="ortho")
         z_new = relax * z_new + (1.0 - relax) * z
-        change = np.linalg.norm(z_new - z) / max(np.linalg.norm(z_new), 1e-12)
+        change = float(np.linalg.norm(z_new - z)) / max(float(np.linalg.norm(z_new)), 1e-12)
         z = z_new
         if change < tol:
             break

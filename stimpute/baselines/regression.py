@@ -68,7 +68,7 @@ def _features(batch: Batch, *, leave_one_out: bool) -> np.ndarray:
                 batch.static[None].astype(np.float64), (n_time, n_node, batch.static.shape[1])
             )
         )
-    return np.nan_to_num(np.concatenate(feats, axis=-1), nan=np.nanmean(values))
+    return np.nan_to_num(np.concatenate(feats, axis=-1), nan=float(np.nanmean(values)))
 
 
 class RandomForest(GapCalibrated):
@@ -118,12 +118,13 @@ class Mice(GapCalibrated):
         values = batch.values.astype(np.float64)
         observed = batch.observed
         seen = observed.any(axis=0)
-        table = [values[:, seen]]
+        table: list[np.ndarray] = [values[:, seen]]
         if batch.covariates is not None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 cov_mean = np.nanmean(batch.covariates.astype(np.float64), axis=1)
-            table.append(np.where(np.isnan(cov_mean), np.nanmean(cov_mean, axis=0), cov_mean))
+            fill = np.asarray(np.nanmean(cov_mean, axis=0), dtype=np.float64)
+            table.append(np.asarray(np.where(np.isnan(cov_mean), fill, cov_mean), dtype=np.float64))
         table_arr = np.concatenate(table, axis=1)
         imputer = IterativeImputer(
             max_iter=int(self.hparams.get("max_iter", 8)),

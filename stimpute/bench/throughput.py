@@ -41,7 +41,9 @@ def model_flops_per_token(
     batch = prepare(values, covariates, static)
     data = Scaled.build(batch, method.scaler)  # type: ignore[attr-defined]
     win = data.window([0], method.window, None)  # type: ignore[attr-defined]
-    kw = to_model_inputs(win, ~np.isnan(win["values"]), torch.device("cpu"), batch.layout.grid)
+    vals = win["values"]
+    assert vals is not None  # a window always has values
+    kw = to_model_inputs(win, ~np.isnan(vals), torch.device("cpu"), batch.layout.grid)
     model = method.model.cpu()  # type: ignore[attr-defined]
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(grid=batch.layout.grid, all_layers=False, **kw)

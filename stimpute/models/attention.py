@@ -87,7 +87,8 @@ class WindowAttention(nn.Module):
         img = F.pad(img, (0, 0, s, wp - width - s, s, hp - height - s))
         win = img.reshape(batch, hp // w, w, wp // w, w, dim).permute(0, 1, 3, 2, 4, 5)
         win = win.reshape(batch, (hp // w) * (wp // w), w * w, dim)
-        rel = self.rel_bias[:, self.rel_index]  # (heads, w*w, w*w)
+        rel_index: torch.Tensor = self.rel_index  # type: ignore[assignment]
+        rel = self.rel_bias[:, rel_index]  # (heads, w*w, w*w)
         out = self.attn(win, pad_mask + rel[None])
         out = out.reshape(batch, hp // w, wp // w, w, w, dim).permute(0, 1, 3, 2, 4, 5)
         out = out.reshape(batch, hp, wp, dim)[:, s : s + height, s : s + width]
