@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from stimpute.bench import throughput
+from stimpute.bench import plots, throughput
 from stimpute.bench.datasets import aqi36_problem, twin_problem
 from stimpute.bench.runner import markdown_table, run
 from stimpute.errors import StimputeError
@@ -79,9 +79,31 @@ def main(argv: list[str] | None = None) -> int:
                 if protocol != "native":
                     raise StimputeError("aqi36 has one protocol: --protocol native")
                 problem = aqi36_problem(args.data_dir)
+            filled: dict = {}
             result = run(
-                problem, models, seed=args.seed, time_budget_s=time_budget, st_hparams=budget["st"]
+                problem,
+                models,
+                seed=args.seed,
+                time_budget_s=time_budget,
+                st_hparams=budget["st"],
+                keep=filled,
             )
+            if problem.truth is not None:
+                best = min(
+                    (r for r in result["results"] if r["model"] != "st_transformer"),
+                    key=lambda r: r["mae"],
+                    default=None,
+                )
+                pair = ("st_transformer", best["model"] if best else "st_transformer")
+                png = plots.twin_figure(
+                    problem,
+                    filled,
+                    args.out.with_name(f"{args.out.stem}-{protocol}.png"),
+                    models=pair,
+                )
+                if png is not None:
+                    result["figure"] = png.name
+                    print(f"wrote {png}")
             result["budget"] = args.budget
             outputs.append(result)
             print("\n" + markdown_table(result) + "\n", flush=True)

@@ -11,7 +11,7 @@ import numpy as np
 
 from stimpute import metrics
 from stimpute.bench.datasets import Problem
-from stimpute.imputer import Imputer
+from stimpute.imputer import Imputer, ImputeResult
 
 log = logging.getLogger("stimpute")
 
@@ -27,6 +27,7 @@ def run_model(
     seed: int,
     time_budget_s: float | None,
     st_hparams: dict[str, Any],
+    keep: dict[str, ImputeResult] | None = None,
 ) -> dict[str, Any]:
     """Fit on the problem's fit rows, impute the whole input, score on the eval mask."""
     kw: dict[str, Any] = {}
@@ -46,6 +47,8 @@ def run_model(
     res = imp.impute(
         problem.values, problem.covariates, problem.static, problem.coords, times=problem.times
     )
+    if keep is not None:
+        keep[model] = res
     m = metrics.summary(res.values, problem.target, problem.eval_mask, std=res.std)
     out: dict[str, Any] = {
         "model": model,
@@ -120,10 +123,14 @@ def run(
     seed: int,
     time_budget_s: float | None,
     st_hparams: dict[str, Any],
+    keep: dict[str, ImputeResult] | None = None,
 ) -> dict[str, Any]:
+    """Every model on the same problem; their filled arrays go into `keep` when given."""
     start = time.perf_counter()
     results = [
-        run_model(problem, m, seed=seed, time_budget_s=time_budget_s, st_hparams=st_hparams)
+        run_model(
+            problem, m, seed=seed, time_budget_s=time_budget_s, st_hparams=st_hparams, keep=keep
+        )
         for m in models
     ]
     return {

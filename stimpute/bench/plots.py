@@ -1,0 +1,67 @@
+"""Pictures of a benchmark run: a map of one day and a pixel's time series (needs matplotlib)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from stimpute.bench.datasets import Problem
+from stimpute.imputer import ImputeResult
+from stimpute.metrics import Z90
+
+
+def twin_figure(
+    problem: Problem, results: dict[str, ImputeResult], path: Path, *, models: tuple[str, str]
+) -> Path | None:
+    """Truth / input / two models' fills on the day with the most eval values, and one pixel's
+    series with observations, held-out values, fills and the 90% band. None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    shown = [m for m in models if m in results]
+    if problem.truth is None or not shown:
+        return None
+    day = int(problem.eval_mask.reshape(problem.eval_mask.shape[0], -1).sum(axis=1).argmax())
+    panels = [("truth", problem.truth[day]), ("input (gaps white)", problem.values[day])]
+    panels += [(f"{m} fill", results[m].values[day]) for m in shown]
+    fig = plt.figure(figsize=(4 * len(panels), 7.5), layout="constrained")
+    grid = fig.add_gridspec(2, len(panels), height_ratios=[1, 0.9])
+    for i, (title, field) in enumerate(panels):
+        ax = fig.add_subplot(grid[0, i])
+        im = ax.imshow(field, vmin=0.0, vmax=0.5, cmap="YlGnBu")
+        ax.set_title(f"{title}\nday {day}")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im, ax=fig.axes, shrink=0.6, label="soil moisture (m³/m³)")
+    flat_eval = problem.eval_mask.reshape(problem.eval_mask.shape[0], -1)
+    pixel = int(flat_eval.sum(axis=0).argmax())
+    series = fig.add_subplot(grid[1, :])
+    t = np.arange(problem.values.shape[0])
+
+    def col(a: np.ndarray) -> np.ndarray:
+        return a.reshape(a.shape[0], -1)[:, pixel]
+
+    series.plot(t, col(problem.truth), color="0.6", lw=1, label="truth (twin)")
+    colours = ("tab:red", "tab:blue")
+    for name, colour in zip(shown, colours, strict=False):
+        res = results[name]
+        mean, std = col(res.values), col(res.std)
+        series.plot(t, mean, color=colour, lw=1.2, label=f"{name}")
+        series.fill_between(t, mean - Z90 * std, mean + Z90 * std, color=colour, alpha=0.15, lw=0)
+    vis = col(problem.values)
+    held = np.where(col(problem.eval_mask), col(problem.target), np.nan)
+    series.plot(t, vis, "o", color="k", ms=4, label="observed (input)")
+    series.plot(t, held, "x", color="tab:orange", ms=7, mew=2, label="held out (scored)")
+    series.set_xlabel("day")
+    series.set_ylabel("m³/m³")
+    series.set_title(f"pixel {pixel}: fills with 90% bands ({problem.protocol} protocol)")
+    series.legend(ncol=6, fontsize=8, loc="upper right")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
