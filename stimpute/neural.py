@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,16 @@ class TransformerMethod(Method):
         self.report: TrainReport | None = None
         self.std_scale = 1.0
 
+    @property
+    def stride(self) -> int:
+        """Steps between inference windows: a third of each window overlaps by default."""
+        return int(self.hparams.get("stride", max(1, (2 * self.window) // 3)))
+
+    def _fitted(self) -> tuple[STTransformer, Scaler]:
+        if self.model is None or self.scaler is None:
+            raise NotFittedError("call fit() (or Imputer.load) before impute() or save()")
+        return self.model, self.scaler
+
     # -- configuration -------------------------------------------------------------------
     def _arch(self, batch: Batch) -> STTransformerConfig:
         kw = {k: v for k, v in self.hparams.items() if k in _ARCH}
@@ -106,14 +117,11 @@ class TransformerMethod(Method):
         cfg = self._train_cfg()
         self.model = STTransformer(self._arch(batch)).to(self.device)
         max_steps = None
-        if max_epochs is not None:
-            tiles = 1
-            if batch.layout.grid is not None:
-                tiles = int(np.prod([-(-s // min(cfg.tile, s)) for s in batch.layout.grid]))
-            per_epoch = max(
-                1, -(-(-(-batch.layout.n_time // cfg.window) * tiles) // cfg.batch_size)
-            )
-            max_steps = max(1, int(round(max_epochs * per_epoch)))
+        if max_epochs is not None:  # an epoch: enough windows to cover the data once
+            windows = math.ceil(batch.layout.n_time / cfg.window)
+            for side in batch.layout.grid or ():
+                windows *= math.ceil(side / min(cfg.tile, side))
+            max_steps = max(1, round(max_epochs * math.ceil(windows / cfg.batch_size)))
         self.report = train(
             self.model,
             data,
@@ -131,10 +139,9 @@ class TransformerMethod(Method):
             self.report.best_val_mae,
         )
 
-    def _raw(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
-        if self.model is None or self.scaler is None:
-            raise NotFittedError("call fit() (or Imputer.load) before impute()")
-        cfg = self.model.cfg
+    def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        model, scaler = self._fitted()
+        cfg = model.cfg
         n_cov = 0 if batch.covariates is None else batch.covariates.shape[-1]
         n_stat = 0 if batch.static is None else batch.static.shape[-1]
         if n_cov != cfg.n_covariates or n_stat != cfg.n_static:
@@ -148,24 +155,16 @@ class TransformerMethod(Method):
                 f"{batch.layout.n_node} nodes (fit with node_embedding=False to move between point sets)"
             )
         self._check_window(batch)
-        data = Scaled.build(batch, self.scaler)
-        stride = int(self.hparams.get("stride", max(1, (2 * self.window) // 3)))
-        return predict(
-            self.model,
-            data,
+        mean_s, scale_s = predict(
+            model,
+            Scaled.build(batch, scaler),
             window=self.window,
-            stride=stride,
+            stride=self.stride,
             tile=int(self.hparams.get("infer_tile", 36)),
             tile_overlap=int(self.hparams.get("tile_overlap", 4)),
             batch_size=int(self.hparams.get("infer_batch", 8)),
             device=self.device,
         )
-
-    def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
-        mean_s, scale_s = self._raw(batch)  # raises NotFittedError before fit
-        scaler = self.scaler
-        if scaler is None:
-            raise NotFittedError("call fit() (or Imputer.load) before impute()")
         mean = mean_s * scaler.value_std + scaler.value_mean
         # a Laplace scale b has standard deviation sqrt(2) b
         std = np.sqrt(2.0) * scale_s * scaler.value_std * self.std_scale
@@ -174,12 +173,11 @@ class TransformerMethod(Method):
 
     # -- persistence -------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        if self.model is None or self.scaler is None:
-            raise NotFittedError("nothing to save: call fit() first")
+        model, scaler = self._fitted()
         return {
-            "arch": self.model.cfg.to_dict(),
-            "weights": self.model.state_dict(),
-            "scaler": self.scaler.state(),
+            "arch": model.cfg.to_dict(),
+            "weights": model.state_dict(),
+            "scaler": scaler.state(),
             "std_scale": self.std_scale,
         }
 

@@ -71,7 +71,7 @@ def measure(
     dev = imp.method.device  # type: ignore[attr-defined]
     flops = model_flops_per_token(imp, tw.observed, tw.covariates, tw.static)
     window = imp.method.window  # type: ignore[attr-defined]
-    stride = int(imp.method.hparams.get("stride", max(1, 2 * window // 3)))
+    stride = imp.method.stride  # type: ignore[attr-defined]
     from stimpute.windows import starts
 
     tokens = len(starts(days, window, stride)) * window * size * size
@@ -119,7 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=36)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    result = measure(days=args.days, size=args.size, device=args.device)
+    from stimpute.errors import StimputeError
+
+    try:
+        result = measure(days=args.days, size=args.size, device=args.device)
+    except StimputeError as exc:
+        print(f"error: {exc}")
+        return 2
     print(markdown(result))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
