@@ -117,8 +117,10 @@ class Imputer:
         mean, std = self.method.predict(batch)
         seconds = time.perf_counter() - start
         observed = batch.observed
-        filled = np.where(observed, batch.values, mean).astype(np.float32)
-        std = np.where(observed, 0.0, std).astype(np.float32)
+        filled = np.array(mean, dtype=np.float32)  # a copy: the method's arrays stay untouched
+        np.copyto(filled, batch.values, where=observed)  # observed values bit-identical
+        std = np.array(std, dtype=np.float32)
+        np.copyto(std, np.float32(0.0), where=observed)
         layout = batch.layout
         return ImputeResult(layout.to_user(filled), layout.to_user(std), seconds)
 

@@ -1,16 +1,22 @@
-"""Sliding-window inference: overlapping time windows and spatial tiles, blended by tapers."""
+"""Sliding-window inference: overlapping time windows and spatial tiles, blended by tapers.
+
+All of it runs on the model's device: the arrays go up once and are scaled there, each batch of
+windows is cut out of them by indexing (windows of different tiles share a batch), and the
+weighted sums accumulate there too; the caller takes one copy back at the end.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from contextlib import nullcontext
+from typing import Any
 
 import numpy as np
 import torch
 
 from stimpute.models import STTransformer
-from stimpute.tensors import Scaled, to_model_inputs
-from stimpute.windows import OverlapAverage, starts, taper
+from stimpute.tensors import OnDevice, crop_nodes
+from stimpute.windows import starts, taper
 
 
 def autocast(device: torch.device):
@@ -21,28 +27,30 @@ def autocast(device: torch.device):
 
 
 def spatial_tiles(
-    data: Scaled, tile: int, overlap: int
-) -> Iterator[tuple[np.ndarray | None, np.ndarray, tuple[int, int] | None]]:
-    """Yield (node index, blend weight per node, tile grid) covering the space once or more."""
-    if data.grid is None:
-        n = data.values.shape[1]
-        yield None, np.ones(n), None
-        return
-    height, width = data.grid
+    grid: tuple[int, int] | None, n_node: int, tile: int, overlap: int
+) -> tuple[np.ndarray | None, np.ndarray, tuple[int, int] | None]:
+    """(node index per tile [n_tiles, n], blend weight per node [n], tile grid) covering the
+    space; on a point set one 'tile' of all nodes (index None). Tiles all have one size."""
+    if grid is None:
+        return None, np.ones(n_node), None
+    height, width = grid
     th, tw = min(tile, height), min(tile, width)
-    for r0 in starts(height, th, max(1, th - overlap)):
-        for c0 in starts(width, tw, max(1, tw - overlap)):
-            weight = np.outer(
-                taper(th, edge=overlap if th < height else 0),
-                taper(tw, edge=overlap if tw < width else 0),
-            )
-            yield data.crop_nodes(r0, c0, th, tw), weight.ravel(), (th, tw)
+    nodes = [
+        crop_nodes(grid, r0, c0, th, tw)
+        for r0 in starts(height, th, max(1, th - overlap))
+        for c0 in starts(width, tw, max(1, tw - overlap))
+    ]
+    weight = np.outer(
+        taper(th, edge=overlap if th < height else 0),
+        taper(tw, edge=overlap if tw < width else 0),
+    )
+    return np.stack(nodes), weight.ravel(), (th, tw)
 
 
 @torch.no_grad()
 def predict(
     model: STTransformer,
-    data: Scaled,
+    data: OnDevice,
     *,
     window: int,
     stride: int,
@@ -50,28 +58,49 @@ def predict(
     tile_overlap: int,
     batch_size: int,
     device: torch.device,
-    values: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, scale) in scaled units, (T, N) each, averaged over every window that covers a value."""
+    forward: Callable[..., Any] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, scale) in scaled units, (T, N) tensors on the device, averaged over every window
+    that covers a value.
+
+    `forward` replaces `model` for the forward pass (a torch.compile'd copy); batches are then
+    padded to `batch_size` so one compiled shape serves the whole run.
+    """
     model.eval()
-    src = data.values if values is None else values
-    n_time, n_node = src.shape
-    acc = OverlapAverage((n_time, n_node))
+    run = model if forward is None else forward
+    n_time, n_node = data.values.shape
     time_starts = starts(n_time, window, stride)
     time_w = taper(window, edge=(window - stride) if len(time_starts) > 1 else 0)
-    for nodes, space_w, grid in spatial_tiles(data, tile, tile_overlap):
-        weight = time_w[:, None] * space_w[None, :]
-        for i in range(0, len(time_starts), batch_size):
-            chunk = time_starts[i : i + batch_size]
-            win = data.window(chunk, window, nodes, values=src)
-            vals = win["values"]
-            assert vals is not None
-            kw = to_model_inputs(win, ~np.isnan(vals), device, grid)
-            with autocast(device):
-                mean, log_scale = model(grid=grid, all_layers=False, **kw)[-1]
-            out = torch.stack([mean, log_scale.exp()]).float().cpu().numpy()
-            for j, t0 in enumerate(chunk):
-                index = (slice(t0, t0 + window), slice(None) if nodes is None else nodes)
-                acc.add(index, out[:, j], weight)
-    result = acc.result()
+    tiles, space_w, grid = spatial_tiles(data.grid, n_node, tile, tile_overlap)
+    weight = torch.from_numpy(time_w[:, None] * space_w[None, :]).float().to(device)  # (L, n)
+    n_tiles = 1 if tiles is None else len(tiles)
+    # every (tile, time start) pair once; a batch may mix tiles since they share one size
+    pairs = [(k, t0, 1) for k in range(n_tiles) for t0 in time_starts]
+    batch_size = min(batch_size, len(pairs))
+    if forward is not None and len(pairs) % batch_size:  # pad with zero-weight repeats
+        pairs += [(*pairs[-1][:2], 0)] * (batch_size - len(pairs) % batch_size)
+    work = torch.tensor(pairs, dtype=torch.long, device=device)
+    tile_nodes = None if tiles is None else torch.from_numpy(tiles).to(device)
+    total = torch.zeros(2, n_time, n_node, device=device)
+    weights = torch.zeros(n_time, n_node, device=device)
+    steps = torch.arange(window, device=device)
+    for i in range(0, len(work), batch_size):
+        k, t0, keep = work[i : i + batch_size].unbind(1)
+        nodes = None if tile_nodes is None else tile_nodes[k]
+        kw = data.inputs(t0, window, nodes, grid)
+        with autocast(device):
+            mean, log_scale = run(grid=grid, all_layers=False, **kw)[-1]
+        out = torch.stack([mean.float(), log_scale.float().exp()])  # (2, B, L, n)
+        t = (t0[:, None] + steps)[:, :, None]  # (B, L, 1)
+        n = (
+            torch.arange(n_node, device=device)[None, None, :]
+            if nodes is None
+            else nodes[:, None, :]
+        )
+        w = weight * keep[:, None, None]
+        t, n, w = torch.broadcast_tensors(t, n, w)
+        for c in range(2):
+            total[c].index_put_((t, n), out[c] * w, accumulate=True)
+        weights.index_put_((t, n), w, accumulate=True)
+    result = total / weights
     return result[0], result[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -37,7 +38,7 @@ class Batch:
     coords: np.ndarray | None  # (N, 2)
     times: np.ndarray  # (T,) time index in steps, used for the periodic encodings
 
-    @property
+    @cached_property
     def observed(self) -> np.ndarray:
         return ~np.isnan(self.values)
 
@@ -91,7 +92,8 @@ def prepare(
                 f"to match `values` {vals.shape}; got {cov.shape}"
             )
         cov = cov.reshape(n_time, n_node, cov.shape[-1])
-        cov = np.where(np.isinf(cov), np.nan, cov)
+        if np.isinf(cov).any():  # copy only when there is something to mark missing
+            cov = np.where(np.isinf(cov), np.nan, cov)
 
     stat = None
     if static is not None:

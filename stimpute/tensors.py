@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from stimpute.context import model_inputs
 from stimpute.layout import Batch
 
 
@@ -82,6 +83,11 @@ class Scaler:
         )
 
 
+def crop_nodes(grid: tuple[int, int], r0: int, c0: int, height: int, width: int) -> np.ndarray:
+    """Flat node indices of a (height, width) crop at (r0, c0) of a row-major grid."""
+    return ((np.arange(r0, r0 + height)[:, None]) * grid[1] + np.arange(c0, c0 + width)).ravel()
+
+
 @dataclass
 class Scaled:
     """A Batch after scaling, kept in numpy; `window` cuts model inputs out of it."""
@@ -95,24 +101,25 @@ class Scaled:
 
     @classmethod
     def build(cls, batch: Batch, scaler: Scaler) -> Scaled:
-        def standard(a: np.ndarray | None, shift: Any, scale: Any) -> np.ndarray | None:
-            if a is None or shift is None or scale is None:
-                return None
-            return ((a - shift) / scale).astype(np.float32)
+        on_cpu = OnDevice.from_batch(batch, scaler, torch.device("cpu"))
 
-        vals = (batch.values - scaler.value_mean) / scaler.value_std
-        cov = standard(batch.covariates, scaler.cov_mean, scaler.cov_std)
-        stat = standard(batch.static, scaler.static_mean, scaler.static_std)
-        crd = standard(batch.coords, scaler.coord_min, scaler.coord_span)
-        crd = None if crd is None else 2 * crd - 1
-        return cls(vals.astype(np.float32), cov, stat, crd, batch.times, batch.layout.grid)
+        def arr(t: torch.Tensor | None) -> np.ndarray | None:
+            return None if t is None else t.numpy()
+
+        values = arr(on_cpu.values)
+        assert values is not None
+        return cls(
+            values,
+            arr(on_cpu.covariates),
+            arr(on_cpu.static),
+            arr(on_cpu.coords),
+            batch.times,
+            batch.layout.grid,
+        )
 
     def crop_nodes(self, r0: int, c0: int, height: int, width: int) -> np.ndarray:
-        """Flat node indices of a (height, width) crop at (r0, c0) of the grid."""
         assert self.grid is not None
-        return (
-            (np.arange(r0, r0 + height)[:, None]) * self.grid[1] + np.arange(c0, c0 + width)
-        ).ravel()
+        return crop_nodes(self.grid, r0, c0, height, width)
 
     def window(
         self,
@@ -136,89 +143,75 @@ class Scaled:
         return out
 
 
-def temporal_context(
-    values: np.ndarray, visible: np.ndarray, covariates: np.ndarray | None = None
-) -> np.ndarray:
-    """Per token, from the visible values of its own node in the window: the value linearly
-    interpolated in time, log(1 + steps) to the previous and to the next visible value, and for
-    each covariate its value interpolated the same way from those two observations (with a flag
-    where it is missing there). With the covariate of the day itself, the model can then form
-    "covariate now + the offset seen at nearby observations" as a linear combination.
+@dataclass
+class OnDevice:
+    """The arrays of a `Scaled` as tensors on the model's device; `inputs` cuts a batch of
+    windows out of them by indexing, so inference never round-trips through the host."""
 
-    values, visible: [batch, time, node]; covariates [batch, time, node, C] with NaN ->
-    [batch, time, node, 3 + 2C]. Computed after hiding, so it never leaks a hidden value.
-    """
-    length = values.shape[1]
-    idx = np.arange(length)[None, :, None]
-    prev_idx = np.maximum.accumulate(np.where(visible, idx, -1), axis=1)
-    next_idx = np.minimum.accumulate(np.where(visible, idx, length)[:, ::-1], axis=1)[:, ::-1]
-    has_prev, has_next = prev_idx >= 0, next_idx < length
-    prev_at, next_at = np.clip(prev_idx, 0, length - 1), np.clip(next_idx, 0, length - 1)
-    d_prev = np.where(has_prev, idx - prev_idx, length).astype(np.float32)
-    d_next = np.where(has_next, next_idx - idx, length).astype(np.float32)
-    frac = d_prev / np.maximum(d_prev + d_next, 1.0)
+    values: torch.Tensor  # (T, N), NaN where missing
+    covariates: torch.Tensor | None  # (T, N, C)
+    static: torch.Tensor | None  # (N, S)
+    coords: torch.Tensor | None  # (N, 2)
+    times: torch.Tensor  # (T,)
+    grid: tuple[int, int] | None
 
-    def interpolate(a: np.ndarray, ok_prev: np.ndarray, ok_next: np.ndarray) -> np.ndarray:
-        at_prev = np.take_along_axis(a, prev_at, axis=1)
-        at_next = np.take_along_axis(a, next_at, axis=1)
-        return np.where(
-            ok_prev & ok_next,
-            at_prev + (at_next - at_prev) * frac,
-            np.where(ok_prev, at_prev, np.where(ok_next, at_next, 0.0)),
+    @classmethod
+    def from_batch(cls, batch: Batch, scaler: Scaler, device: torch.device) -> OnDevice:
+        """Upload the float32 arrays and standardise them on the device (NaN stays NaN)."""
+
+        def put(a: np.ndarray | None, shift: Any = None, scale: Any = None) -> torch.Tensor | None:
+            if a is None:
+                return None
+            t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(device)
+            if shift is None or scale is None:
+                return t
+            return (t - torch.as_tensor(shift, device=device)) / torch.as_tensor(
+                scale, device=device
+            )
+
+        values = put(batch.values, scaler.value_mean, scaler.value_std)
+        times = put(batch.times)
+        assert values is not None and times is not None
+        coords = put(batch.coords, scaler.coord_min, scaler.coord_span)
+        return cls(
+            values,
+            put(batch.covariates, scaler.cov_mean, scaler.cov_std),
+            put(batch.static, scaler.static_mean, scaler.static_std),
+            None if coords is None else 2 * coords - 1,
+            times,
+            batch.layout.grid,
         )
 
-    feats = [
-        interpolate(np.where(visible, values, 0.0), has_prev, has_next),
-        np.log1p(d_prev),
-        np.log1p(d_next),
-    ]
-    if covariates is not None:
-        for c in range(covariates.shape[-1]):
-            cov = covariates[..., c]
-            present = ~np.isnan(cov)
-            ok_prev = has_prev & np.take_along_axis(present, prev_at, axis=1)
-            ok_next = has_next & np.take_along_axis(present, next_at, axis=1)
-            feats += [interpolate(np.nan_to_num(cov), ok_prev, ok_next), (~(ok_prev | ok_next))]
-    return np.stack(feats, axis=-1).astype(np.float32)
+    def inputs(
+        self,
+        t0: torch.Tensor,
+        length: int,
+        nodes: torch.Tensor | None,
+        grid: tuple[int, int] | None,
+    ) -> dict[str, Any]:
+        """Model inputs for windows [t0[b], t0[b] + length) at nodes[b] (all nodes if None)."""
+        t = t0[:, None] + torch.arange(length, device=t0.device)  # (B, L)
+        ni: torch.Tensor | slice = slice(None)
+        ti = t
+        if nodes is not None:
+            ti, ni = t[:, :, None], nodes[:, None, :]  # broadcast to (B, L, n)
 
+        def at_nodes(a: torch.Tensor | None) -> torch.Tensor | None:
+            if a is None:
+                return None
+            return a.expand(len(t0), *a.shape) if nodes is None else a[nodes]
 
-def _box_sum(a: np.ndarray, radius: int) -> np.ndarray:
-    """Sum over a (2r+1)^2 box on the last two axes, zero outside (integral image)."""
-    k = 2 * radius + 1
-    pad = np.pad(a, [(0, 0)] * (a.ndim - 2) + [(radius + 1, radius), (radius + 1, radius)])
-    cs = pad.cumsum(axis=-2).cumsum(axis=-1)
-    return cs[..., k:, k:] - cs[..., :-k, k:] - cs[..., k:, :-k] + cs[..., :-k, :-k]
-
-
-SPATIAL_RADII = (1, 3)
-
-
-def spatial_context(
-    values: np.ndarray, visible: np.ndarray, grid: tuple[int, int] | None
-) -> np.ndarray:
-    """Per token, the mean of the visible values of the same step in a 3 x 3 and a 7 x 7
-    neighbourhood (the token itself excluded) and log(1 + their count); on a point set, the
-    mean and count over all other nodes. [batch, time, node] -> [batch, time, node, 4].
-    """
-    vals = np.where(visible, values, 0.0).astype(np.float64)
-    vis = visible.astype(np.float64)
-    feats = []
-    if grid is None:
-        total, count = (
-            vals.sum(axis=-1, keepdims=True) - vals,
-            vis.sum(axis=-1, keepdims=True) - vis,
+        values = self.values[ti, ni]
+        cov = None if self.covariates is None else self.covariates[ti, ni]
+        return model_inputs(
+            values,
+            ~values.isnan(),
+            self.times[t],
+            grid=grid,
+            covariates=cov,
+            static=at_nodes(self.static),
+            coords=at_nodes(self.coords),
         )
-        pairs = [(total, count)] * len(SPATIAL_RADII)
-    else:
-        shape = (*values.shape[:2], *grid)
-        pairs = []
-        for r in SPATIAL_RADII:
-            total = _box_sum(vals.reshape(shape), r).reshape(values.shape) - vals
-            count = _box_sum(vis.reshape(shape), r).reshape(values.shape) - vis
-            pairs.append((total, count))
-    for total, count in pairs:
-        feats += [np.where(count > 0, total / np.maximum(count, 1), 0.0), np.log1p(np.round(count))]
-    return np.stack(feats, axis=-1).astype(np.float32)
 
 
 def to_model_inputs(
@@ -227,29 +220,21 @@ def to_model_inputs(
     device: torch.device,
     grid: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Numpy window dict + visibility -> keyword tensors for the model (NaN replaced by 0)."""
-    vals = win["values"]
-    assert vals is not None
-    kw: dict[str, Any] = {
-        "values": torch.from_numpy(np.where(visible, vals, 0.0).astype(np.float32)).to(device),
-        "visible": torch.from_numpy(visible).to(device),
-        "times": torch.from_numpy(np.asarray(win["times"], dtype=np.float32)).to(device),
-        "context": torch.from_numpy(
-            np.concatenate(
-                [
-                    temporal_context(np.nan_to_num(vals), visible, win["covariates"]),
-                    spatial_context(np.nan_to_num(vals), visible, grid),
-                ],
-                axis=-1,
-            )
-        ).to(device),
-    }
-    cov = win["covariates"]
-    if cov is not None:
-        miss = np.isnan(cov)
-        kw["covariates"] = torch.from_numpy(np.where(miss, 0.0, cov).astype(np.float32)).to(device)
-        kw["cov_missing"] = torch.from_numpy(miss.astype(np.float32)).to(device)
-    for key in ("static", "coords"):
-        if win[key] is not None:
-            kw[key] = torch.from_numpy(np.asarray(win[key], dtype=np.float32)).to(device)
-    return kw
+    """Numpy window dict (from `Scaled.window`) + visibility -> keyword tensors for the model."""
+
+    def put(key: str) -> torch.Tensor | None:
+        a = win[key]
+        return None if a is None else torch.from_numpy(np.asarray(a, np.float32)).to(device)
+
+    values = put("values")
+    times = put("times")
+    assert values is not None and times is not None  # a window always has both
+    return model_inputs(
+        values,
+        torch.from_numpy(visible).to(device),
+        times,
+        grid=grid,
+        covariates=put("covariates"),
+        static=put("static"),
+        coords=put("coords"),
+    )

@@ -14,8 +14,9 @@ from stimpute.imputer import Imputer
 from stimpute.simulate import twin
 
 
-def matmul_gflops(device: torch.device, *, n: int = 2048, repeats: int = 10) -> float:
+def matmul_gflops(device: torch.device, *, repeats: int = 10) -> float:
     """Dense fp32 (bf16 on CUDA) square matmul rate: the ceiling the model is measured against."""
+    n = 8192 if device.type == "cuda" else 2048
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     a = torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(2):
@@ -57,37 +58,61 @@ def model_flops_per_token(
 
 
 def measure(
-    *, days: int = 365, size: int = 36, device: str = "auto", st_hparams: dict | None = None
+    *,
+    days: int = 365,
+    size: int = 36,
+    device: str = "auto",
+    repeats: int = 2,
+    st_hparams: dict | None = None,
 ) -> dict[str, Any]:
-    """Fit the default model for a few steps (weights do not change the cost), time impute()."""
-    tw = twin(height=size, width=size, days=days, seed=0)
+    """Fit the default model for a few steps (weights do not change the cost), time impute()
+    on a `size` x `size` region (a 36 x 36 twin repeated, since content does not change the cost).
+    """
+    tw = twin(height=36, width=36, days=days, seed=0)
+    reps = -(-size // 36)
+
+    def region(a: np.ndarray, space_axes: int) -> np.ndarray:
+        spec = [1] * a.ndim
+        spec[space_axes] = spec[space_axes + 1] = reps
+        big = np.tile(a, spec)
+        return big[(slice(None),) * space_axes + (slice(size), slice(size))]
+
+    observed, covariates = region(tw.observed, 1), region(tw.covariates, 1)
+    static = region(tw.static, 0)
     imp = Imputer("st_transformer", device=device, max_steps=2, eval_every=1, **(st_hparams or {}))
     imp.fit(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
-    imp.impute(tw.observed[:80], tw.covariates[:80], tw.static)  # warm-up
+    imp.impute(observed[:80], covariates[:80], static)  # warm-up
     best = np.inf
-    for _ in range(2):
-        res = imp.impute(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
-        best = min(best, res.seconds)
+    for _ in range(repeats):  # the whole call: validation, upload, model, download, merge
+        start = time.perf_counter()
+        imp.impute(observed, covariates, static, times=tw.day_of_year)
+        best = min(best, time.perf_counter() - start)
     dev = imp.method.device  # type: ignore[attr-defined]
     flops = model_flops_per_token(imp, tw.observed, tw.covariates, tw.static)
     window = imp.method.window  # type: ignore[attr-defined]
     stride = imp.method.stride  # type: ignore[attr-defined]
     from stimpute.windows import starts
 
-    tokens = len(starts(days, window, stride)) * window * size * size
-    pd_per_s = tw.observed.size / best
+    hp = imp.method.hparams
+    side = min(int(hp.get("infer_tile", 36)), size)
+    tiles = len(starts(size, side, max(1, side - int(hp.get("tile_overlap", 4))))) ** 2
+    tokens = len(starts(days, window, stride)) * window * side**2 * tiles
+    pd_per_s = observed.size / best
     achieved = tokens / best * flops / 1e9
     peak = matmul_gflops(dev)
     return {
         "device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
+        "compiled": bool(hp.get("compile", False)),
+        "infer_batch": imp.method.infer_batch,  # type: ignore[attr-defined]
+        "infer_tile": side,
         "threads": torch.get_num_threads(),
         "cpu": platform.processor() or platform.machine(),
         "shape": [days, size, size],
-        "pixel_days": int(tw.observed.size),
+        "pixel_days": int(observed.size),
         "impute_seconds": best,
         "pixel_days_per_second": pd_per_s,
         "model_mflops_per_token": flops / 1e6,
-        "tokens_per_pixel_day": tokens / tw.observed.size,
+        "tokens_per_pixel_day": tokens / observed.size,
         "achieved_gflops": achieved,
         "matmul_gflops": peak,
         "share_of_matmul_rate": achieved / peak,
@@ -99,9 +124,10 @@ def markdown(t: dict[str, Any]) -> str:
         [
             "### inference throughput (default ST-Transformer)",
             "",
-            "| device | threads | pixel-days/s | MFLOP/token | tokens per pixel-day | achieved GFLOP/s | matmul GFLOP/s | share |",
-            "|---|---|---|---|---|---|---|---|",
-            f"| {t['device']} | {t['threads']} | {t['pixel_days_per_second']:,.0f} | {t['model_mflops_per_token']:.2f} | "
+            "| device | compiled | batch | tile | region | threads | pixel-days/s | MFLOP/token | tokens per pixel-day | achieved GFLOP/s | matmul GFLOP/s | share |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            f"| {t['device']} | {'yes' if t.get('compiled') else 'no'} | {t.get('infer_batch')} | "
+            f"{t.get('infer_tile')} | {'x'.join(map(str, t['shape']))} | {t['threads']} | {t['pixel_days_per_second']:,.0f} | {t['model_mflops_per_token']:.2f} | "
             f"{t['tokens_per_pixel_day']:.2f} | {t['achieved_gflops']:.1f} | {t['matmul_gflops']:.1f} | {t['share_of_matmul_rate']:.0%} |",
         ]
     )
@@ -117,12 +143,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--size", type=int, default=36)
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs; the best counts")
+    parser.add_argument("--batch", type=int, default=None, help="windows per forward pass")
+    parser.add_argument("--tile", type=int, default=None, help="inference tile side in pixels")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     from stimpute.errors import StimputeError
 
     try:
-        result = measure(days=args.days, size=args.size, device=args.device)
+        hp: dict = {"compile": args.compile}
+        if args.batch is not None:
+            hp["infer_batch"] = args.batch
+        if args.tile is not None:
+            hp["infer_tile"] = args.tile
+        result = measure(
+            days=args.days, size=args.size, device=args.device, repeats=args.repeats, st_hparams=hp
+        )
     except StimputeError as exc:
         print(f"error: {exc}")
         return 2

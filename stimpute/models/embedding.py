@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from stimpute.context import n_context
+
 
 def mlp(n_in: int, dim: int) -> nn.Sequential:
     """Two-layer perceptron used for every input group."""
@@ -52,7 +54,7 @@ class TokenEmbedding(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(dim))
         nn.init.normal_(self.mask_token, std=0.02)
         self.covariates = mlp(2 * n_covariates, dim) if n_covariates else None
-        self.n_context = 3 + 2 * n_covariates + 4  # temporal, per-covariate, spatial
+        self.n_context = n_context(n_covariates)  # temporal, per-covariate, spatial
         self.context = mlp(self.n_context, dim) if temporal_context else None
         self.static = mlp(n_static, dim) if n_static else None
         self.season = nn.Linear(4 * len(periods), dim) if periods else None

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# GPU checks and timings in one go, for a lent CUDA machine (see benchmarks/README.md):
+#   bash benchmarks/gpu.sh [steps...]   steps: tests tput point day (default: tests tput point)
+# Uses the machine's own python3 with torch; writes logs and JSON under ${OUT:-benchmarks/results/gpu}.
+set -uo pipefail
+out=${OUT:-benchmarks/results/gpu}
+mkdir -p "$out"
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
+py=${PYTHON:-python3}
+steps=${*:-tests tput point}
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv,noheader
+$py -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
+for step in $steps; do
+  echo "=== $step"
+  case $step in
+    tests) $py -m pytest -q -m gpu -p no:cacheprovider tests/stimpute/test_gpu.py 2>&1 | tee "$out/tests.log" ;;
+    tput)  # eager and torch.compile'd, one tile and a 288 x 288 region, two tile sizes
+      t() { $py -m stimpute.bench.throughput --device cuda --repeats 3 "$@" | tail -1; }
+      t --size 36 --out "$out/throughput-36.json"
+      t --size 288 --out "$out/throughput-288.json"
+      t --size 288 --compile --out "$out/throughput-288-compiled.json"
+      t --size 288 --compile --tile 72 --batch 24 --out "$out/throughput-288-compiled-t72.json"
+      t --size 576 --compile --out "$out/throughput-576-compiled.json" ;;
+    point|day|block)
+      $py -m stimpute.bench --dataset twin --protocol "$step" --models st_transformer --budget full \
+        --time-budget "${TRAIN_S:-200}" --no-throughput --out "$out/twin-$step.json" 2>&1 | tee "$out/twin-$step.log" | grep -v "^[0-9:]* step" ;;
+    *) echo "unknown step $step"; exit 2 ;;
+  esac
+done
