@@ -8,6 +8,7 @@ end.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -17,8 +18,63 @@ SPATIAL_RADII = (1, 3)
 
 
 def n_context(n_covariates: int) -> int:
-    """Context features per token: 3 temporal, 2 per covariate, 2 per spatial radius."""
-    return 3 + 2 * n_covariates + 2 * len(SPATIAL_RADII)
+    """Context features per token: 3 temporal, 2 per covariate, 2 per spatial radius, 2 for
+    the node's record offset."""
+    return 3 + 2 * n_covariates + 2 * len(SPATIAL_RADII) + 2
+
+
+def neighbour_departure(values: torch.Tensor, grid: tuple[int, int] | None) -> torch.Tensor:
+    """Each observed value minus the mean of its observed 3 x 3 neighbours of the same step (on
+    a point set: of all other nodes); NaN where either is missing. values (T, N) with NaN."""
+    visible = ~values.isnan()
+    clean = values.nan_to_num()[None]
+    feats = spatial_context(clean, visible[None], grid)[0]
+    mean, log_count = feats[..., 0], feats[..., 1]
+    return torch.where(visible & (log_count > 0), clean[0] - mean, float("nan"))
+
+
+@dataclass
+class RecordOffset:
+    """A node's mean departure from its neighbours over the whole record: a retrieval bias that
+    stays put (sensor, soil, vegetation) and that a 72-day window sees too few times to learn.
+
+    Kept as per-step departures plus per-node sums so that training can take a sample's hidden
+    values back out of the sums (`features(hidden=...)`) and nothing hidden leaks.
+    """
+
+    departure: torch.Tensor  # (T, N), NaN where undefined
+    total: torch.Tensor  # (N,)
+    count: torch.Tensor  # (N,)
+
+    @classmethod
+    def of(cls, values: torch.Tensor, grid: tuple[int, int] | None) -> RecordOffset:
+        dep = neighbour_departure(values, grid)
+        return cls(dep, dep.nan_to_num().sum(0), (~dep.isnan()).float().sum(0))
+
+    def features(
+        self,
+        t: torch.Tensor,
+        nodes: torch.Tensor | None,
+        hidden: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(offset, log(1 + days)) per window node, [B, n, 2]; t (B, L) steps, nodes (B, n) or
+        None for all; hidden [B, L, n] marks values the sample hides (removed from the sums)."""
+        if nodes is None:
+            total = self.total.expand(len(t), -1)
+            count = self.count.expand(len(t), -1)
+        else:
+            total, count = self.total[nodes], self.count[nodes]
+        if hidden is not None:
+            dep = (
+                self.departure[t]
+                if nodes is None
+                else self.departure[t[:, :, None], nodes[:, None]]
+            )
+            drop = hidden & ~dep.isnan()
+            total = total - torch.where(drop, dep, 0.0).sum(1)
+            count = count - drop.float().sum(1)
+        offset = torch.where(count > 0, total / count.clamp(min=1), 0.0)
+        return torch.stack([offset, count.clamp(min=0).log1p()], dim=-1)
 
 
 def temporal_context(
@@ -109,14 +165,16 @@ def model_inputs(
     times: torch.Tensor,
     *,
     grid: tuple[int, int] | None,
+    offset: torch.Tensor,
     covariates: torch.Tensor | None = None,
     static: torch.Tensor | None = None,
     coords: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Keyword tensors for STTransformer.forward from windows on the device (NaN allowed).
 
-    values, visible [B, L, N]; times [B, L]; covariates [B, L, N, C]; static [B, N, S];
-    coords [B, N, 2]. Values that are not visible are zeroed, so hidden ones cannot leak.
+    values, visible [B, L, N]; times [B, L]; offset [B, N, 2] (`RecordOffset.features`);
+    covariates [B, L, N, C]; static [B, N, S]; coords [B, N, 2]. Values that are not visible
+    are zeroed, so hidden ones cannot leak.
     """
     clean = torch.where(visible, values.nan_to_num(), 0.0).float()
     kw: dict[str, Any] = {
@@ -124,7 +182,11 @@ def model_inputs(
         "visible": visible,
         "times": times.float(),
         "context": torch.cat(
-            [temporal_context(clean, visible, covariates), spatial_context(clean, visible, grid)],
+            [
+                temporal_context(clean, visible, covariates),
+                spatial_context(clean, visible, grid),
+                offset[:, None].expand(-1, values.shape[1], -1, -1),
+            ],
             dim=-1,
         ),
     }

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from stimpute.context import model_inputs
+from stimpute.context import RecordOffset, model_inputs
 from stimpute.layout import Batch
 
 
@@ -154,6 +154,7 @@ class OnDevice:
     coords: torch.Tensor | None  # (N, 2)
     times: torch.Tensor  # (T,)
     grid: tuple[int, int] | None
+    offset: RecordOffset
 
     @classmethod
     def from_batch(cls, batch: Batch, scaler: Scaler, device: torch.device) -> OnDevice:
@@ -180,6 +181,7 @@ class OnDevice:
             None if coords is None else 2 * coords - 1,
             times,
             batch.layout.grid,
+            RecordOffset.of(values, batch.layout.grid),
         )
 
     def inputs(
@@ -208,6 +210,7 @@ class OnDevice:
             ~values.isnan(),
             self.times[t],
             grid=grid,
+            offset=self.offset.features(t, nodes),
             covariates=cov,
             static=at_nodes(self.static),
             coords=at_nodes(self.coords),
@@ -218,9 +221,11 @@ def to_model_inputs(
     win: dict[str, np.ndarray | None],
     visible: np.ndarray,
     device: torch.device,
-    grid: tuple[int, int] | None = None,
+    grid: tuple[int, int] | None,
+    offset: torch.Tensor,
 ) -> dict[str, Any]:
-    """Numpy window dict (from `Scaled.window`) + visibility -> keyword tensors for the model."""
+    """Numpy window dict (from `Scaled.window`) + visibility + record-offset features [B, n, 2]
+    -> keyword tensors for the model."""
 
     def put(key: str) -> torch.Tensor | None:
         a = win[key]
@@ -234,6 +239,7 @@ def to_model_inputs(
         torch.from_numpy(visible).to(device),
         times,
         grid=grid,
+        offset=offset.to(device),
         covariates=put("covariates"),
         static=put("static"),
         coords=put("coords"),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from stimpute.context import RecordOffset
 from stimpute.inference import autocast
 from stimpute.masks import MODES, hide
 from stimpute.models import STTransformer
@@ -69,16 +70,16 @@ class WindowSampler:
         mode = str(self.rng.choice(list(self.cfg.hide_modes)))
         return hide(observed, rate, mode, self.rng, grid=grid)
 
-    def batch(
-        self, values: np.ndarray
-    ) -> tuple[dict, np.ndarray, np.ndarray, tuple[int, int] | None]:
+    def batch(self, values: np.ndarray) -> Sample:
         """A batch of windows, each at its own time and its own spatial crop (same crop size)."""
         n_time = values.shape[0]
-        parts = []
+        parts, crops = [], []
         grid = None
-        for t0 in self.rng.integers(0, n_time - self.window + 1, size=self.cfg.batch_size):
-            nodes, grid = self.crop()
-            parts.append(self.data.window([int(t0)], self.window, nodes, values=values))
+        t0s = self.rng.integers(0, n_time - self.window + 1, size=self.cfg.batch_size)
+        for t0 in t0s:
+            crop, grid = self.crop()
+            crops.append(crop)
+            parts.append(self.data.window([int(t0)], self.window, crop, values=values))
         win = {
             k: None if parts[0][k] is None else np.concatenate([p[k] for p in parts])
             for k in parts[0]
@@ -87,7 +88,27 @@ class WindowSampler:
         assert vals is not None  # a window always has values
         observed = ~np.isnan(vals)
         hidden = np.stack([self.hidden_for(observed[i], grid) for i in range(len(parts))])
-        return win, observed & ~hidden, hidden, grid
+        steps = torch.from_numpy(t0s)[:, None] + torch.arange(self.window)
+        kept = [c for c in crops if c is not None]
+        nodes = torch.from_numpy(np.stack(kept)) if kept else None
+        return Sample(win, observed & ~hidden, hidden, grid, steps, nodes)
+
+
+@dataclass
+class Sample:
+    """One training batch: numpy windows, what the model sees and what it must predict."""
+
+    win: dict
+    visible: np.ndarray  # [B, L, n]
+    hidden: np.ndarray  # [B, L, n]
+    grid: tuple[int, int] | None
+    steps: torch.Tensor  # (B, L) time index of each window step
+    nodes: torch.Tensor | None  # (B, n) node index of each window, None for all
+
+    def inputs(self, offset: RecordOffset, device: torch.device) -> dict:
+        """Model inputs; the record offset leaves this sample's hidden values out of its sums."""
+        off = offset.features(self.steps, self.nodes, hidden=torch.from_numpy(self.hidden))
+        return to_model_inputs(self.win, self.visible, device, self.grid, off)
 
 
 @dataclass
@@ -130,6 +151,7 @@ class Validation:
         model: STTransformer,
         data: Scaled,
         train_values: np.ndarray,
+        offset: RecordOffset,
         cfg: TrainConfig,
         device: torch.device,
     ) -> float:
@@ -140,7 +162,9 @@ class Validation:
             win = data.window([t0], cfg.window, nodes, values=train_values)
             vals = win["values"]
             assert vals is not None
-            kw = to_model_inputs(win, ~np.isnan(vals), device, grid)
+            steps = t0 + torch.arange(cfg.window)[None]
+            off = offset.features(steps, None if nodes is None else torch.from_numpy(nodes)[None])
+            kw = to_model_inputs(win, ~np.isnan(vals), device, grid, off)
             with autocast(device):
                 mean = model(grid=grid, all_layers=False, **kw)[-1][0].float().cpu().numpy()[0]
             sel = slice(None) if nodes is None else nodes
@@ -190,6 +214,7 @@ def train(
     torch.manual_seed(seed)
     validation = Validation.draw(data, cfg, rng)
     train_values = np.where(validation.held, np.nan, data.values)
+    offset = RecordOffset.of(torch.from_numpy(train_values), data.grid)
     sampler = WindowSampler(data, cfg, rng)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = max_steps or cfg.max_steps
@@ -202,14 +227,14 @@ def train(
     last_log = start
     while step < total:
         model.train()
-        win, visible, hidden, grid = sampler.batch(train_values)
-        kw = to_model_inputs(win, visible, device, grid)
-        target = torch.from_numpy(np.nan_to_num(win["values"])).to(device)
-        hid = torch.from_numpy(hidden).to(device)
+        sample = sampler.batch(train_values)
+        kw = sample.inputs(offset, device)
+        target = torch.from_numpy(np.nan_to_num(sample.win["values"])).to(device)
+        hid = torch.from_numpy(sample.hidden).to(device)
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, planned, cfg)
         with autocast(device):
-            outputs = model(grid=grid, **kw)
+            outputs = model(grid=sample.grid, **kw)
         loss = loss_on_hidden(
             [(m.float(), s.float()) for m, s in outputs], target, hid, cfg.aux_weight
         )
@@ -222,7 +247,7 @@ def train(
         if time_budget_s is not None and step == 10:  # plan the cosine over what the budget allows
             planned = max(step + 1, min(total, int(time_budget_s / (elapsed / step))))
         if step % cfg.eval_every == 0 or step == total:
-            val = validation.mae(model, data, train_values, cfg, device)
+            val = validation.mae(model, data, train_values, offset, cfg, device)
             report.history.append((step, float(loss.detach()), val))
             if math.isnan(val) or val < report.best_val_mae - 1e-4:
                 report.best_val_mae = val
@@ -249,7 +274,7 @@ def train(
     else:
         report.stopped_by = "max steps"
     if not report.history or report.history[-1][0] != step:  # score the last weights too
-        val = validation.mae(model, data, train_values, cfg, device)
+        val = validation.mae(model, data, train_values, offset, cfg, device)
         report.history.append((step, math.nan, val))
         if math.isnan(val) or val < report.best_val_mae:
             report.best_val_mae = val

@@ -36,15 +36,13 @@ def model_flops_per_token(
 ) -> float:
     """FLOPs of one forward pass per pixel-day token, counted by torch's FlopCounterMode."""
     from stimpute.layout import prepare
-    from stimpute.tensors import Scaled, to_model_inputs
+    from stimpute.tensors import OnDevice
 
     method = imp.method
     batch = prepare(values, covariates, static)
-    data = Scaled.build(batch, method.scaler)  # type: ignore[attr-defined]
-    win = data.window([0], method.window, None)  # type: ignore[attr-defined]
-    vals = win["values"]
-    assert vals is not None  # a window always has values
-    kw = to_model_inputs(win, ~np.isnan(vals), torch.device("cpu"), batch.layout.grid)
+    data = OnDevice.from_batch(batch, method.scaler, torch.device("cpu"))  # type: ignore[attr-defined]
+    window = method.window  # type: ignore[attr-defined]
+    kw = data.inputs(torch.tensor([0]), window, None, batch.layout.grid)
     model = method.model.cpu()  # type: ignore[attr-defined]
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(grid=batch.layout.grid, all_layers=False, **kw)
@@ -53,7 +51,7 @@ def model_flops_per_token(
     # attention (QK^T and AV, 2 * L * D multiply-adds per token and layer) by hand; the
     # windowed spatial attention is plain matmuls and is counted.
     cfg = model.cfg
-    temporal = cfg.layers * 4 * method.window * cfg.dim  # type: ignore[attr-defined]
+    temporal = cfg.layers * 4 * window * cfg.dim
     return counter.get_total_flops() / kw["values"].numel() + temporal
 
 

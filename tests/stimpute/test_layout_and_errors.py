@@ -56,3 +56,25 @@ def test_load_of_a_corrupt_file(tmp_path):
         stimpute.Imputer.load(bad)
     with pytest.raises(stimpute.CheckpointError, match="no saved imputer"):
         stimpute.Imputer.load(tmp_path / "missing.pt")
+
+
+def test_record_offset_is_a_neighbour_departure_and_leaves_hidden_values_out():
+    import torch
+
+    from stimpute.context import RecordOffset
+
+    # 3 steps on a 1 x 3 grid: node 1's neighbours are nodes 0 and 2
+    values = torch.tensor(
+        [[1.0, 4.0, 3.0], [2.0, 2.0, float("nan")], [float("nan"), 5.0, 1.0]]
+    )
+    ro = RecordOffset.of(values, (1, 3))
+    # node 1: 4 - (1+3)/2 = 2, 2 - 2/1 = 0, 5 - 1/1 = 4  -> mean 2 over 3 days
+    assert torch.allclose(ro.departure[:, 1], torch.tensor([2.0, 0.0, 4.0]))
+    steps = torch.arange(3)[None]
+    feats = ro.features(steps, None)
+    assert torch.allclose(feats[0, 1], torch.tensor([2.0, np.log1p(3.0)]))
+    # a sample hiding node 1 at step 2 must not see that day's departure
+    hidden = torch.zeros(1, 3, 3, dtype=torch.bool)
+    hidden[0, 2, 1] = True
+    feats = ro.features(steps, None, hidden=hidden)
+    assert torch.allclose(feats[0, 1], torch.tensor([1.0, np.log1p(2.0)]))
