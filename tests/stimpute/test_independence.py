@@ -10,6 +10,8 @@ FORBIDDEN = {
     "earthaccess",
     "zarr",
     "dask",
+    "pyproj",
+    "h5py",
 }
 
 

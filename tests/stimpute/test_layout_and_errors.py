@@ -64,9 +64,7 @@ def test_record_offset_is_a_neighbour_departure_and_leaves_hidden_values_out():
     from stimpute.context import RecordOffset
 
     # 3 steps on a 1 x 3 grid: node 1's neighbours are nodes 0 and 2
-    values = torch.tensor(
-        [[1.0, 4.0, 3.0], [2.0, 2.0, float("nan")], [float("nan"), 5.0, 1.0]]
-    )
+    values = torch.tensor([[1.0, 4.0, 3.0], [2.0, 2.0, float("nan")], [float("nan"), 5.0, 1.0]])
     ro = RecordOffset.of(values, (1, 3))
     # node 1: 4 - (1+3)/2 = 2, 2 - 2/1 = 0, 5 - 1/1 = 4  -> mean 2 over 3 days
     assert torch.allclose(ro.departure[:, 1], torch.tensor([2.0, 0.0, 4.0]))

@@ -1,0 +1,1 @@
+"""Product readers: decode fill values, valid ranges, scale and QC onto a region window."""
