@@ -15,9 +15,13 @@ TORCH_INDEX   ?=
 BUDGET  ?= small
 DATASET ?= twin
 OUT     ?= benchmarks/results
+REGION  ?= txson
+YEAR    ?= 2022
+SOURCE  ?= earthdata
+DATA    ?= data
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint bench bench-aqi demo clean
+.PHONY: help setup test lint download cube bench bench-aqi demo clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +41,12 @@ test: setup ## Run the fast test suite (CPU, offline, a few minutes)
 lint: setup ## Ruff and mypy
 	$(BIN)/ruff check stimpute pipeline tests
 	$(BIN)/mypy
+
+download: setup ## Fetch a region-year's granules (REGION=txson YEAR=2022 SOURCE=earthdata|sample)
+	SOURCE=$(SOURCE) $(BIN)/python -m pipeline download --region $(REGION) --year $(YEAR) --data $(DATA)
+
+cube: download ## Build DATA/REGION/YEAR/cube.zarr from the downloaded granules
+	$(BIN)/python -m pipeline cube --region $(REGION) --year $(YEAR) --data $(DATA)
 
 bench: setup ## Benchmark on the twin, day and point protocols (BUDGET=small|full)
 	$(BIN)/python -m stimpute.bench --dataset $(DATASET) --protocol day,point --budget $(BUDGET) --out $(OUT)/$(DATASET)-$(BUDGET).json

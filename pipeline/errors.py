@@ -17,3 +17,15 @@ class GridError(PipelineError):
 
 class GranuleError(PipelineError):
     """A granule file that cannot be read: corrupt, truncated, or not the product it claims."""
+
+
+class SourceError(PipelineError):
+    """A source cannot deliver: no credentials, rejected login, no network, nothing found."""
+
+
+class TransferError(PipelineError):
+    """A file arrived damaged (size or checksum) or could not be fetched."""
+
+
+class CubeError(PipelineError):
+    """The cube cannot be built from what was downloaded."""

@@ -102,3 +102,73 @@ def count(decoded: dict[str, Decoded]) -> Counter[str]:
     for d in decoded.values():
         total.update(d.dropped)
     return total
+
+
+def _indices(
+    f: h5py.File, product: Product, path: Path, shape: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Global EASE (row, col) of every cell of a scene: from the index arrays, cross-checked
+    against latitude/longitude where both exist; from latitude/longitude through pyproj where
+    the indices are absent."""
+    lat = lon = None
+    if product.latitude in f and product.longitude in f:
+        lat = f[product.latitude][:].astype(np.float64)
+        lon = f[product.longitude][:].astype(np.float64)
+        have = (lat != -9999) & (lon != -9999)
+    if product.row_index in f and product.col_index in f:
+        rows = f[product.row_index][:].astype(np.int64)
+        cols = f[product.col_index][:].astype(np.int64)
+        if lat is not None and lon is not None and have.any():
+            r2, c2 = _GRID1.rowcol_of(lon[have], lat[have])
+            off = (r2 != rows[have]) | (c2 != cols[have])
+            if off.any():
+                raise GranuleError(
+                    f"{path}: EASE row/column indices disagree with latitude/longitude at "
+                    f"{int(off.sum())} of {int(have.sum())} cells; the granule is inconsistent"
+                )
+        return rows, cols
+    if lat is None or lon is None:
+        raise GranuleError(
+            f"{path}: neither EASE indices nor latitude/longitude to place the pixels"
+        )
+    rows = np.full(shape, -1, dtype=np.int64)
+    cols = np.full(shape, -1, dtype=np.int64)
+    rows[have], cols[have] = _GRID1.rowcol_of(lon[have], lat[have])
+    return rows, cols
+
+
+_GRID1 = RegionGrid(0, 0, 1, 1, "1km")  # only its cell size and projection are used
+
+
+def read_l2(path: Path, product: Product, region: RegionGrid) -> Decoded:
+    """An SPL2SMAP_S scene placed on the 1 km `region` grid (NaN where it has nothing)."""
+    var = next(iter(product.variables.values()))
+    qc = var.qc or product.qc
+    with open_h5(path) as f:
+        try:
+            raw = _dataset(f, var.path, path)[:]
+            flags = f[qc.path][:] if qc is not None and qc.path in f else None
+            rows, cols = _indices(f, product, path, raw.shape)
+        except OSError as exc:
+            raise GranuleError(f"{path}: reading failed ({exc}); the file is damaged") from exc
+    dec = decode(raw, _with_qc(var, qc), flags)
+    if qc is not None and flags is None:
+        dec.dropped["no_qc_in_file"] += 1
+    r, c, inside = region.locate(rows, cols)
+    keep = inside & np.isfinite(dec.values)
+    dec.dropped["outside_region"] = int((np.isfinite(dec.values) & ~inside).sum())
+    out = np.full(region.shape, np.nan, dtype=np.float32)
+    out[r[keep], c[keep]] = dec.values[keep]
+    return Decoded(out, dec.dropped)
+
+
+def composite(scenes: list[Decoded]) -> Decoded:
+    """Several scenes of one day: values that passed QC are averaged per pixel."""
+    stack = np.stack([s.values for s in scenes])
+    total: Counter[str] = Counter()
+    for s in scenes:
+        total.update(s.dropped)
+    count = np.isfinite(stack).sum(axis=0)
+    mean = np.where(count > 0, np.nansum(stack, axis=0) / np.maximum(count, 1), np.nan)
+    total["overlapping_scenes"] = int((count > 1).sum())
+    return Decoded(mean.astype(np.float32), total)

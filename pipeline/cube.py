@@ -1,0 +1,199 @@
+"""Stage `cube`: the downloaded granules of a region-year as one daily Zarr cube on the region grid.
+
+`cube.zarr` holds `soil_moisture` (the SPL2SMAP_S target, NaN where missing), `observed`, and
+the dynamic covariates regridded exactly onto the 1 km grid (`sm_9km`: SPL3SMP_E AM/PM mean,
+each 9 km cell spread over its 9 x 9 block). Dims (time, y, x), projected x/y in metres,
+EPSG:6933 written as a CF grid mapping. Chunks are (32 days, 36, 36): one chunk is one tile
+over a month, and a pixel's year is 12 chunks. The cube is built in 32-day blocks, so memory
+grows with the region's area, not with the length of the record, and it is written to
+`cube.zarr.part` and renamed when complete: a failed run leaves the previous cube untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyproj
+import xarray as xr
+
+from pipeline.catalog import Product, Region
+from pipeline.errors import CubeError, GranuleError
+from pipeline.grid import CRS, RegionGrid, factor
+from pipeline.readers.decode import Decoded
+from pipeline.readers.smap import composite, read_l2, read_l3, to_fine
+
+log = logging.getLogger("pipeline")
+TIME_CHUNK = 32
+SPACE_CHUNK = 36
+
+
+def grid_mapping() -> xr.DataArray:
+    """The CF grid-mapping variable for EPSG:6933 (GDAL and rioxarray read `crs_wkt`)."""
+    attrs = pyproj.CRS(CRS).to_cf()
+    return xr.DataArray(np.int32(0), attrs=attrs)
+
+
+def _granules_by_day(raw: Path, product: str, manifest: dict[str, Any]) -> dict[date, list[Path]]:
+    out: dict[date, list[Path]] = {}
+    for rec in manifest.get("granules", {}).values():
+        if rec["product"] == product:
+            out.setdefault(date.fromisoformat(rec["day"]), []).append(raw / rec["path"])
+    return out
+
+
+def _read_day(paths: list[Path], read, strict: bool, skipped: list[str]) -> list[Decoded]:
+    out = []
+    for path in paths:
+        try:
+            out.append(read(path))
+        except GranuleError as exc:
+            if strict:
+                raise
+            log.warning("skipped: %s", exc)
+            skipped.append(str(path.name))
+    return out
+
+
+def build(
+    region: Region,
+    year: int,
+    products: dict[str, Product],
+    *,
+    raw: Path,
+    out: Path,
+    strict: bool = False,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Write `out` (cube.zarr) from the granules listed in `raw/manifest.json`; return a report."""
+    start = time.perf_counter()
+    manifest_path = raw / "manifest.json"
+    if not manifest_path.is_file():
+        raise CubeError(f"no {manifest_path}: run the download stage first (make download ...)")
+    manifest = json.loads(manifest_path.read_text())
+    grid: RegionGrid = region.grid
+    first, days = date(year, 1, 1), (date(year + 1, 1, 1) - date(year, 1, 1)).days
+    target = _granules_by_day(raw, "SPL2SMAP_S", manifest)
+    coarse = _granules_by_day(raw, "SPL3SMP_E", manifest)
+    if not target:
+        raise CubeError(
+            f"the manifest in {raw} lists no SPL2SMAP_S granules: nothing to build a cube of"
+        )
+    w9 = grid.coarsen("9km")
+    k9 = factor("1km", "9km")
+    dropped: Counter[str] = Counter()
+    skipped: list[str] = []
+    part = out.with_name(out.name + ".part")
+    shutil.rmtree(part, ignore_errors=True)
+    task = progress.add_task("cube", total=days) if progress else None
+    for b0 in range(0, days, TIME_CHUNK):
+        n = min(TIME_CHUNK, days - b0)
+        sm = np.full((n, *grid.shape), np.nan, dtype=np.float32)
+        sm9 = np.full((n, *grid.shape), np.nan, dtype=np.float32)
+        for i in range(n):
+            day = first + timedelta(days=b0 + i)
+            scenes = _read_day(
+                target.get(day, []),
+                lambda p: read_l2(p, products["SPL2SMAP_S"], grid),
+                strict,
+                skipped,
+            )
+            if scenes:
+                comp = composite(scenes)
+                sm[i] = comp.values
+                dropped.update(comp.dropped)
+            if "SPL3SMP_E" in products:
+                for dec in _read_day(
+                    coarse.get(day, []),
+                    lambda p: _am_pm(p, products["SPL3SMP_E"], w9),
+                    strict,
+                    skipped,
+                ):
+                    sm9[i] = to_fine(dec.values, k9)
+            if progress:
+                progress.advance(task)
+        block = _dataset(grid, first + timedelta(days=b0), sm, sm9)
+        if b0 == 0:
+            block.to_zarr(
+                part, mode="w", encoding=_encoding(block), zarr_format=2, consolidated=True
+            )
+        else:
+            block.to_zarr(part, append_dim="time", consolidated=True)
+    ds = xr.open_zarr(part)
+    n_obs = int(ds["observed"].sum())
+    ds.close()
+    meta = {
+        "region": region.name,
+        "year": year,
+        "shape": [days, *grid.shape],
+        "observed_pixel_days": n_obs,
+        "missing_share": 1 - n_obs / (days * grid.height * grid.width),
+        "dropped": dict(dropped),
+        "skipped_granules": skipped,
+    }
+    _set_attrs(part, meta)
+    if out.exists():
+        old = out.with_name(out.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+        part.rename(out)
+        shutil.rmtree(old)
+    else:
+        part.rename(out)
+    meta["seconds"] = time.perf_counter() - start
+    meta["bytes"] = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    return meta
+
+
+def _am_pm(path: Path, product: Product, w9: RegionGrid) -> Decoded:
+    """SPL3SMP_E AM and PM passes of a day, averaged where both exist."""
+    dec = read_l3(path, product, w9)
+    return composite(list(dec.values()))
+
+
+def _dataset(grid: RegionGrid, day0: date, sm: np.ndarray, sm9: np.ndarray) -> xr.Dataset:
+    times = np.datetime64(day0, "ns") + np.arange(len(sm)) * np.timedelta64(1, "D")
+    dims = ("time", "y", "x")
+    cf = {"grid_mapping": "spatial_ref"}
+    ds = xr.Dataset(
+        {
+            "soil_moisture": (dims, sm, {**cf, "units": "m3 m-3", "long_name": "surface soil moisture (SPL2SMAP_S, 1 km)", "standard_name": "volume_fraction_of_condensed_water_in_soil"}),
+            "observed": (dims, np.isfinite(sm).astype(np.uint8), {**cf, "long_name": "1 where soil_moisture was retrieved and passed QC", "flag_values": np.array([0, 1], np.uint8), "flag_meanings": "missing observed"}),
+            "sm_9km": (dims, sm9, {**cf, "units": "m3 m-3", "long_name": "SPL3SMP_E 9 km soil moisture, AM/PM mean, on the 1 km grid"}),
+        },
+        coords={
+            "spatial_ref": grid_mapping(),
+            "time": ("time", times),
+            "y": ("y", grid.y, {"units": "m", "standard_name": "projection_y_coordinate", "axis": "Y"}),
+            "x": ("x", grid.x, {"units": "m", "standard_name": "projection_x_coordinate", "axis": "X"}),
+        },
+    )  # fmt: skip
+    ds.attrs.update(
+        Conventions="CF-1.8",
+        title="daily soil-moisture cube on the EASE-Grid 2.0 1 km grid",
+        ease_row0=grid.row0,
+        ease_col0=grid.col0,
+    )
+    return ds
+
+
+def _encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
+    chunks = (TIME_CHUNK, SPACE_CHUNK, SPACE_CHUNK)
+    return {name: {"chunks": chunks} for name in ("soil_moisture", "observed", "sm_9km")} | {
+        "time": {"units": "days since 1970-01-01", "dtype": "int32"}
+    }
+
+
+def _set_attrs(store: Path, meta: dict[str, Any]) -> None:
+    import zarr
+
+    group = zarr.open_group(store, mode="r+")
+    group.attrs["build"] = json.loads(json.dumps(meta))
+    zarr.consolidate_metadata(store)

@@ -1,0 +1,124 @@
+"""Stage `download`: find the granules of a region-year, keep the newest reissue of each scene,
+fetch what is missing or incomplete, verify size and checksum, and write a manifest.
+
+Files arrive as `<name>.part` and are renamed only once verified, so an interrupted run never
+leaves a file that looks complete; re-running fetches nothing that is already there and whole.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pipeline.catalog import Product, Region
+from pipeline.errors import SourceError, TransferError
+from pipeline.sources.base import Granule, newest_reissues
+from pipeline.sources.sample import sha256
+
+log = logging.getLogger("pipeline")
+MANIFEST = "manifest.json"
+
+
+class Source(Protocol):
+    name: str
+
+    def search(self, product: Product, region: Region, year: int) -> list[Granule]: ...
+
+
+class Fetcher(Protocol):
+    def fetch(self, granule: Granule, dest: Path) -> None: ...
+
+
+@dataclass
+class DownloadReport:
+    fetched: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    superseded: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+
+
+def _complete(path: Path, g: Granule, known: dict[str, Any] | None) -> bool:
+    """A file counts as present when its size matches and, if the manifest has no verified
+    record of this very granule, its checksum matches too."""
+    if not path.is_file():
+        return False
+    if g.size is not None and path.stat().st_size != g.size:
+        return False
+    if known and known.get("checksum") == g.checksum and known.get("size") == path.stat().st_size:
+        return True
+    return g.checksum is None or g.algorithm != "SHA-256" or sha256(path) == g.checksum
+
+
+def verify(path: Path, g: Granule) -> None:
+    size = path.stat().st_size
+    if g.size is not None and size != g.size:
+        raise TransferError(f"{g.name}: got {size} bytes, the catalogue says {g.size}")
+    if g.checksum is not None and g.algorithm == "SHA-256" and sha256(path) != g.checksum:
+        raise TransferError(f"{g.name}: SHA-256 does not match the catalogue")
+
+
+def read_manifest(raw: Path) -> dict[str, Any]:
+    path = raw / MANIFEST
+    if not path.is_file():
+        return {"granules": {}}
+    return json.loads(path.read_text())
+
+
+def write_manifest(raw: Path, manifest: dict[str, Any]) -> None:
+    tmp = raw / (MANIFEST + ".part")
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    os.replace(tmp, raw / MANIFEST)
+
+
+def run(
+    region: Region,
+    year: int,
+    products: list[Product],
+    *,
+    source: Source,
+    fetcher: Fetcher,
+    raw: Path,
+    progress: Any = None,
+) -> DownloadReport:
+    """Download every product's granules for region/year into `raw/<product>/`."""
+    start = time.perf_counter()
+    report = DownloadReport()
+    raw.mkdir(parents=True, exist_ok=True)
+    manifest = read_manifest(raw)
+    manifest.update(source=source.name, region=region.name, year=year)
+    records: dict[str, Any] = manifest.setdefault("granules", {})
+    for product in products:
+        found = source.search(product, region, year)
+        if not found:
+            raise SourceError(
+                f"no {product.name} granules for {region.name} in {year}: check the region and "
+                "year, or whether the product covers them"
+            )
+        keep = newest_reissues(found)
+        report.superseded += len(found) - len(keep)
+        folder = raw / product.name
+        folder.mkdir(exist_ok=True)
+        task = progress.add_task(product.name, total=len(keep)) if progress else None
+        for g in keep:
+            path = folder / g.name
+            if _complete(path, g, records.get(g.name)):
+                report.skipped.append(g.name)
+            else:
+                part = path.with_name(path.name + ".part")
+                fetcher.fetch(g, part)
+                verify(part, g)
+                os.replace(part, path)
+                report.fetched.append(g.name)
+                report.bytes += path.stat().st_size
+            records[g.name] = {**g.record(), "path": str(path.relative_to(raw))}
+            write_manifest(raw, manifest)  # after every file: a crash loses nothing done
+            if progress:
+                progress.advance(task)
+    report.seconds = time.perf_counter() - start
+    return report

@@ -1,0 +1,1 @@
+"""Where granules come from: NASA Earthdata (`earthdata`) or the offline twin (`sample`)."""

@@ -1,0 +1,48 @@
+"""What every source hands the download stage: granule records, and the newest reissue rule."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+_COUNTER = re.compile(r"_(\d{3})\.(h5|nc|tif)$")
+
+
+@dataclass(frozen=True)
+class Granule:
+    """One file of one product, as a catalogue search returns it."""
+
+    product: str  # catalog name, e.g. SPL2SMAP_S
+    name: str  # file name
+    url: str  # where to fetch it (https://... or file://...)
+    day: date  # acquisition date (first day for multi-day files)
+    scene: str  # what a reissue replaces: the file name without its counter
+    revision: int  # reissue counter (SMAP _001, _002, ...) or CMR revision
+    size: int | None = None  # bytes, when the metadata gives it
+    checksum: str | None = None  # hex digest, when the metadata gives it
+    algorithm: str | None = None  # e.g. SHA-256, MD5
+
+    def record(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["day"] = self.day.isoformat()
+        return out
+
+
+def scene_and_counter(name: str) -> tuple[str, int]:
+    """SMAP names end in a 3-digit counter raised on reissue: (name without it, counter)."""
+    m = _COUNTER.search(name)
+    if m is None:
+        return name, 0
+    return name[: m.start()] + "." + m.group(2), int(m.group(1))
+
+
+def newest_reissues(granules: list[Granule]) -> list[Granule]:
+    """Keep only the highest revision of each scene; order by day, then name."""
+    best: dict[tuple[str, str], Granule] = {}
+    for g in granules:
+        key = (g.product, g.scene)
+        if key not in best or g.revision > best[key].revision:
+            best[key] = g
+    return sorted(best.values(), key=lambda g: (g.day, g.name))

@@ -1,0 +1,146 @@
+"""The offline source: the soil-moisture twin of a region and year, written as granule files in
+the real product layouts and handed to the download stage like any other source.
+
+The archive lives under `<archive>/<region>/<year>/` and is written once (a `.complete`
+marker closes it); searches list its files with size and SHA-256, as CMR metadata would.
+One scene is written twice, the second as a reissue with a higher counter, so the newest-
+reissue rule is exercised on every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import zlib
+from datetime import date, timedelta
+from fnmatch import fnmatch
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.catalog import Product, Region
+from pipeline.errors import SourceError
+from pipeline.sources.base import Granule, scene_and_counter
+from pipeline.sources.smap_files import l2_name, l3_name, tile_name, write_l2, write_l3
+
+log = logging.getLogger("pipeline")
+
+# what the twin can stand in for (Daymet, elevation, land cover and texture come later)
+WRITERS = ("SPL2SMAP_S", "SPL3SMP_E")
+REISSUE_BIAS = 0.05  # the superseded first issue of one scene is off by this much
+
+
+def sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def block_mean(a: np.ndarray, k: int) -> np.ndarray:
+    """Mean of the finite values in each k x k block of the last two axes (NaN if none)."""
+    *lead, h, w = a.shape
+    blocks = a.reshape(*lead, h // k, k, w // k, k)
+    ok = np.isfinite(blocks)
+    count = ok.sum(axis=(-3, -1))
+    total = np.where(ok, blocks, 0.0).sum(axis=(-3, -1))
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+class SampleSource:
+    """Search and fetch granules of the twin; nothing leaves the machine."""
+
+    name = "sample"
+
+    def __init__(self, archive: Path) -> None:
+        self.archive = Path(archive)
+
+    def folder(self, region: Region, year: int) -> Path:
+        return self.archive / region.name / str(year)
+
+    def search(self, product: Product, region: Region, year: int) -> list[Granule]:
+        if product.name not in WRITERS:
+            raise SourceError(
+                f"the sample source has no {product.name} yet (it writes {', '.join(WRITERS)}); "
+                "leave it out of the run or use SOURCE=earthdata"
+            )
+        folder = self.ensure(region, year)
+        out = []
+        for path in sorted(folder.iterdir()):
+            if not fnmatch(path.name, product.pattern):
+                continue
+            scene, counter = scene_and_counter(path.name)
+            out.append(
+                Granule(
+                    product=product.name,
+                    name=path.name,
+                    url=path.resolve().as_uri(),
+                    day=_day_of(path.name),
+                    scene=scene,
+                    revision=counter,
+                    size=path.stat().st_size,
+                    checksum=sha256(path),
+                    algorithm="SHA-256",
+                )
+            )
+        return out
+
+    def ensure(self, region: Region, year: int) -> Path:
+        """Write the archive for region/year unless a complete one is there."""
+        folder = self.folder(region, year)
+        if (folder / ".complete").is_file():
+            return folder
+        folder.mkdir(parents=True, exist_ok=True)
+        write_archive(folder, region, year)
+        (folder / ".complete").write_text("written by pipeline.sources.sample\n")
+        return folder
+
+
+def _day_of(name: str) -> date:
+    from pipeline.readers.smap import granule_date
+
+    return granule_date(Path(name))
+
+
+def write_archive(folder: Path, region: Region, year: int) -> None:
+    """Simulate the region-year and write its SPL2SMAP_S scenes and SPL3SMP_E days."""
+    from stimpute.simulate import twin
+
+    grid = region.grid
+    days = (date(year + 1, 1, 1) - date(year, 1, 1)).days
+    seed = zlib.crc32(f"{region.name}:{year}".encode())
+    log.info("sample: simulating %s %d on a %d x %d grid", region.name, year, *grid.shape)
+    tw = twin(height=grid.height, width=grid.width, days=days, start=f"{year}-01-01", seed=seed)
+    tile = tile_name(grid)
+    reissued = False
+    for t in range(days):
+        day = date(year, 1, 1) + timedelta(days=t)
+        covered = (tw.qc_flag[t] & 1) == 0
+        if covered.any():
+            sm = np.where(covered, tw.retrieval[t], np.nan)
+            bad = tw.qc_flag[t] != 0
+            if not reissued:  # a first issue, superseded by counter 002 below
+                write_l2(folder / l2_name(day, tile, 1), grid, sm + REISSUE_BIAS, bad)
+                write_l2(folder / l2_name(day, tile, 2), grid, sm, bad)
+                reissued = True
+            else:
+                write_l2(folder / l2_name(day, tile, 1), grid, sm, bad)
+        am = block_mean(tw.covariates[t, :, :, tw.covariate_names.index("sm_9km")], 9)
+        write_l3(folder / l3_name(day), grid.coarsen("9km"), am, np.full_like(am, np.nan))
+
+
+class LocalFetcher:
+    """Copies file:// URLs (the sample archive) through the same verify-and-rename path."""
+
+    def fetch(self, granule: Granule, dest: Path) -> None:
+        from urllib.parse import urlparse
+        from urllib.request import url2pathname
+
+        src = Path(url2pathname(urlparse(granule.url).path))
+        if not src.is_file():
+            raise SourceError(
+                f"{granule.name}: {src} is gone from the sample archive; delete the archive to rewrite it"
+            )
+        shutil.copyfile(src, dest)

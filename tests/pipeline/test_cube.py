@@ -1,0 +1,92 @@
+import json
+from datetime import date
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from pipeline.catalog import load_products, product, region
+from pipeline.cube import build
+from pipeline.errors import GranuleError
+from pipeline.grid import RegionGrid
+from pipeline.readers.smap import read_l2
+from pipeline.sources.smap_files import l2_name, write_l2
+from tests.pipeline.conftest import YEAR
+
+GRID = region("txson").grid
+
+
+def _one_pixel_scene(tmp_path, r, c, value, *, bad=False):
+    sm = np.full(GRID.shape, np.nan)
+    sm[r, c] = value
+    return write_l2(
+        tmp_path / l2_name(date(YEAR, 3, 1), "099W31N", 1), GRID, sm, np.full(GRID.shape, bad)
+    )
+
+
+def test_a_pixel_at_a_known_ease_row_col_lands_at_its_x_y(tmp_path):
+    path = _one_pixel_scene(tmp_path, 5, 7, 0.25)
+    dec = read_l2(path, product("SPL2SMAP_S"), GRID)
+    assert np.argwhere(np.isfinite(dec.values)).tolist() == [[5, 7]]
+    # the same scene read onto a window shifted by (2, 3) cells moves the pixel by (-2, -3)
+    shifted = RegionGrid(GRID.row0 + 2, GRID.col0 + 3, 36, 36)
+    assert np.argwhere(
+        np.isfinite(read_l2(path, product("SPL2SMAP_S"), shifted).values)
+    ).tolist() == [[3, 4]]
+
+
+def test_quality_flagged_values_become_missing(tmp_path):
+    dec = read_l2(_one_pixel_scene(tmp_path, 1, 1, 0.3, bad=True), product("SPL2SMAP_S"), GRID)
+    assert np.isnan(dec.values).all() and dec.dropped["qc"] == 1
+
+
+def test_indices_that_disagree_with_lat_lon_are_reported(tmp_path):
+    import h5py
+
+    path = _one_pixel_scene(tmp_path, 1, 1, 0.3)
+    with h5py.File(path, "r+") as f:
+        f["Soil_Moisture_Retrieval_Data_1km/EASE_row_index_1km"][...] += 40
+    with pytest.raises(GranuleError, match="disagree with latitude/longitude"):
+        read_l2(path, product("SPL2SMAP_S"), GRID)
+
+
+def test_cube_from_the_sample_year(raw, tmp_path):
+    out = tmp_path / "cube.zarr"
+    meta = build(region("txson"), YEAR, load_products(), raw=raw, out=out)
+    ds = xr.open_zarr(out)
+    assert ds["soil_moisture"].shape == (365, 36, 36) and ds.sizes["time"] == 365
+    assert 0.9 < meta["missing_share"] < 0.99
+    assert int(ds["observed"].sum()) == meta["observed_pixel_days"]
+    assert np.array_equal(ds["observed"].values == 1, np.isfinite(ds["soil_moisture"].values))
+    assert np.isfinite(ds["sm_9km"].values).any()
+    # the reissued scene: the cube holds the corrected _002 values, not the biased _001
+    manifest = json.loads((raw / "manifest.json").read_text())
+    rec = next(r for r in manifest["granules"].values() if r["name"].endswith("_002.h5"))
+    day = np.datetime64(rec["day"])
+    direct = read_l2(raw / rec["path"], product("SPL2SMAP_S"), GRID).values
+    np.testing.assert_array_equal(ds["soil_moisture"].sel(time=day).values, direct)
+    # CRS and grid read back by rioxarray
+    import rioxarray  # noqa: F401
+
+    sm = ds["soil_moisture"]
+    assert sm.rio.crs.to_epsg() == 6933
+    assert sm.rio.transform().a == pytest.approx(GRID.size) and sm.rio.bounds()[0] == pytest.approx(
+        GRID.bounds()[0]
+    )
+
+
+def test_a_corrupt_granule_is_skipped_and_counted_or_fails_when_strict(raw, tmp_path):
+    victim = sorted((raw / "SPL2SMAP_S").glob("*.h5"))[3]
+    victim.write_bytes(victim.read_bytes()[:2000])
+    meta = build(region("txson"), YEAR, load_products(), raw=raw, out=tmp_path / "cube.zarr")
+    assert meta["skipped_granules"] == [victim.name]
+    with pytest.raises(GranuleError, match="corrupt or truncated"):
+        build(
+            region("txson"),
+            YEAR,
+            load_products(),
+            raw=raw,
+            out=tmp_path / "cube2.zarr",
+            strict=True,
+        )
+    assert not (tmp_path / "cube2.zarr").exists()

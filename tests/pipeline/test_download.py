@@ -1,0 +1,63 @@
+import json
+
+import pytest
+
+from pipeline.catalog import load_products, region
+from pipeline.download import run
+from pipeline.errors import SourceError, TransferError
+from pipeline.sources.base import Granule, newest_reissues, scene_and_counter
+from pipeline.sources.sample import LocalFetcher, SampleSource
+from tests.pipeline.conftest import YEAR
+
+
+def _run(archive, raw, fetcher=None):
+    p = load_products()
+    return run(
+        region("txson"), YEAR, [p["SPL2SMAP_S"], p["SPL3SMP_E"]],
+        source=SampleSource(archive), fetcher=fetcher or LocalFetcher(), raw=raw,
+    )  # fmt: skip
+
+
+def test_scene_counter_and_newest_reissue():
+    name = "SMAP_L2_SM_SP_1AIWDV_20220101T003000_20220101T124000_099W31N_R18240_002.h5"
+    scene, counter = scene_and_counter(name)
+    assert counter == 2 and scene.endswith("_R18240.h5")
+    day = __import__("datetime").date(2022, 1, 1)
+    old = Granule("SPL2SMAP_S", name.replace("_002", "_001"), "u1", day, scene, 1)
+    new = Granule("SPL2SMAP_S", name, "u2", day, scene, 2)
+    assert newest_reissues([new, old]) == [new]
+
+
+def test_manifest_lists_newest_reissues_and_rerun_fetches_nothing(raw, archive):
+    manifest = json.loads((raw / "manifest.json").read_text())
+    names = list(manifest["granules"])
+    assert not any(n.endswith("_001.h5") and n.replace("_001", "_002") in names for n in names)
+    assert any(n.endswith("_002.h5") for n in names)
+    rec = next(iter(manifest["granules"].values()))
+    assert {"name", "revision", "size", "checksum", "path"} <= set(rec)
+    again = _run(archive, raw)
+    assert again.fetched == [] and len(again.skipped) == len(names) and again.superseded == 1
+
+
+def test_truncated_file_is_fetched_again(raw, archive):
+    victim = next((raw / "SPL2SMAP_S").glob("*.h5"))
+    good = victim.read_bytes()
+    victim.write_bytes(good[:1000])
+    rep = _run(archive, raw)
+    assert rep.fetched == [victim.name] and victim.read_bytes() == good
+
+
+def test_a_damaged_transfer_is_never_renamed_into_place(archive, tmp_path):
+    class Corrupting(LocalFetcher):
+        def fetch(self, granule, dest):
+            super().fetch(granule, dest)
+            dest.write_bytes(dest.read_bytes()[:-10])
+
+    with pytest.raises(TransferError, match="bytes, the catalogue says"):
+        _run(archive, tmp_path / "raw", fetcher=Corrupting())
+    assert not list((tmp_path / "raw").rglob("*.h5"))  # only the .part was left
+
+
+def test_sample_source_names_what_it_cannot_provide(archive):
+    with pytest.raises(SourceError, match="sample source has no daymet"):
+        SampleSource(archive).search(load_products()["daymet"], region("txson"), YEAR)
