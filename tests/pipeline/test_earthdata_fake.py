@@ -1,0 +1,106 @@
+"""The Earthdata source end to end against a loopback HTTPS fake (tests/pipeline/fake_earthdata.py)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from pipeline.catalog import product, region
+from pipeline.download import run
+from pipeline.errors import SourceError, TransferError
+from pipeline.sources.earthdata import EarthdataSource
+from tests.pipeline.conftest import YEAR
+from tests.pipeline.fake_earthdata import PASSWORD, TOKEN, USER, FakeEarthdata
+
+earthaccess = pytest.importorskip("earthaccess")
+from earthaccess.system import System  # noqa: E402
+
+
+def _system(host: str) -> System:
+    return System(
+        f"https://{host}/search/", f"https://{host}/status", f"https://{host}/status/api", host
+    )
+
+
+@pytest.fixture
+def fake(archive, tmp_path, monkeypatch):
+    folder = archive / "txson" / str(YEAR)
+    scenes = sorted(folder.glob("SMAP_L2_SM_SP_*.h5"))
+    # the reissued scene (both counters) and two more
+    reissued = [p for p in scenes if p.name.endswith(("_001.h5", "_002.h5"))][:2]
+    files = {p.name: p for p in [*reissued, *[p for p in scenes if p not in reissued][:3]]}
+    # a bearer token: earthaccess re-sends a username/password only to a host named exactly
+    # like its EDL hostname, which a fake on a non-443 port cannot be (see test_rejected_...)
+    monkeypatch.setenv("EARTHDATA_TOKEN", TOKEN)
+    monkeypatch.delenv("EARTHDATA_USERNAME", raising=False)
+    monkeypatch.delenv("EARTHDATA_PASSWORD", raising=False)
+    with FakeEarthdata(tmp_path, files) as server:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.cert))
+        earthaccess.__auth__.authenticated = False  # earthaccess keeps one login per process
+        yield server
+
+
+def _download(fake, raw):
+    src = EarthdataSource(system=_system(fake.host), backoff_s=0.01)
+    return run(region("txson"), YEAR, [product("SPL2SMAP_S")], source=src, fetcher=src, raw=raw)
+
+
+def test_search_newest_reissue_retry_on_503_and_skip_on_rerun(fake, tmp_path):
+    busy = sorted(fake.files)[-1]
+    fake.busy[busy] = 2  # two 503s, then the file
+    rep = _download(fake, tmp_path / "raw")
+    assert rep.superseded == 1 and len(rep.fetched) == len(fake.files) - 1
+    assert not any(
+        n.endswith("_001.h5") and n.replace("_001", "_002") in fake.files for n in rep.fetched
+    )
+    assert fake.requests.count(f"GET /data/{busy}") == 3
+    for name in rep.fetched:
+        assert (tmp_path / "raw" / "SPL2SMAP_S" / name).read_bytes() == fake.files[
+            name
+        ].read_bytes()
+    before = len([r for r in fake.requests if r.startswith("GET /data/")])
+    again = _download(fake, tmp_path / "raw")
+    assert (
+        again.fetched == []
+        and len([r for r in fake.requests if r.startswith("GET /data/")]) == before
+    )
+
+
+def test_a_truncated_download_is_resumed_by_the_next_run(fake, tmp_path):
+    _download(fake, tmp_path / "raw")
+    victim = next((tmp_path / "raw" / "SPL2SMAP_S").glob("*.h5"))
+    victim.write_bytes(victim.read_bytes()[:500])
+    rep = _download(fake, tmp_path / "raw")
+    assert (
+        rep.fetched == [victim.name] and victim.read_bytes() == fake.files[victim.name].read_bytes()
+    )
+
+
+def test_404_is_not_retried(fake, tmp_path):
+    gone = sorted(fake.files)[-1]
+    fake.missing.add(gone)
+    with pytest.raises(TransferError, match="not found"):
+        _download(fake, tmp_path / "raw")
+    assert fake.requests.count(f"GET /data/{gone}") == 1
+
+
+def test_rejected_credentials(fake, tmp_path, monkeypatch):
+    monkeypatch.delenv("EARTHDATA_TOKEN")
+    monkeypatch.setenv("EARTHDATA_USERNAME", USER)
+    monkeypatch.setenv("EARTHDATA_PASSWORD", "wrong")
+    with pytest.raises(SourceError, match="rejected the credentials") as info:
+        _download(fake, tmp_path / "raw")
+    assert "wrong" not in str(info.value)
+
+
+def test_no_network(tmp_path, monkeypatch):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        host = f"127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("EARTHDATA_USERNAME", USER)
+    monkeypatch.setenv("EARTHDATA_PASSWORD", PASSWORD)
+    earthaccess.__auth__.authenticated = False
+    src = EarthdataSource(system=_system(host))
+    with pytest.raises(SourceError, match="cannot reach Earthdata Login.*SOURCE=sample"):
+        src.search(product("SPL2SMAP_S"), region("txson"), YEAR)
