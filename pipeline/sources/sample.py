@@ -28,7 +28,8 @@ log = logging.getLogger("pipeline")
 
 # what the twin can stand in for (Daymet, elevation, land cover and texture come later)
 WRITERS = ("SPL2SMAP_S", "SPL3SMP_E")
-REISSUE_BIAS = 0.05  # the superseded first issue of one scene is off by this much
+REISSUE_BIAS = 0.05
+MAX_SAMPLE_PIXELS = 300 * 300  # the twin holds ~10 float arrays of (days, H, W) in memory  # the superseded first issue of one scene is off by this much
 
 
 def sha256(path: Path, chunk: int = 1 << 20) -> str:
@@ -109,6 +110,12 @@ def write_archive(folder: Path, region: Region, year: int) -> None:
     from stimpute.simulate import twin
 
     grid = region.grid
+    if grid.height * grid.width > MAX_SAMPLE_PIXELS:
+        raise SourceError(
+            f"the sample source simulates {region.name} in memory, and its {grid.height} x {grid.width} "
+            f"grid is over the {MAX_SAMPLE_PIXELS:,}-pixel limit: use a smaller region (txson, "
+            "central_texas) or SOURCE=earthdata"
+        )
     days = (date(year + 1, 1, 1) - date(year, 1, 1)).days
     seed = zlib.crc32(f"{region.name}:{year}".encode())
     log.info("sample: simulating %s %d on a %d x %d grid", region.name, year, *grid.shape)

@@ -61,3 +61,8 @@ def test_a_damaged_transfer_is_never_renamed_into_place(archive, tmp_path):
 def test_sample_source_names_what_it_cannot_provide(archive):
     with pytest.raises(SourceError, match="sample source has no daymet"):
         SampleSource(archive).search(load_products()["daymet"], region("txson"), YEAR)
+
+
+def test_sample_source_refuses_a_region_too_big_to_simulate(tmp_path):
+    with pytest.raises(SourceError, match="over the .*-pixel limit"):
+        SampleSource(tmp_path).search(load_products()["SPL2SMAP_S"], region("texas"), YEAR)
