@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import CatalogError
-from pipeline.grid import RegionGrid, cell_at, snapped_window
+from pipeline.grid import RegionGrid, cell_at, lonlat_to_xy, snapped_window
 
 CATALOGS = Path(__file__).resolve().parents[1] / "catalogs"
 SOURCES = ("cmr", "https")
@@ -98,6 +98,23 @@ class Region:
             return snapped_window(self.bbox)
         cell = cell_at((lon_min + lon_max) / 2, (lat_min + lat_max) / 2)
         return cell
+
+    def inside(self) -> np.ndarray:
+        """(H, W) bool: True for pixels whose centre lies inside the boundary (all without one)."""
+        grid = self.grid
+        rings = self.polygons()
+        if not rings:
+            return np.ones(grid.shape, dtype=bool)
+        from affine import Affine
+        from rasterio.features import geometry_mask
+
+        shapes = []
+        for ring in rings:
+            x, y = lonlat_to_xy(ring[:, 0], ring[:, 1])
+            shapes.append({"type": "Polygon", "coordinates": [np.column_stack([x, y]).tolist()]})
+        return geometry_mask(
+            shapes, out_shape=grid.shape, transform=Affine.from_gdal(*grid.transform), invert=True
+        )
 
     def polygons(self) -> list[np.ndarray]:
         """Outer rings (lon, lat) of the boundary polygons; empty without a boundary."""

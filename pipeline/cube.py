@@ -86,6 +86,11 @@ def build(
         raise CubeError(
             f"the manifest in {raw} lists no SPL2SMAP_S granules: nothing to build a cube of"
         )
+    inside = region.inside()
+    if not inside.any():
+        raise CubeError(
+            f"region {region.name}: no pixel centre lies inside its boundary; check the boundary file"
+        )
     w9 = grid.coarsen("9km")
     k9 = factor("1km", "9km")
     dropped: Counter[str] = Counter()
@@ -119,13 +124,17 @@ def build(
                     sm9[i] = to_fine(dec.values, k9)
             if progress:
                 progress.advance(task)
-        block = _dataset(grid, first + timedelta(days=b0), sm, sm9)
+        sm[:, ~inside] = np.nan  # outside the boundary is no-data, not a gap to fill
+        sm9[:, ~inside] = np.nan
+        block = _dataset(grid, first + timedelta(days=b0), sm, sm9, inside)
         if b0 == 0:
             block.to_zarr(
                 part, mode="w", encoding=_encoding(block), zarr_format=2, consolidated=True
             )
         else:
-            block.to_zarr(part, append_dim="time", consolidated=True)
+            block.drop_vars(["in_region", "spatial_ref"]).to_zarr(
+                part, append_dim="time", consolidated=True
+            )
     ds = xr.open_zarr(part)
     n_obs = int(ds["observed"].sum())
     ds.close()
@@ -158,7 +167,9 @@ def _am_pm(path: Path, product: Product, w9: RegionGrid) -> Decoded:
     return composite(list(dec.values()))
 
 
-def _dataset(grid: RegionGrid, day0: date, sm: np.ndarray, sm9: np.ndarray) -> xr.Dataset:
+def _dataset(
+    grid: RegionGrid, day0: date, sm: np.ndarray, sm9: np.ndarray, inside: np.ndarray
+) -> xr.Dataset:
     times = np.datetime64(day0, "ns") + np.arange(len(sm)) * np.timedelta64(1, "D")
     dims = ("time", "y", "x")
     cf = {"grid_mapping": "spatial_ref"}
@@ -166,6 +177,7 @@ def _dataset(grid: RegionGrid, day0: date, sm: np.ndarray, sm9: np.ndarray) -> x
         {
             "soil_moisture": (dims, sm, {**cf, "units": "m3 m-3", "long_name": "surface soil moisture (SPL2SMAP_S, 1 km)", "standard_name": "volume_fraction_of_condensed_water_in_soil"}),
             "observed": (dims, np.isfinite(sm).astype(np.uint8), {**cf, "long_name": "1 where soil_moisture was retrieved and passed QC", "flag_values": np.array([0, 1], np.uint8), "flag_meanings": "missing observed"}),
+            "in_region": (("y", "x"), inside.astype(np.uint8), {**cf, "long_name": "1 inside the region boundary, 0 outside (no-data)", "flag_values": np.array([0, 1], np.uint8), "flag_meanings": "outside inside"}),
             "sm_9km": (dims, sm9, {**cf, "units": "m3 m-3", "long_name": "SPL3SMP_E 9 km soil moisture, AM/PM mean, on the 1 km grid"}),
         },
         coords={

@@ -29,7 +29,9 @@ log = logging.getLogger("pipeline")
 # what the twin can stand in for (Daymet, elevation, land cover and texture come later)
 WRITERS = ("SPL2SMAP_S", "SPL3SMP_E")
 REISSUE_BIAS = 0.05
-MAX_SAMPLE_PIXELS = 300 * 300  # the twin holds ~10 float arrays of (days, H, W) in memory  # the superseded first issue of one scene is off by this much
+MAX_SAMPLE_PIXELS = (
+    300 * 300
+)  # the twin holds ~10 float arrays of (days, H, W) in memory  # the superseded first issue of one scene is off by this much
 
 
 def sha256(path: Path, chunk: int = 1 << 20) -> str:

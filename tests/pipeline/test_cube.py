@@ -90,3 +90,43 @@ def test_a_corrupt_granule_is_skipped_and_counted_or_fails_when_strict(raw, tmp_
             strict=True,
         )
     assert not (tmp_path / "cube2.zarr").exists()
+
+
+def test_scenes_without_index_arrays_are_placed_by_lat_lon(tmp_path):
+    import h5py
+
+    path = _one_pixel_scene(tmp_path, 9, 4, 0.2)
+    with h5py.File(path, "r+") as f:
+        del f["Soil_Moisture_Retrieval_Data_1km/EASE_row_index_1km"]
+        del f["Soil_Moisture_Retrieval_Data_1km/EASE_column_index_1km"]
+    dec = read_l2(path, product("SPL2SMAP_S"), GRID)
+    assert np.argwhere(np.isfinite(dec.values)).tolist() == [[9, 4]]
+
+
+def test_pixels_outside_the_boundary_are_no_data(raw, tmp_path):
+    import json as _json
+
+    from pipeline.catalog import load_regions
+
+    # a boundary around the western half of the txson cell
+    lon0, lat0, lon1, lat1 = GRID.lonlat_bbox()
+    mid = (lon0 + lon1) / 2
+    ring = [
+        [lon0 - 0.1, lat0 - 0.1],
+        [mid, lat0 - 0.1],
+        [mid, lat1 + 0.1],
+        [lon0 - 0.1, lat1 + 0.1],
+        [lon0 - 0.1, lat0 - 0.1],
+    ]
+    (tmp_path / "half.geojson").write_text(_json.dumps({"type": "Polygon", "coordinates": [ring]}))
+    (tmp_path / "regions.toml").write_text(
+        "[txson]\nbbox = [-98.96, 30.15, -98.59, 30.47]\nsnap = 'cell'\nboundary = 'half.geojson'\n"
+    )
+    reg = load_regions(tmp_path / "regions.toml")["txson"]
+    inside = reg.inside()
+    assert 0.4 < inside.mean() < 0.6 and inside[:, 0].all() and not inside[:, -1].any()
+    build(reg, YEAR, load_products(), raw=raw, out=tmp_path / "cube.zarr")
+    ds = xr.open_zarr(tmp_path / "cube.zarr")
+    assert np.array_equal(ds["in_region"].values == 1, inside)
+    assert np.isnan(ds["soil_moisture"].values[:, ~inside]).all()
+    assert np.isfinite(ds["soil_moisture"].values[:, inside]).any()

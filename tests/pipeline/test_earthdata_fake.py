@@ -16,7 +16,9 @@ from tests.pipeline.fake_earthdata import PASSWORD, TOKEN, USER, FakeEarthdata
 
 earthaccess = pytest.importorskip("earthaccess")
 if shutil.which("openssl") is None:
-    pytest.skip("the fake's HTTPS certificate is made with the openssl command", allow_module_level=True)
+    pytest.skip(
+        "the fake's HTTPS certificate is made with the openssl command", allow_module_level=True
+    )
 from earthaccess.system import System  # noqa: E402
 
 
