@@ -28,7 +28,12 @@ app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("pipeline")
 
-SOURCE_PRODUCTS = {"sample": ["SPL2SMAP_S", "SPL3SMP_E"], "earthdata": ["SPL2SMAP_S", "SPL3SMP_E"]}
+# what each source delivers today: the real NASADEM (zipped .hgt), MCD12Q1 (HDF4 sinusoidal)
+# and SoilGrids (HTTPS, outside CMR) need readers/sources not built yet
+SOURCE_PRODUCTS = {
+    "sample": ["SPL2SMAP_S", "SPL3SMP_E", "daymet", "elevation", "land_cover", "soil_texture"],
+    "earthdata": ["SPL2SMAP_S", "SPL3SMP_E", "daymet"],
+}
 
 
 def data_root(data: Path | None) -> Path:

@@ -28,6 +28,7 @@ from pipeline.catalog import Product, Region
 from pipeline.errors import CubeError, GranuleError
 from pipeline.grid import CRS, RegionGrid, factor
 from pipeline.readers.decode import Decoded
+from pipeline.readers.regrid import read_daymet, read_geotiff
 from pipeline.readers.smap import composite, read_l2, read_l3, to_fine
 
 log = logging.getLogger("pipeline")
@@ -95,6 +96,8 @@ def build(
     k9 = factor("1km", "9km")
     dropped: Counter[str] = Counter()
     skipped: list[str] = []
+    daymet = _files_by_variable(raw, products.get("daymet"), manifest)
+    static = _static_fields(raw, products, manifest, grid, inside, dropped)
     part = out.with_name(out.name + ".part")
     shutil.rmtree(part, ignore_errors=True)
     task = progress.add_task("cube", total=days) if progress else None
@@ -124,9 +127,25 @@ def build(
                     sm9[i] = to_fine(dec.values, k9)
             if progress:
                 progress.advance(task)
+        dynamic = {"sm_9km": sm9}
+        for name, path in daymet.items():
+            stamps, dec = read_daymet(
+                path,
+                products["daymet"],
+                products["daymet"].variables[name],
+                grid,
+                slice(b0, b0 + n),
+            )
+            if len(stamps) != n or stamps[0] != np.datetime64(first + timedelta(days=b0)):
+                raise CubeError(
+                    f"{path.name}: its days do not match {year} (got {stamps[:1]}..); download it again"
+                )
+            dynamic[name] = dec.values
+            dropped.update({f"{name}_{k}": v for k, v in dec.dropped.items()})
         sm[:, ~inside] = np.nan  # outside the boundary is no-data, not a gap to fill
-        sm9[:, ~inside] = np.nan
-        block = _dataset(grid, first + timedelta(days=b0), sm, sm9, inside)
+        for values in dynamic.values():
+            values[:, ~inside] = np.nan
+        block = _dataset(grid, first + timedelta(days=b0), sm, dynamic, static, inside)
         if b0 == 0:
             block.to_zarr(
                 part, mode="w", encoding=_encoding(block), zarr_format=2, consolidated=True
@@ -161,6 +180,66 @@ def build(
     return meta
 
 
+DYNAMIC_ATTRS = {
+    "prcp": {
+        "units": "mm day-1",
+        "long_name": "Daymet daily precipitation, reprojected bilinearly",
+    },
+    "tmax": {
+        "units": "degC",
+        "long_name": "Daymet daily maximum temperature, reprojected bilinearly",
+    },
+    "tmin": {
+        "units": "degC",
+        "long_name": "Daymet daily minimum temperature, reprojected bilinearly",
+    },
+    "srad": {"units": "W m-2", "long_name": "Daymet shortwave radiation, reprojected bilinearly"},
+    "vp": {"units": "Pa", "long_name": "Daymet water vapour pressure, reprojected bilinearly"},
+}
+
+
+def _files_by_variable(
+    raw: Path, product: Product | None, manifest: dict[str, Any]
+) -> dict[str, Path]:
+    """Variable -> file of a product kept as one file per variable (Daymet, SoilGrids)."""
+    if product is None:
+        return {}
+    files = [
+        raw / r["path"]
+        for r in manifest.get("granules", {}).values()
+        if r["product"] == product.name
+    ]
+    if len(product.variables) == 1:
+        return {next(iter(product.variables)): files[0]} if files else {}
+    return {v: f for v in product.variables for f in files if f"_{v}_" in f.name}
+
+
+def _static_fields(
+    raw: Path,
+    products: dict[str, Product],
+    manifest: dict[str, Any],
+    grid: RegionGrid,
+    inside: np.ndarray,
+    dropped: Counter[str],
+) -> dict[str, tuple[np.ndarray, dict]]:
+    """Every static product in the manifest, reprojected onto the grid (no-data outside)."""
+    out = {}
+    for product in products.values():
+        if product.role != "static":
+            continue
+        for name, path in _files_by_variable(raw, product, manifest).items():
+            var = product.variables[name]
+            dec = read_geotiff(path, product, var, grid)
+            values = np.where(inside, dec.values, np.nan).astype(np.float32)
+            dropped.update({f"{name}_{k}": v for k, v in dec.dropped.items()})
+            how = "mode" if product.categorical else "bilinear"
+            out[name] = (
+                values,
+                {"units": var.units, "long_name": f"{product.title}: {name}, reprojected ({how})"},
+            )
+    return out
+
+
 def _am_pm(path: Path, product: Product, w9: RegionGrid) -> Decoded:
     """SPL3SMP_E AM and PM passes of a day, averaged where both exist."""
     dec = read_l3(path, product, w9)
@@ -168,7 +247,12 @@ def _am_pm(path: Path, product: Product, w9: RegionGrid) -> Decoded:
 
 
 def _dataset(
-    grid: RegionGrid, day0: date, sm: np.ndarray, sm9: np.ndarray, inside: np.ndarray
+    grid: RegionGrid,
+    day0: date,
+    sm: np.ndarray,
+    dynamic: dict[str, np.ndarray],
+    static: dict[str, tuple[np.ndarray, dict]],
+    inside: np.ndarray,
 ) -> xr.Dataset:
     times = np.datetime64(day0, "ns") + np.arange(len(sm)) * np.timedelta64(1, "D")
     dims = ("time", "y", "x")
@@ -178,7 +262,9 @@ def _dataset(
             "soil_moisture": (dims, sm, {**cf, "units": "m3 m-3", "long_name": "surface soil moisture (SPL2SMAP_S, 1 km)", "standard_name": "volume_fraction_of_condensed_water_in_soil"}),
             "observed": (dims, np.isfinite(sm).astype(np.uint8), {**cf, "long_name": "1 where soil_moisture was retrieved and passed QC", "flag_values": np.array([0, 1], np.uint8), "flag_meanings": "missing observed"}),
             "in_region": (("y", "x"), inside.astype(np.uint8), {**cf, "long_name": "1 inside the region boundary, 0 outside (no-data)", "flag_values": np.array([0, 1], np.uint8), "flag_meanings": "outside inside"}),
-            "sm_9km": (dims, sm9, {**cf, "units": "m3 m-3", "long_name": "SPL3SMP_E 9 km soil moisture, AM/PM mean, on the 1 km grid"}),
+            "sm_9km": (dims, dynamic["sm_9km"], {**cf, "units": "m3 m-3", "long_name": "SPL3SMP_E 9 km soil moisture, AM/PM mean, on the 1 km grid"}),
+            **{name: (dims, v, {**cf, **DYNAMIC_ATTRS.get(name, {})}) for name, v in dynamic.items() if name != "sm_9km"},
+            **{name: (("y", "x"), v, {**cf, **attrs}) for name, (v, attrs) in static.items()},
         },
         coords={
             "spatial_ref": grid_mapping(),
@@ -198,7 +284,9 @@ def _dataset(
 
 def _encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
     chunks = (TIME_CHUNK, SPACE_CHUNK, SPACE_CHUNK)
-    return {name: {"chunks": chunks} for name in ("soil_moisture", "observed", "sm_9km")} | {
+    timed = [str(name) for name, v in ds.data_vars.items() if v.dims == ("time", "y", "x")]
+    out: dict[str, dict[str, Any]] = {name: {"chunks": chunks} for name in timed}
+    return out | {
         "time": {"units": "days since 1970-01-01", "dtype": "int32"}
     }
 

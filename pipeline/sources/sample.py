@@ -16,18 +16,25 @@ import zlib
 from datetime import date, timedelta
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pipeline.catalog import Product, Region
-from pipeline.errors import SourceError
+from pipeline.errors import GranuleError, SourceError
+from pipeline.grid import RegionGrid
 from pipeline.sources.base import Granule, scene_and_counter
+from pipeline.sources.covariate_files import daymet_name, write_daymet, write_geotiff
 from pipeline.sources.smap_files import l2_name, l3_name, tile_name, write_l2, write_l3
+
+if TYPE_CHECKING:
+    from stimpute.simulate import Twin
 
 log = logging.getLogger("pipeline")
 
-# what the twin can stand in for (Daymet, elevation, land cover and texture come later)
-WRITERS = ("SPL2SMAP_S", "SPL3SMP_E")
+# the products the twin stands in for
+WRITERS = ("SPL2SMAP_S", "SPL3SMP_E", "daymet", "elevation", "land_cover", "soil_texture")
+IGBP = {"grass": 10, "crop": 12, "shrub": 7, "forest": 4}  # twin land cover -> MCD12Q1 class
 REISSUE_BIAS = 0.05
 MAX_SAMPLE_PIXELS = (
     300 * 300
@@ -80,7 +87,7 @@ class SampleSource:
                     product=product.name,
                     name=path.name,
                     url=path.resolve().as_uri(),
-                    day=_day_of(path.name),
+                    day=_day_of(path.name, year),
                     scene=scene,
                     revision=counter,
                     size=path.stat().st_size,
@@ -101,10 +108,14 @@ class SampleSource:
         return folder
 
 
-def _day_of(name: str) -> date:
+def _day_of(name: str, year: int) -> date:
+    """SMAP names carry the day; yearly and static files count from 1 January."""
     from pipeline.readers.smap import granule_date
 
-    return granule_date(Path(name))
+    try:
+        return granule_date(Path(name))
+    except GranuleError:
+        return date(year, 1, 1)
 
 
 def write_archive(folder: Path, region: Region, year: int) -> None:
@@ -138,6 +149,40 @@ def write_archive(folder: Path, region: Region, year: int) -> None:
                 write_l2(folder / l2_name(day, tile, 1), grid, sm, bad)
         am = block_mean(tw.covariates[t, :, :, tw.covariate_names.index("sm_9km")], 9)
         write_l3(folder / l3_name(day), grid.coarsen("9km"), am, np.full_like(am, np.nan))
+    write_covariates(folder, grid, year, tw)
+
+
+def write_covariates(folder: Path, grid: RegionGrid, year: int, tw: Twin) -> None:
+    """Daymet prcp/tmax NetCDFs and the static GeoTIFFs of the twin."""
+    cov = {name: tw.covariates[..., i] for i, name in enumerate(tw.covariate_names)}
+    write_daymet(
+        folder / daymet_name("prcp", year), "prcp", "mm/day", cov["precipitation"], grid, tw.dates
+    )
+    write_daymet(
+        folder / daymet_name("tmax", year), "tmax", "degrees C", cov["tmax"], grid, tw.dates
+    )
+    static = {name: tw.static[..., i] for i, name in enumerate(tw.static_names)}
+    tile = tile_name(grid).lower()
+    write_geotiff(
+        folder / f"NASADEM_HGT_{tile}.tif",
+        static["elevation"],
+        grid,
+        nodata=-32768,
+        dtype="float32",
+    )
+    onehot = np.stack([static[f"lc_{c}"] for c in IGBP], axis=-1)
+    classes = np.asarray(list(IGBP.values()), dtype=np.float32)[onehot.argmax(axis=-1)]
+    write_geotiff(
+        folder / f"MCD12Q1_A{year}001_{tile}.tif", classes, grid, nodata=255, dtype="uint8"
+    )
+    for name in ("sand", "clay"):  # SoilGrids stores g/kg as integers
+        write_geotiff(
+            folder / f"soilgrids_{name}_0-5cm.tif",
+            static[name] * 1000,
+            grid,
+            nodata=-32768,
+            dtype="int16",
+        )
 
 
 class LocalFetcher:

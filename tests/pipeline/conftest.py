@@ -11,6 +11,7 @@ from pipeline.download import run
 from pipeline.sources.sample import LocalFetcher, SampleSource
 
 YEAR = 2022
+SAMPLE_PRODUCTS = ("SPL2SMAP_S", "SPL3SMP_E", "daymet", "elevation", "land_cover", "soil_texture")
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +28,7 @@ def raw(archive, tmp_path) -> Path:
     run(
         region("txson"),
         YEAR,
-        [products["SPL2SMAP_S"], products["SPL3SMP_E"]],
+        [products[name] for name in SAMPLE_PRODUCTS],
         source=SampleSource(archive),
         fetcher=LocalFetcher(),
         raw=folder,

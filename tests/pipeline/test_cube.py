@@ -59,6 +59,10 @@ def test_cube_from_the_sample_year(raw, tmp_path):
     assert int(ds["observed"].sum()) == meta["observed_pixel_days"]
     assert np.array_equal(ds["observed"].values == 1, np.isfinite(ds["soil_moisture"].values))
     assert np.isfinite(ds["sm_9km"].values).any()
+    # Daymet (Lambert conformal NetCDF) and the static GeoTIFFs, reprojected onto the grid
+    assert np.isfinite(ds["tmax"].values).all() and np.isfinite(ds["prcp"].values).all()
+    assert set(np.unique(ds["land_cover"].values)) <= {4.0, 7.0, 10.0, 12.0}  # mode keeps classes
+    assert float(ds["sand"].min()) > 10 and float(ds["sand"].max()) < 90  # percent after scale
     # the reissued scene: the cube holds the corrected _002 values, not the biased _001
     manifest = json.loads((raw / "manifest.json").read_text())
     rec = next(r for r in manifest["granules"].values() if r["name"].endswith("_002.h5"))

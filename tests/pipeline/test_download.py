@@ -7,13 +7,13 @@ from pipeline.download import run
 from pipeline.errors import SourceError, TransferError
 from pipeline.sources.base import Granule, newest_reissues, scene_and_counter
 from pipeline.sources.sample import LocalFetcher, SampleSource
-from tests.pipeline.conftest import YEAR
+from tests.pipeline.conftest import SAMPLE_PRODUCTS, YEAR
 
 
 def _run(archive, raw, fetcher=None):
     p = load_products()
     return run(
-        region("txson"), YEAR, [p["SPL2SMAP_S"], p["SPL3SMP_E"]],
+        region("txson"), YEAR, [p[name] for name in SAMPLE_PRODUCTS],
         source=SampleSource(archive), fetcher=fetcher or LocalFetcher(), raw=raw,
     )  # fmt: skip
 
@@ -59,8 +59,11 @@ def test_a_damaged_transfer_is_never_renamed_into_place(archive, tmp_path):
 
 
 def test_sample_source_names_what_it_cannot_provide(archive):
-    with pytest.raises(SourceError, match="sample source has no daymet"):
-        SampleSource(archive).search(load_products()["daymet"], region("txson"), YEAR)
+    from dataclasses import replace
+
+    imerg = replace(load_products()["daymet"], name="GPM_3IMERGDF")
+    with pytest.raises(SourceError, match="sample source has no GPM_3IMERGDF"):
+        SampleSource(archive).search(imerg, region("txson"), YEAR)
 
 
 def test_sample_source_refuses_a_region_too_big_to_simulate(tmp_path):

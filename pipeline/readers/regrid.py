@@ -1,0 +1,83 @@
+"""Covariates on other grids (Daymet's Lambert conformal NetCDF, geographic GeoTIFFs) decoded
+and reprojected onto the region's EASE grid with rioxarray: bilinear for continuous fields,
+mode for classes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyproj
+import rioxarray  # noqa: F401 - registers the .rio accessor
+import xarray as xr
+from affine import Affine
+from rasterio.enums import Resampling
+
+from pipeline.catalog import Product, Variable
+from pipeline.errors import GranuleError
+from pipeline.grid import CRS, RegionGrid
+from pipeline.readers.decode import Decoded, decode
+
+
+def _onto(da: xr.DataArray, grid: RegionGrid, categorical: bool) -> np.ndarray:
+    out = da.rio.reproject(
+        CRS,
+        shape=grid.shape,
+        transform=Affine.from_gdal(*grid.transform),
+        resampling=Resampling.mode if categorical else Resampling.bilinear,
+        nodata=np.nan,
+    )
+    return np.asarray(out.values, dtype=np.float32)
+
+
+def _valid(values: np.ndarray, var: Variable) -> Decoded:
+    """Values already NaN at fill: apply the valid range and the scale, counting drops."""
+    return decode(np.where(np.isnan(values), var.fill, values), var)
+
+
+def read_daymet(
+    path: Path, product: Product, var: Variable, grid: RegionGrid, days: slice = slice(None)
+) -> tuple[np.ndarray, Decoded]:
+    """(days as datetime64[D], decoded (T, H, W)) of one Daymet variable-year file, the steps
+    `days` only (so a long record is read in blocks)."""
+    try:
+        ds = xr.open_dataset(path, engine="netcdf4", mask_and_scale=True)
+    except (OSError, ValueError) as exc:
+        raise GranuleError(
+            f"{path}: not a readable NetCDF file ({exc}); delete it and download again"
+        ) from exc
+    with ds:
+        if var.path not in ds:
+            raise GranuleError(f"{path}: has no variable {var.path!r}")
+        mapping = ds[var.path].attrs.get("grid_mapping") or ds[var.path].encoding.get(
+            "grid_mapping"
+        )
+        if mapping is None or mapping not in ds:
+            raise GranuleError(
+                f"{path}: {var.path} names no grid-mapping variable; cannot place it"
+            )
+        crs = pyproj.CRS.from_cf(ds[mapping].attrs)
+        da = (
+            ds[var.path]
+            .isel(time=days)
+            .rio.set_spatial_dims(x_dim="x", y_dim="y")
+            .rio.write_crs(crs.to_wkt())
+        )
+        values = _onto(da.load(), grid, categorical=False)
+        stamps = ds["time"].values[days].astype("datetime64[D]")
+    return stamps, _valid(values, var)
+
+
+def read_geotiff(path: Path, product: Product, var: Variable, grid: RegionGrid) -> Decoded:
+    """A single-band raster reprojected onto `grid` (mode for categorical products)."""
+    try:
+        opened = rioxarray.open_rasterio(path, masked=True)
+    except Exception as exc:  # rasterio raises its own RasterioIOError for damaged files
+        raise GranuleError(
+            f"{path}: not a readable raster ({exc}); delete it and download again"
+        ) from exc
+    if not isinstance(opened, xr.DataArray):
+        raise GranuleError(f"{path}: holds several rasters; the catalog expects a single-band file")
+    with opened:
+        band = opened.sel(band=int(var.path)).load()
+        return _valid(_onto(band, grid, product.categorical), var)
