@@ -122,6 +122,7 @@ def cube(
     year: int = typer.Option(..., help="calendar year"),
     data: Path = typer.Option(None, help="data root (default $DATA or ./data)"),
     strict: bool = typer.Option(False, help="fail on a damaged granule instead of skipping it"),
+    force: bool = typer.Option(False, help="rebuild even if the granules have not changed"),
     debug: bool = typer.Option(False, help="tracebacks and debug logs"),
 ) -> None:
     """Build DATA/REGION/YEAR/cube.zarr from the downloaded granules."""
@@ -138,8 +139,16 @@ def cube(
                 raw=folder / "raw",
                 out=folder / "cube.zarr",
                 strict=strict,
+                force=force,
                 progress=bar,
             )
+        if meta.get("up_to_date"):
+            log.info(
+                "cube %s %d: up to date with the downloaded granules (--force rebuilds)",
+                reg.name,
+                year,
+            )
+            return
         meta["peak_memory_mb"] = round(_peak_mb(), 1)
         (folder / "cube.json").write_text(json.dumps(meta, indent=1))
         log.info(

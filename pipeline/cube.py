@@ -32,6 +32,7 @@ from pipeline.readers.regrid import read_daymet, read_geotiff
 from pipeline.readers.smap import composite, read_l2, read_l3, to_fine
 
 log = logging.getLogger("pipeline")
+CUBE_FORMAT = 1  # raise when the cube's layout or content rules change: forces rebuilds
 TIME_CHUNK = 32
 SPACE_CHUNK = 36
 
@@ -71,15 +72,24 @@ def build(
     raw: Path,
     out: Path,
     strict: bool = False,
+    force: bool = False,
     progress: Any = None,
 ) -> dict[str, Any]:
-    """Write `out` (cube.zarr) from the granules listed in `raw/manifest.json`; return a report."""
+    """Write `out` (cube.zarr) from the granules listed in `raw/manifest.json`; return a report.
+
+    A cube built from the same granules, grid and settings is left as it is (`up_to_date` in
+    the report) unless `force`.
+    """
     start = time.perf_counter()
     manifest_path = raw / "manifest.json"
     if not manifest_path.is_file():
         raise CubeError(f"no {manifest_path}: run the download stage first (make download ...)")
     manifest = json.loads(manifest_path.read_text())
     grid: RegionGrid = region.grid
+    fingerprint = _fingerprint(manifest, region, strict)
+    previous = _previous_build(out)
+    if not force and previous.get("fingerprint") == fingerprint:
+        return {**previous, "up_to_date": True, "seconds": time.perf_counter() - start}
     first, days = date(year, 1, 1), (date(year + 1, 1, 1) - date(year, 1, 1)).days
     target = _granules_by_day(raw, "SPL2SMAP_S", manifest)
     coarse = _granules_by_day(raw, "SPL3SMP_E", manifest)
@@ -165,6 +175,7 @@ def build(
         "missing_share": 1 - n_obs / (days * grid.height * grid.width),
         "dropped": dict(dropped),
         "skipped_granules": skipped,
+        "fingerprint": fingerprint,
     }
     _set_attrs(part, meta)
     if out.exists():
@@ -240,6 +251,36 @@ def _static_fields(
     return out
 
 
+def _fingerprint(manifest: dict[str, Any], region: Region, strict: bool) -> str:
+    """What the cube depends on: every granule record, the grid and boundary, the settings."""
+    import hashlib
+
+    basis = {
+        "format": CUBE_FORMAT,
+        "granules": sorted(
+            (r["name"], r.get("checksum"), r.get("size"))
+            for r in manifest.get("granules", {}).values()
+        ),
+        "grid": [region.grid.row0, region.grid.col0, *region.grid.shape],
+        "boundary": None
+        if region.boundary is None
+        else hashlib.sha256(region.boundary.read_bytes()).hexdigest(),
+        "strict": strict,
+    }
+    return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
+
+
+def _previous_build(out: Path) -> dict[str, Any]:
+    """The build report stored in an existing cube ({} when there is none or it is unreadable)."""
+    try:
+        import zarr
+
+        build = zarr.open_group(out, mode="r").attrs.get("build", {})
+        return dict(build) if isinstance(build, dict) else {}
+    except Exception:  # no cube yet, or a damaged one: either way, build
+        return {}
+
+
 def _am_pm(path: Path, product: Product, w9: RegionGrid) -> Decoded:
     """SPL3SMP_E AM and PM passes of a day, averaged where both exist."""
     dec = read_l3(path, product, w9)
@@ -286,9 +327,7 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
     chunks = (TIME_CHUNK, SPACE_CHUNK, SPACE_CHUNK)
     timed = [str(name) for name, v in ds.data_vars.items() if v.dims == ("time", "y", "x")]
     out: dict[str, dict[str, Any]] = {name: {"chunks": chunks} for name in timed}
-    return out | {
-        "time": {"units": "days since 1970-01-01", "dtype": "int32"}
-    }
+    return out | {"time": {"units": "days since 1970-01-01", "dtype": "int32"}}
 
 
 def _set_attrs(store: Path, meta: dict[str, Any]) -> None:

@@ -134,3 +134,19 @@ def test_pixels_outside_the_boundary_are_no_data(raw, tmp_path):
     assert np.array_equal(ds["in_region"].values == 1, inside)
     assert np.isnan(ds["soil_moisture"].values[:, ~inside]).all()
     assert np.isfinite(ds["soil_moisture"].values[:, inside]).any()
+
+
+def test_an_unchanged_cube_is_not_rebuilt_and_a_changed_manifest_rebuilds(raw, tmp_path):
+    out = tmp_path / "cube.zarr"
+    first = build(region("txson"), YEAR, load_products(), raw=raw, out=out)
+    assert not first.get("up_to_date")
+    again = build(region("txson"), YEAR, load_products(), raw=raw, out=out)
+    assert again["up_to_date"] and again["fingerprint"] == first["fingerprint"]
+    manifest = json.loads((raw / "manifest.json").read_text())
+    manifest["granules"].pop(next(n for n in manifest["granules"] if n.startswith("SMAP_L2")))
+    (raw / "manifest.json").write_text(json.dumps(manifest))
+    changed = build(region("txson"), YEAR, load_products(), raw=raw, out=out)
+    assert (
+        not changed.get("up_to_date")
+        and changed["observed_pixel_days"] < first["observed_pixel_days"]
+    )
