@@ -11,6 +11,7 @@ grows with the region's area, not with the length of the record, and it is writt
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -32,7 +33,7 @@ from pipeline.readers.regrid import read_daymet, read_geotiff
 from pipeline.readers.smap import composite, read_l2, read_l3, to_fine
 
 log = logging.getLogger("pipeline")
-CUBE_FORMAT = 1  # raise when the cube's layout or content rules change: forces rebuilds
+CUBE_FORMAT = 2  # raise when the cube's layout or content rules change: forces rebuilds
 TIME_CHUNK = 32
 SPACE_CHUNK = 36
 
@@ -77,8 +78,10 @@ def build(
 ) -> dict[str, Any]:
     """Write `out` (cube.zarr) from the granules listed in `raw/manifest.json`; return a report.
 
-    A cube built from the same granules, grid and settings is left as it is (`up_to_date` in
-    the report) unless `force`.
+    Each 32-day block carries a fingerprint of the granules it was built from. A cube whose
+    blocks all match is left as it is (`up_to_date`); otherwise only the blocks whose granules
+    changed (new days, reissues) are rebuilt, into a copy that replaces the cube when complete.
+    `force` rebuilds everything.
     """
     start = time.perf_counter()
     manifest_path = raw / "manifest.json"
@@ -86,98 +89,64 @@ def build(
         raise CubeError(f"no {manifest_path}: run the download stage first (make download ...)")
     manifest = json.loads(manifest_path.read_text())
     grid: RegionGrid = region.grid
-    fingerprint = _fingerprint(manifest, region, strict)
+    first, days = date(year, 1, 1), (date(year + 1, 1, 1) - date(year, 1, 1)).days
+    starts = list(range(0, days, TIME_CHUNK))
+    keys = [
+        _block_key(manifest, region, strict, first, b0, min(TIME_CHUNK, days - b0)) for b0 in starts
+    ]
+    fingerprint = hashlib.sha256("".join(keys).encode()).hexdigest()
     previous = _previous_build(out)
     if not force and previous.get("fingerprint") == fingerprint:
         return {**previous, "up_to_date": True, "seconds": time.perf_counter() - start}
-    first, days = date(year, 1, 1), (date(year + 1, 1, 1) - date(year, 1, 1)).days
-    target = _granules_by_day(raw, "SPL2SMAP_S", manifest)
-    coarse = _granules_by_day(raw, "SPL3SMP_E", manifest)
-    if not target:
-        raise CubeError(
-            f"the manifest in {raw} lists no SPL2SMAP_S granules: nothing to build a cube of"
-        )
-    inside = region.inside()
-    if not inside.any():
-        raise CubeError(
-            f"region {region.name}: no pixel centre lies inside its boundary; check the boundary file"
-        )
-    w9 = grid.coarsen("9km")
-    k9 = factor("1km", "9km")
-    dropped: Counter[str] = Counter()
-    skipped: list[str] = []
-    daymet = _files_by_variable(raw, products.get("daymet"), manifest)
-    static = _static_fields(raw, products, manifest, grid, inside, dropped)
+    reader = _BlockReader(region, year, products, raw, manifest, strict)
     part = out.with_name(out.name + ".part")
     shutil.rmtree(part, ignore_errors=True)
-    task = progress.add_task("cube", total=days) if progress else None
-    for b0 in range(0, days, TIME_CHUNK):
-        n = min(TIME_CHUNK, days - b0)
-        sm = np.full((n, *grid.shape), np.nan, dtype=np.float32)
-        sm9 = np.full((n, *grid.shape), np.nan, dtype=np.float32)
-        for i in range(n):
-            day = first + timedelta(days=b0 + i)
-            scenes = _read_day(
-                target.get(day, []),
-                lambda p: read_l2(p, products["SPL2SMAP_S"], grid),
-                strict,
-                skipped,
+    old_keys = previous.get("blocks") if previous.get("shape") == [days, *grid.shape] else None
+    if not force and isinstance(old_keys, list) and len(old_keys) == len(keys):
+        shutil.copytree(out, part)
+        todo = [i for i, k in enumerate(keys) if old_keys[i] != k]
+    else:
+        todo = list(range(len(starts)))
+    task = progress.add_task("cube", total=len(todo) * TIME_CHUNK) if progress else None
+    for i in todo:
+        b0 = starts[i]
+        block = reader.block(b0, min(TIME_CHUNK, days - b0), progress, task)
+        timeless = [n for n, v in block.variables.items() if "time" not in v.dims]
+        if len(todo) < len(starts):  # into the copy of the existing cube, in place
+            block.drop_vars(timeless).to_zarr(
+                part, region={"time": slice(b0, b0 + len(block.time))}
             )
-            if scenes:
-                comp = composite(scenes)
-                sm[i] = comp.values
-                dropped.update(comp.dropped)
-            if "SPL3SMP_E" in products:
-                for dec in _read_day(
-                    coarse.get(day, []),
-                    lambda p: _am_pm(p, products["SPL3SMP_E"], w9),
-                    strict,
-                    skipped,
-                ):
-                    sm9[i] = to_fine(dec.values, k9)
-            if progress:
-                progress.advance(task)
-        dynamic = {"sm_9km": sm9}
-        for name, path in daymet.items():
-            stamps, dec = read_daymet(
-                path,
-                products["daymet"],
-                products["daymet"].variables[name],
-                grid,
-                slice(b0, b0 + n),
-            )
-            if len(stamps) != n or stamps[0] != np.datetime64(first + timedelta(days=b0)):
-                raise CubeError(
-                    f"{path.name}: its days do not match {year} (got {stamps[:1]}..); download it again"
-                )
-            dynamic[name] = dec.values
-            dropped.update({f"{name}_{k}": v for k, v in dec.dropped.items()})
-        sm[:, ~inside] = np.nan  # outside the boundary is no-data, not a gap to fill
-        for values in dynamic.values():
-            values[:, ~inside] = np.nan
-        block = _dataset(grid, first + timedelta(days=b0), sm, dynamic, static, inside)
-        if b0 == 0:
+        elif b0 == 0:
             block.to_zarr(
                 part, mode="w", encoding=_encoding(block), zarr_format=2, consolidated=True
             )
         else:
-            block.drop_vars(["in_region", "spatial_ref"]).to_zarr(
+            block.drop_vars([n for n in timeless if n not in ("x", "y")]).to_zarr(
                 part, append_dim="time", consolidated=True
             )
-    ds = xr.open_zarr(part)
-    n_obs = int(ds["observed"].sum())
-    ds.close()
+    with xr.open_zarr(part) as ds:
+        n_obs = int(ds["observed"].sum())
     meta = {
         "region": region.name,
         "year": year,
         "shape": [days, *grid.shape],
         "observed_pixel_days": n_obs,
         "missing_share": 1 - n_obs / (days * grid.height * grid.width),
-        "dropped": dict(dropped),
-        "skipped_granules": skipped,
+        "rebuilt_blocks": len(todo),
+        "dropped": dict(reader.dropped),  # counts of the blocks rebuilt in this run
+        "skipped_granules": reader.skipped,
         "fingerprint": fingerprint,
+        "blocks": keys,
     }
     _set_attrs(part, meta)
+    _swap(part, out)
+    meta["seconds"] = time.perf_counter() - start
+    meta["bytes"] = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    return meta
+
+
+def _swap(part: Path, out: Path) -> None:
+    """Put the finished `part` where `out` was; the old cube is removed only afterwards."""
     if out.exists():
         old = out.with_name(out.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -186,9 +155,84 @@ def build(
         shutil.rmtree(old)
     else:
         part.rename(out)
-    meta["seconds"] = time.perf_counter() - start
-    meta["bytes"] = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
-    return meta
+
+
+class _BlockReader:
+    """Reads and regrids everything one block of days needs."""
+
+    def __init__(
+        self,
+        region: Region,
+        year: int,
+        products: dict[str, Product],
+        raw: Path,
+        manifest: dict[str, Any],
+        strict: bool,
+    ) -> None:
+        self.grid = region.grid
+        self.year, self.first = year, date(year, 1, 1)
+        self.products, self.strict = products, strict
+        self.target = _granules_by_day(raw, "SPL2SMAP_S", manifest)
+        self.coarse = _granules_by_day(raw, "SPL3SMP_E", manifest)
+        if not self.target:
+            raise CubeError(
+                f"the manifest in {raw} lists no SPL2SMAP_S granules: nothing to build a cube of"
+            )
+        self.inside = region.inside()
+        if not self.inside.any():
+            raise CubeError(
+                f"region {region.name}: no pixel centre lies inside its boundary; check the boundary file"
+            )
+        self.dropped: Counter[str] = Counter()
+        self.skipped: list[str] = []
+        self.daymet = _files_by_variable(raw, products.get("daymet"), manifest)
+        self.static = _static_fields(raw, products, manifest, self.grid, self.inside, self.dropped)
+
+    def block(self, b0: int, n: int, progress: Any = None, task: Any = None) -> xr.Dataset:
+        grid, products = self.grid, self.products
+        w9, k9 = grid.coarsen("9km"), factor("1km", "9km")
+        sm = np.full((n, *grid.shape), np.nan, dtype=np.float32)
+        sm9 = np.full((n, *grid.shape), np.nan, dtype=np.float32)
+        for i in range(n):
+            day = self.first + timedelta(days=b0 + i)
+            scenes = _read_day(
+                self.target.get(day, []),
+                lambda p: read_l2(p, products["SPL2SMAP_S"], grid),
+                self.strict,
+                self.skipped,
+            )
+            if scenes:
+                comp = composite(scenes)
+                sm[i] = comp.values
+                self.dropped.update(comp.dropped)
+            if "SPL3SMP_E" in products:
+                for dec in _read_day(
+                    self.coarse.get(day, []),
+                    lambda p: _am_pm(p, products["SPL3SMP_E"], w9),
+                    self.strict,
+                    self.skipped,
+                ):
+                    sm9[i] = to_fine(dec.values, k9)
+            if progress:
+                progress.advance(task)
+        dynamic = {"sm_9km": sm9}
+        for name, path in self.daymet.items():
+            product = products["daymet"]
+            stamps, dec = read_daymet(
+                path, product, product.variables[name], grid, slice(b0, b0 + n)
+            )
+            if len(stamps) != n or stamps[0] != np.datetime64(self.first + timedelta(days=b0)):
+                raise CubeError(
+                    f"{path.name}: its days do not match {self.year}; download it again"
+                )
+            dynamic[name] = dec.values
+            self.dropped.update({f"{name}_{k}": v for k, v in dec.dropped.items()})
+        sm[:, ~self.inside] = np.nan  # outside the boundary is no-data, not a gap to fill
+        for values in dynamic.values():
+            values[:, ~self.inside] = np.nan
+        return _dataset(
+            grid, self.first + timedelta(days=b0), sm, dynamic, self.static, self.inside
+        )
 
 
 DYNAMIC_ATTRS = {
@@ -251,21 +295,27 @@ def _static_fields(
     return out
 
 
-def _fingerprint(manifest: dict[str, Any], region: Region, strict: bool) -> str:
-    """What the cube depends on: every granule record, the grid and boundary, the settings."""
-    import hashlib
-
+def _block_key(
+    manifest: dict[str, Any], region: Region, strict: bool, first: date, b0: int, n: int
+) -> str:
+    """What one block of days depends on: its days' granules, every yearly or static file,
+    the grid, the boundary and the settings."""
+    lo, hi = first + timedelta(days=b0), first + timedelta(days=b0 + n - 1)
+    records = [
+        (r["name"], r.get("checksum"), r.get("size"))
+        for r in manifest.get("granules", {}).values()
+        if r["product"] not in ("SPL2SMAP_S", "SPL3SMP_E")
+        or lo <= date.fromisoformat(r["day"]) <= hi
+    ]
     basis = {
         "format": CUBE_FORMAT,
-        "granules": sorted(
-            (r["name"], r.get("checksum"), r.get("size"))
-            for r in manifest.get("granules", {}).values()
-        ),
+        "granules": sorted(records),
         "grid": [region.grid.row0, region.grid.col0, *region.grid.shape],
         "boundary": None
         if region.boundary is None
         else hashlib.sha256(region.boundary.read_bytes()).hexdigest(),
         "strict": strict,
+        "days": [lo.isoformat(), n],
     }
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
 

@@ -136,17 +136,35 @@ def test_pixels_outside_the_boundary_are_no_data(raw, tmp_path):
     assert np.isfinite(ds["soil_moisture"].values[:, inside]).any()
 
 
-def test_an_unchanged_cube_is_not_rebuilt_and_a_changed_manifest_rebuilds(raw, tmp_path):
+def test_unchanged_blocks_are_kept_and_only_changed_days_rebuilt(raw, tmp_path):
     out = tmp_path / "cube.zarr"
     first = build(region("txson"), YEAR, load_products(), raw=raw, out=out)
-    assert not first.get("up_to_date")
+    assert first["rebuilt_blocks"] == 12 and not first.get("up_to_date")
     again = build(region("txson"), YEAR, load_products(), raw=raw, out=out)
     assert again["up_to_date"] and again["fingerprint"] == first["fingerprint"]
+    # a scene disappears from one day (as if withdrawn): only that day's 32-day block changes
     manifest = json.loads((raw / "manifest.json").read_text())
-    manifest["granules"].pop(next(n for n in manifest["granules"] if n.startswith("SMAP_L2")))
+    gone = next(
+        r
+        for r in manifest["granules"].values()
+        if r["name"].startswith("SMAP_L2") and r["day"] > f"{YEAR}-03-01"
+    )
+    manifest["granules"].pop(gone["name"])
     (raw / "manifest.json").write_text(json.dumps(manifest))
+    before = xr.open_zarr(out)["soil_moisture"].values
     changed = build(region("txson"), YEAR, load_products(), raw=raw, out=out)
-    assert (
-        not changed.get("up_to_date")
-        and changed["observed_pixel_days"] < first["observed_pixel_days"]
+    assert changed["rebuilt_blocks"] == 1
+    after = xr.open_zarr(out)["soil_moisture"].values
+    day = (np.datetime64(gone["day"]) - np.datetime64(f"{YEAR}-01-01")).astype(int)
+    assert np.isnan(after[day]).all() and np.isfinite(before[day]).any()
+    others = np.ones(len(after), bool)
+    others[day] = False
+    np.testing.assert_array_equal(after[others], before[others])
+    # and the incremental result equals a full rebuild
+    full = build(
+        region("txson"), YEAR, load_products(), raw=raw, out=tmp_path / "full.zarr", force=True
+    )
+    assert full["observed_pixel_days"] == changed["observed_pixel_days"]
+    np.testing.assert_array_equal(
+        xr.open_zarr(tmp_path / "full.zarr")["soil_moisture"].values, after
     )
