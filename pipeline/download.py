@@ -7,6 +7,7 @@ leaves a file that looks complete; re-running fetches nothing that is already th
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -111,7 +112,16 @@ def run(
                 report.skipped.append(g.name)
             else:
                 part = path.with_name(path.name + ".part")
-                fetcher.fetch(g, part)
+                try:
+                    fetcher.fetch(g, part)
+                except OSError as exc:
+                    part.unlink(missing_ok=True)
+                    if exc.errno == errno.ENOSPC:
+                        raise TransferError(
+                            f"disk full while writing {part}: free space there or point DATA= at a "
+                            "larger disk, then run again (files already complete are kept)"
+                        ) from None
+                    raise TransferError(f"{g.name}: cannot write {part} ({exc})") from None
                 verify(part, g)
                 os.replace(part, path)
                 report.fetched.append(g.name)

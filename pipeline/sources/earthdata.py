@@ -156,7 +156,12 @@ class EarthdataSource:
                         for block in resp.iter_content(1 << 20):
                             f.write(block)
                 return
-            except (_Transient, requests.ConnectionError, requests.Timeout) as exc:
+            except (
+                _Transient,
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
                 if attempt == self.tries:
                     raise TransferError(
                         f"{granule.name}: gave up after {attempt} tries ({exc})"
@@ -164,10 +169,8 @@ class EarthdataSource:
                 wait = self.backoff_s * 2 ** (attempt - 1)
                 log.warning("%s: %s, retrying in %.0fs", granule.name, exc, wait)
                 time.sleep(wait)
-            except OSError as exc:
-                raise TransferError(
-                    f"{granule.name}: cannot write {dest} ({exc}); is the disk full?"
-                ) from None
+            except requests.RequestException as exc:  # not worth retrying (bad URL, TLS, ...)
+                raise TransferError(f"{granule.name}: download failed ({exc})") from None
 
 
 class _Transient(Exception):

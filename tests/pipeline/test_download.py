@@ -69,3 +69,24 @@ def test_sample_source_names_what_it_cannot_provide(archive):
 def test_sample_source_refuses_a_region_too_big_to_simulate(tmp_path):
     with pytest.raises(SourceError, match="over the .*-pixel limit"):
         SampleSource(tmp_path).search(load_products()["SPL2SMAP_S"], region("texas"), YEAR)
+
+
+def test_disk_full_is_one_clear_error_and_keeps_what_was_complete(archive, tmp_path):
+    import errno
+
+    class FillsUp(LocalFetcher):
+        calls = 0
+
+        def fetch(self, granule, dest):
+            FillsUp.calls += 1
+            if FillsUp.calls > 3:
+                dest.write_bytes(b"partial")
+                raise OSError(errno.ENOSPC, "No space left on device")
+            super().fetch(granule, dest)
+
+    with pytest.raises(TransferError, match="disk full while writing .*DATA="):
+        _run(archive, tmp_path / "raw", fetcher=FillsUp())
+    kept = list((tmp_path / "raw").rglob("*.h5"))
+    assert len(kept) == 3 and not list((tmp_path / "raw").rglob("*.part"))
+    manifest = json.loads((tmp_path / "raw" / "manifest.json").read_text())
+    assert len(manifest["granules"]) == 3  # the next run resumes from here
