@@ -35,10 +35,8 @@ log = logging.getLogger("pipeline")
 # the products the twin stands in for
 WRITERS = ("SPL2SMAP_S", "SPL3SMP_E", "daymet", "elevation", "land_cover", "soil_texture")
 IGBP = {"grass": 10, "crop": 12, "shrub": 7, "forest": 4}  # twin land cover -> MCD12Q1 class
-REISSUE_BIAS = 0.05
-MAX_SAMPLE_PIXELS = (
-    300 * 300
-)  # the twin holds ~10 float arrays of (days, H, W) in memory  # the superseded first issue of one scene is off by this much
+REISSUE_BIAS = 0.05  # the superseded first issue of one scene is off by this much
+MAX_SAMPLE_PIXELS = 300 * 300  # the twin holds ~10 float arrays of (days, H, W) in memory
 
 
 def sha256(path: Path, chunk: int = 1 << 20) -> str:

@@ -1,0 +1,195 @@
+"""What one 32-day block of the cube reads: the day's SPL2SMAP_S scenes (composited), the
+SPL3SMP_E passes on exact 9 km blocks, Daymet reprojected onto the grid, and the static fields;
+damaged granules are skipped and listed (or raise, when strict)."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.catalog import Product, Region
+from pipeline.errors import CubeError, GranuleError
+from pipeline.grid import RegionGrid, factor
+from pipeline.readers.decode import Decoded
+from pipeline.readers.regrid import read_daymet, read_geotiff
+from pipeline.readers.smap import composite, read_l2, read_l3, to_fine
+
+log = logging.getLogger("pipeline")
+
+
+def _granules_by_day(raw: Path, product: str, manifest: dict[str, Any]) -> dict[date, list[Path]]:
+    out: dict[date, list[Path]] = {}
+    for rec in manifest.get("granules", {}).values():
+        if rec["product"] == product:
+            out.setdefault(date.fromisoformat(rec["day"]), []).append(raw / rec["path"])
+    return out
+
+
+def _read_day(paths: list[Path], read, strict: bool, skipped: list[str]) -> list[Decoded]:
+    out = []
+    for path in paths:
+        try:
+            out.append(read(path))
+        except GranuleError as exc:
+            if strict:
+                raise
+            log.warning("skipped: %s", exc)
+            skipped.append(str(path.name))
+    return out
+
+
+class BlockReader:
+    """Reads and regrids everything one block of days needs."""
+
+    def __init__(
+        self,
+        region: Region,
+        year: int,
+        products: dict[str, Product],
+        raw: Path,
+        manifest: dict[str, Any],
+        strict: bool,
+    ) -> None:
+        self.grid = region.grid
+        self.year, self.first = year, date(year, 1, 1)
+        self.products, self.strict = products, strict
+        self.target = _granules_by_day(raw, "SPL2SMAP_S", manifest)
+        self.coarse = _granules_by_day(raw, "SPL3SMP_E", manifest)
+        if not self.target:
+            raise CubeError(
+                f"the manifest in {raw} lists no SPL2SMAP_S granules: nothing to build a cube of"
+            )
+        self.inside = region.inside()
+        if not self.inside.any():
+            raise CubeError(
+                f"region {region.name}: no pixel centre lies inside its boundary; check the boundary file"
+            )
+        self.dropped: Counter[str] = Counter()
+        self.skipped: list[str] = []
+        self.daymet = _files_by_variable(raw, products.get("daymet"), manifest)
+        self.static = _static_fields(raw, products, manifest, self.grid, self.inside, self.dropped)
+
+    def block(self, b0: int, n: int, progress: Any = None, task: Any = None) -> Block:
+        grid, products = self.grid, self.products
+        w9, k9 = grid.coarsen("9km"), factor("1km", "9km")
+        sm = np.full((n, *grid.shape), np.nan, dtype=np.float32)
+        sm9 = np.full((n, *grid.shape), np.nan, dtype=np.float32)
+        for i in range(n):
+            day = self.first + timedelta(days=b0 + i)
+            scenes = _read_day(
+                self.target.get(day, []),
+                lambda p: read_l2(p, products["SPL2SMAP_S"], grid),
+                self.strict,
+                self.skipped,
+            )
+            if scenes:
+                comp = composite(scenes)
+                sm[i] = comp.values
+                self.dropped.update(comp.dropped)
+            if "SPL3SMP_E" in products:
+                for dec in _read_day(
+                    self.coarse.get(day, []),
+                    lambda p: _am_pm(p, products["SPL3SMP_E"], w9),
+                    self.strict,
+                    self.skipped,
+                ):
+                    sm9[i] = to_fine(dec.values, k9)
+            if progress:
+                progress.advance(task)
+        dynamic = {"sm_9km": sm9}
+        for name, path in self.daymet.items():
+            product = products["daymet"]
+            stamps, dec = read_daymet(
+                path, product, product.variables[name], grid, slice(b0, b0 + n)
+            )
+            if len(stamps) != n or stamps[0] != np.datetime64(self.first + timedelta(days=b0)):
+                raise CubeError(
+                    f"{path.name}: its days do not match {self.year}; download it again"
+                )
+            dynamic[name] = dec.values
+            self.dropped.update({f"{name}_{k}": v for k, v in dec.dropped.items()})
+        sm[:, ~self.inside] = np.nan  # outside the boundary is no-data, not a gap to fill
+        for values in dynamic.values():
+            values[:, ~self.inside] = np.nan
+        return Block(self.first + timedelta(days=b0), sm, dynamic)
+
+
+DYNAMIC_ATTRS = {
+    "prcp": {
+        "units": "mm day-1",
+        "long_name": "Daymet daily precipitation, reprojected bilinearly",
+    },
+    "tmax": {
+        "units": "degC",
+        "long_name": "Daymet daily maximum temperature, reprojected bilinearly",
+    },
+    "tmin": {
+        "units": "degC",
+        "long_name": "Daymet daily minimum temperature, reprojected bilinearly",
+    },
+    "srad": {"units": "W m-2", "long_name": "Daymet shortwave radiation, reprojected bilinearly"},
+    "vp": {"units": "Pa", "long_name": "Daymet water vapour pressure, reprojected bilinearly"},
+}
+
+
+def _files_by_variable(
+    raw: Path, product: Product | None, manifest: dict[str, Any]
+) -> dict[str, Path]:
+    """Variable -> file of a product kept as one file per variable (Daymet, SoilGrids)."""
+    if product is None:
+        return {}
+    files = [
+        raw / r["path"]
+        for r in manifest.get("granules", {}).values()
+        if r["product"] == product.name
+    ]
+    if len(product.variables) == 1:
+        return {next(iter(product.variables)): files[0]} if files else {}
+    return {v: f for v in product.variables for f in files if f"_{v}_" in f.name}
+
+
+def _static_fields(
+    raw: Path,
+    products: dict[str, Product],
+    manifest: dict[str, Any],
+    grid: RegionGrid,
+    inside: np.ndarray,
+    dropped: Counter[str],
+) -> dict[str, tuple[np.ndarray, dict]]:
+    """Every static product in the manifest, reprojected onto the grid (no-data outside)."""
+    out = {}
+    for product in products.values():
+        if product.role != "static":
+            continue
+        for name, path in _files_by_variable(raw, product, manifest).items():
+            var = product.variables[name]
+            dec = read_geotiff(path, product, var, grid)
+            values = np.where(inside, dec.values, np.nan).astype(np.float32)
+            dropped.update({f"{name}_{k}": v for k, v in dec.dropped.items()})
+            how = "mode" if product.categorical else "bilinear"
+            out[name] = (
+                values,
+                {"units": var.units, "long_name": f"{product.title}: {name}, reprojected ({how})"},
+            )
+    return out
+
+
+def _am_pm(path: Path, product: Product, w9: RegionGrid) -> Decoded:
+    """SPL3SMP_E AM and PM passes of a day, averaged where both exist."""
+    dec = read_l3(path, product, w9)
+    return composite(list(dec.values()))
+
+
+@dataclass
+class Block:
+    """The arrays of one block of days: (n, H, W) each, NaN where missing or outside."""
+
+    first_day: date
+    soil_moisture: np.ndarray
+    dynamic: dict[str, np.ndarray]
