@@ -28,11 +28,11 @@ app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("pipeline")
 
-# what each source delivers today: the real NASADEM (zipped .hgt), MCD12Q1 (HDF4 sinusoidal)
-# and SoilGrids (HTTPS, outside CMR) need readers/sources not built yet
+# what each source delivers today: the real NASADEM (zipped .hgt) and MCD12Q1 (HDF4,
+# sinusoidal) need readers not built yet
 SOURCE_PRODUCTS = {
     "sample": ["SPL2SMAP_S", "SPL3SMP_E", "daymet", "elevation", "land_cover", "soil_texture"],
-    "earthdata": ["SPL2SMAP_S", "SPL3SMP_E", "daymet"],
+    "earthdata": ["SPL2SMAP_S", "SPL3SMP_E", "daymet", "soil_texture"],
 }
 
 
@@ -54,8 +54,9 @@ def _source(name: str, root: Path):
         return SampleSource(root / "sample-archive"), LocalFetcher()
     if name == "earthdata":
         from pipeline.sources.earthdata import EarthdataSource
+        from pipeline.sources.https import BySource, HttpsSource
 
-        src = EarthdataSource()
+        src = BySource(EarthdataSource(), HttpsSource())  # SoilGrids is HTTPS, outside CMR
         return src, src
     raise SourceError(
         f"unknown source {name!r}: use 'earthdata' (needs a login) or 'sample' (offline)"
