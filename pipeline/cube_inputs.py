@@ -103,8 +103,8 @@ class BlockReader:
             if progress:
                 progress.advance(task)
         dynamic = {"sm_9km": sm9}
-        for name, path in self.daymet.items():
-            product = products["daymet"]
+        for name, paths in self.daymet.items():
+            path, product = paths[0], products["daymet"]
             stamps, dec = read_daymet(
                 path, product, product.variables[name], grid, slice(b0, b0 + n)
             )
@@ -140,18 +140,20 @@ DYNAMIC_ATTRS = {
 
 def _files_by_variable(
     raw: Path, product: Product | None, manifest: dict[str, Any]
-) -> dict[str, Path]:
-    """Variable -> file of a product kept as one file per variable (Daymet, SoilGrids)."""
+) -> dict[str, list[Path]]:
+    """Variable -> its files: all of them for a one-variable product (e.g. NASADEM's 1-degree
+    tiles), else those whose name holds `_<variable>_` (Daymet, SoilGrids)."""
     if product is None:
         return {}
-    files = [
+    files = sorted(
         raw / r["path"]
         for r in manifest.get("granules", {}).values()
         if r["product"] == product.name
-    ]
+    )
     if len(product.variables) == 1:
-        return {next(iter(product.variables)): files[0]} if files else {}
-    return {v: f for v in product.variables for f in files if f"_{v}_" in f.name}
+        return {next(iter(product.variables)): files} if files else {}
+    out = {v: [f for f in files if f"_{v}_" in f.name] for v in product.variables}
+    return {v: fs for v, fs in out.items() if fs}
 
 
 def _static_fields(
@@ -162,19 +164,22 @@ def _static_fields(
     inside: np.ndarray,
     dropped: Counter[str],
 ) -> dict[str, tuple[np.ndarray, dict]]:
-    """Every static product in the manifest, reprojected onto the grid (no-data outside)."""
+    """Every static product in the manifest, reprojected onto the grid (no-data outside); the
+    tiles of one variable are mosaicked (each fills what the earlier ones left empty)."""
     out = {}
     for product in products.values():
         if product.role != "static":
             continue
-        for name, path in _files_by_variable(raw, product, manifest).items():
+        for name, paths in _files_by_variable(raw, product, manifest).items():
             var = product.variables[name]
-            dec = read_geotiff(path, product, var, grid)
-            values = np.where(inside, dec.values, np.nan).astype(np.float32)
-            dropped.update({f"{name}_{k}": v for k, v in dec.dropped.items()})
+            mosaic = np.full(grid.shape, np.nan, dtype=np.float32)
+            for path in paths:
+                dec = read_geotiff(path, product, var, grid)
+                mosaic = np.where(np.isnan(mosaic), dec.values, mosaic)
+                dropped.update({f"{name}_{k}": v for k, v in dec.dropped.items()})
             how = "mode" if product.categorical else "bilinear"
             out[name] = (
-                values,
+                np.where(inside, mosaic, np.nan).astype(np.float32),
                 {"units": var.units, "long_name": f"{product.title}: {name}, reprojected ({how})"},
             )
     return out

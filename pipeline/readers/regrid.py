@@ -68,10 +68,28 @@ def read_daymet(
     return stamps, _valid(values, var)
 
 
+def _gdal_path(path: Path) -> str:
+    """A raster inside a zip (NASADEM's .hgt) is read in place through GDAL's /vsizip/."""
+    if path.suffix.lower() != ".zip":
+        return str(path)
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            inner = [n for n in z.namelist() if n.lower().endswith((".hgt", ".tif", ".tiff"))]
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise GranuleError(
+            f"{path}: not a readable zip ({exc}); delete it and download again"
+        ) from exc
+    if not inner:
+        raise GranuleError(f"{path}: the zip holds no .hgt or .tif raster")
+    return f"/vsizip/{path.resolve()}/{inner[0]}"
+
+
 def read_geotiff(path: Path, product: Product, var: Variable, grid: RegionGrid) -> Decoded:
     """A single-band raster reprojected onto `grid` (mode for categorical products)."""
     try:
-        opened = rioxarray.open_rasterio(path, masked=True)
+        opened = rioxarray.open_rasterio(_gdal_path(path), masked=True)
     except Exception as exc:  # rasterio raises its own RasterioIOError for damaged files
         raise GranuleError(
             f"{path}: not a readable raster ({exc}); delete it and download again"

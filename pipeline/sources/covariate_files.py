@@ -80,6 +80,47 @@ def write_daymet(
     return path
 
 
+def nasadem_tiles(grid: RegionGrid) -> list[tuple[int, int]]:
+    """(south, west) integer degrees of the 1-degree tiles that cover the grid."""
+    lon0, lat0, lon1, lat1 = grid.lonlat_bbox()
+    return [
+        (lat, lon)
+        for lat in range(int(np.floor(lat0)), int(np.floor(lat1)) + 1)
+        for lon in range(int(np.floor(lon0)), int(np.floor(lon1)) + 1)
+    ]
+
+
+def nasadem_name(south: int, west: int) -> str:
+    ns, ew = ("n" if south >= 0 else "s"), ("e" if west >= 0 else "w")
+    return f"{ns}{abs(south):02d}{ew}{abs(west):03d}"
+
+
+def write_nasadem(folder: Path, field: np.ndarray, grid: RegionGrid) -> list[Path]:
+    """NASADEM_HGT granules: per 1-degree tile, a zip holding a 3601 x 3601 big-endian int16
+    `.hgt` (1 arc-second, pixel centres on whole seconds, rows north to south). EASE-Grid 2.0 is
+    cylindrical, so a cell's row depends on latitude only and its column on longitude only."""
+    import zipfile
+
+    n = 3601
+    written = []
+    for south, west in nasadem_tiles(grid):
+        lats = south + 1 - np.arange(n) / 3600.0
+        lons = west + np.arange(n) / 3600.0
+        rows, _ = grid.rowcol_of(np.full(n, float(west)), lats)
+        _, cols = grid.rowcol_of(lons, np.full(n, float(south)))
+        r = np.clip(rows - grid.row0, 0, grid.height - 1)
+        c = np.clip(cols - grid.col0, 0, grid.width - 1)
+        tile = np.round(field[r[:, None], c[None, :]]).astype(">i2")
+        name = nasadem_name(south, west)
+        path = folder / f"NASADEM_HGT_{name}.zip"
+        tmp = path.with_name(path.name + ".part")
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            z.writestr(f"{name}.hgt", tile.tobytes())
+        tmp.replace(path)
+        written.append(path)
+    return written
+
+
 def write_geotiff(
     path: Path,
     field: np.ndarray,

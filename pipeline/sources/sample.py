@@ -24,7 +24,7 @@ from pipeline.catalog import Product, Region
 from pipeline.errors import GranuleError, SourceError
 from pipeline.grid import RegionGrid
 from pipeline.sources.base import Granule, scene_and_counter
-from pipeline.sources.covariate_files import daymet_name, write_daymet, write_geotiff
+from pipeline.sources.covariate_files import daymet_name, write_daymet, write_geotiff, write_nasadem
 from pipeline.sources.smap_files import l2_name, l3_name, tile_name, write_l2, write_l3
 
 if TYPE_CHECKING:
@@ -161,13 +161,7 @@ def write_covariates(folder: Path, grid: RegionGrid, year: int, tw: Twin) -> Non
     )
     static = {name: tw.static[..., i] for i, name in enumerate(tw.static_names)}
     tile = tile_name(grid).lower()
-    write_geotiff(
-        folder / f"NASADEM_HGT_{tile}.tif",
-        static["elevation"],
-        grid,
-        nodata=-32768,
-        dtype="float32",
-    )
+    write_nasadem(folder, static["elevation"], grid)
     onehot = np.stack([static[f"lc_{c}"] for c in IGBP], axis=-1)
     classes = np.asarray(list(IGBP.values()), dtype=np.float32)[onehot.argmax(axis=-1)]
     write_geotiff(

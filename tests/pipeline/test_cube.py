@@ -9,6 +9,7 @@ from pipeline.catalog import load_products, product, region
 from pipeline.cube import build
 from pipeline.errors import GranuleError
 from pipeline.grid import RegionGrid
+from pipeline.readers.regrid import read_geotiff
 from pipeline.readers.smap import read_l2
 from pipeline.sources.smap_files import l2_name, write_l2
 from tests.pipeline.conftest import YEAR
@@ -168,3 +169,21 @@ def test_unchanged_blocks_are_kept_and_only_changed_days_rebuilt(raw, tmp_path):
     np.testing.assert_array_equal(
         xr.open_zarr(tmp_path / "full.zarr")["soil_moisture"].values, after
     )
+
+
+def test_nasadem_zipped_hgt_tiles_are_read_in_place_and_mosaicked(tmp_path):
+    from pipeline.grid import snapped_window
+    from pipeline.sources.covariate_files import write_nasadem
+
+    grid = snapped_window((-99.1, 30.4, -98.9, 30.6))  # straddles the -99 degree tile edge
+    yy, xx = np.mgrid[0 : grid.height, 0 : grid.width]
+    field = 300 + 80 * np.sin(xx / 9) + 40 * np.cos(yy / 7)
+    paths = write_nasadem(tmp_path, field, grid)
+    assert [p.name for p in paths] == ["NASADEM_HGT_n30w100.zip", "NASADEM_HGT_n30w099.zip"]
+    elevation = product("elevation")
+    tiles = [
+        read_geotiff(p, elevation, elevation.variables["elevation"], grid).values for p in paths
+    ]
+    assert all(np.isnan(t).any() for t in tiles)  # each tile covers only its side
+    mosaic = np.where(np.isnan(tiles[0]), tiles[1], tiles[0])
+    assert np.isfinite(mosaic).all() and np.median(np.abs(mosaic - field)) < 2.0
