@@ -47,17 +47,16 @@ def progress_bar() -> Progress:
     )  # fmt: skip
 
 
-def _source(name: str, root: Path):
+def _source(name: str, root: Path) -> download_stage.Source:
     if name == "sample":
-        from pipeline.sources.sample import LocalFetcher, SampleSource
+        from pipeline.sources.sample import SampleSource
 
-        return SampleSource(root / "sample-archive"), LocalFetcher()
+        return SampleSource(root / "sample-archive")
     if name == "earthdata":
         from pipeline.sources.earthdata import EarthdataSource
         from pipeline.sources.https import BySource, HttpsSource
 
-        src = BySource(EarthdataSource(), HttpsSource())  # SoilGrids is HTTPS, outside CMR
-        return src, src
+        return BySource(EarthdataSource(), HttpsSource())  # SoilGrids is HTTPS, outside CMR
     raise SourceError(
         f"unknown source {name!r}: use 'earthdata' (needs a login) or 'sample' (offline)"
     )
@@ -101,14 +100,12 @@ def download(
     def go() -> None:
         reg = find_region(region)
         root = data_root(data)
-        src, fetcher = _source(source, root)
+        src = _source(source, root)
         products = load_products()
         wanted = [products[p] for p in SOURCE_PRODUCTS[src.name]]
         raw = root / reg.name / str(year) / "raw"
         with progress_bar() as bar:
-            rep = download_stage.run(
-                reg, year, wanted, source=src, fetcher=fetcher, raw=raw, progress=bar
-            )
+            rep = download_stage.run(reg, year, wanted, source=src, raw=raw, progress=bar)
         log.info(
             "download %s %d: %d fetched (%.1f MB), %d already there, %d superseded reissues, %.1fs -> %s",
             reg.name, year, len(rep.fetched), rep.bytes / 1e6, len(rep.skipped), rep.superseded, rep.seconds, raw,

@@ -28,6 +28,7 @@ import xarray as xr
 from pipeline.catalog import Product, Region
 from pipeline.cube_inputs import DYNAMIC_ATTRS, BlockReader
 from pipeline.errors import CubeError
+from pipeline.files import part_of
 from pipeline.grid import CRS, RegionGrid
 
 log = logging.getLogger("pipeline")
@@ -76,7 +77,7 @@ def build(
     if not force and previous.get("fingerprint") == fingerprint:
         return {**previous, "up_to_date": True, "seconds": time.perf_counter() - start}
     reader = BlockReader(region, year, products, raw, manifest, strict)
-    part = out.with_name(out.name + ".part")
+    part = part_of(out)
     shutil.rmtree(part, ignore_errors=True)
     old_keys = previous.get("blocks") if previous.get("shape") == [days, *grid.shape] else None
     if not force and isinstance(old_keys, list) and len(old_keys) == len(keys):

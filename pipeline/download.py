@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,20 +17,20 @@ from typing import Any, Protocol
 
 from pipeline.catalog import Product, Region
 from pipeline.errors import SourceError, TransferError
-from pipeline.sources.base import Granule, newest_reissues
-from pipeline.sources.sample import sha256
+from pipeline.files import part_of, replacing
+from pipeline.sources.base import Granule, newest_reissues, sha256
 
 log = logging.getLogger("pipeline")
 MANIFEST = "manifest.json"
 
 
 class Source(Protocol):
+    """Finds a product's granules for a region-year and fetches one of them to a path."""
+
     name: str
 
     def search(self, product: Product, region: Region, year: int) -> list[Granule]: ...
 
-
-class Fetcher(Protocol):
     def fetch(self, granule: Granule, dest: Path) -> None: ...
 
 
@@ -72,9 +71,8 @@ def read_manifest(raw: Path) -> dict[str, Any]:
 
 
 def write_manifest(raw: Path, manifest: dict[str, Any]) -> None:
-    tmp = raw / (MANIFEST + ".part")
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
-    os.replace(tmp, raw / MANIFEST)
+    with replacing(raw / MANIFEST) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
 
 
 def run(
@@ -83,7 +81,6 @@ def run(
     products: list[Product],
     *,
     source: Source,
-    fetcher: Fetcher,
     raw: Path,
     progress: Any = None,
 ) -> DownloadReport:
@@ -111,19 +108,17 @@ def run(
             if _complete(path, g, records.get(g.name)):
                 report.skipped.append(g.name)
             else:
-                part = path.with_name(path.name + ".part")
                 try:
-                    fetcher.fetch(g, part)
+                    with replacing(path) as part:  # a failed or damaged fetch leaves nothing
+                        source.fetch(g, part)
+                        verify(part, g)
                 except OSError as exc:
-                    part.unlink(missing_ok=True)
                     if exc.errno == errno.ENOSPC:
                         raise TransferError(
-                            f"disk full while writing {part}: free space there or point DATA= at a "
-                            "larger disk, then run again (files already complete are kept)"
+                            f"disk full while writing {part_of(path)}: free space there or point "
+                            "DATA= at a larger disk, then run again (files already complete are kept)"
                         ) from None
-                    raise TransferError(f"{g.name}: cannot write {part} ({exc})") from None
-                verify(part, g)
-                os.replace(part, path)
+                    raise TransferError(f"{g.name}: cannot write {part_of(path)} ({exc})") from None
                 report.fetched.append(g.name)
                 report.bytes += path.stat().st_size
             records[g.name] = {**g.record(), "path": str(path.relative_to(raw))}

@@ -59,6 +59,27 @@ def xy_to_lonlat(x: np.ndarray | float, y: np.ndarray | float) -> tuple[np.ndarr
     return np.asarray(lon), np.asarray(lat)
 
 
+def rowcol_of(
+    lon: np.ndarray, lat: np.ndarray, resolution: str = "1km"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Global (row, col) at `resolution` of the cells holding lon/lat points."""
+    x, y = lonlat_to_xy(lon, lat)
+    size = cell_size(resolution)
+    return np.floor((Y0 - y) / size).astype(np.int64), np.floor((x - X0) / size).astype(np.int64)
+
+
+def box_edge(
+    a0: float, b0: float, a1: float, b1: float, n: int = 65
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points along the edge of the box [a0, a1] x [b0, b1]: its outline once projected, where
+    corners alone would miss curved sides."""
+    a, b = np.linspace(a0, a1, n), np.linspace(b0, b1, n)
+    return (
+        np.concatenate([a, a, np.full(n, a0), np.full(n, a1)]),
+        np.concatenate([np.full(n, b0), np.full(n, b1), b, b]),
+    )
+
+
 @dataclass(frozen=True)
 class RegionGrid:
     """A window [row0, row0 + height) x [col0, col0 + width) of the global grid."""
@@ -119,12 +140,7 @@ class RegionGrid:
 
     def lonlat_bbox(self) -> tuple[float, float, float, float]:
         """(lon_min, lat_min, lon_max, lat_max) enclosing the window (for catalogue searches)."""
-        xmin, ymin, xmax, ymax = self.bounds()
-        xs = np.linspace(xmin, xmax, 33)
-        ys = np.linspace(ymin, ymax, 33)
-        edge_x = np.concatenate([xs, xs, np.full(33, xmin), np.full(33, xmax)])
-        edge_y = np.concatenate([np.full(33, ymin), np.full(33, ymax), ys, ys])
-        lon, lat = xy_to_lonlat(edge_x, edge_y)
+        lon, lat = xy_to_lonlat(*box_edge(*self.bounds()))
         return float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())
 
     def locate(
@@ -136,13 +152,16 @@ class RegionGrid:
         inside = (r >= 0) & (r < self.height) & (c >= 0) & (c < self.width)
         return r, c, inside
 
+    def clamp(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Global (row, col) -> local indices, cells beyond the window taking its edge cell."""
+        return (
+            np.clip(np.asarray(rows) - self.row0, 0, self.height - 1),
+            np.clip(np.asarray(cols) - self.col0, 0, self.width - 1),
+        )
+
     def rowcol_of(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Global (row, col) of the cells holding lon/lat points."""
-        x, y = lonlat_to_xy(lon, lat)
-        return (
-            np.floor((Y0 - y) / self.size).astype(np.int64),
-            np.floor((x - X0) / self.size).astype(np.int64),
-        )
+        return rowcol_of(lon, lat, self.resolution)
 
     def coarsen(self, resolution: str) -> RegionGrid:
         """The window of a coarser grid that covers this one (must align exactly)."""
@@ -163,11 +182,7 @@ def snapped_window(
     if not (lon_min < lon_max and lat_min < lat_max):
         raise GridError(f"bbox {bbox} is empty: give (lon_min, lat_min, lon_max, lat_max)")
     k = factor(resolution, align)
-    lons = np.linspace(lon_min, lon_max, 65)
-    lats = np.linspace(lat_min, lat_max, 65)
-    edge_lon = np.concatenate([lons, lons, np.full(65, lon_min), np.full(65, lon_max)])
-    edge_lat = np.concatenate([np.full(65, lat_min), np.full(65, lat_max), lats, lats])
-    x, y = lonlat_to_xy(edge_lon, edge_lat)
+    x, y = lonlat_to_xy(*box_edge(*bbox))
     big = cell_size(align)
     col_a = math.floor((x.min() - X0) / big)
     col_b = math.ceil((x.max() - X0) / big)
@@ -179,8 +194,5 @@ def snapped_window(
 def cell_at(lon: float, lat: float, *, resolution: str = "1km", cell: str = "36km") -> RegionGrid:
     """The window of one `cell`-sized EASE cell (e.g. one SMAP 36 km cell) holding lon/lat."""
     k = factor(resolution, cell)
-    x, y = lonlat_to_xy(lon, lat)
-    big = cell_size(cell)
-    row = int(math.floor((Y0 - float(y)) / big))
-    col = int(math.floor((float(x) - X0) / big))
-    return RegionGrid(row * k, col * k, k, k, resolution)
+    row, col = rowcol_of(np.asarray(lon), np.asarray(lat), cell)
+    return RegionGrid(int(row) * k, int(col) * k, k, k, resolution)

@@ -174,10 +174,10 @@ class TransformerMethod(Method):
             device=self.device,
             forward=self._compiled_forward(model),
         )
-        # back to physical units on the device; a Laplace scale b has standard deviation sqrt(2) b
+        # back to physical units on the device; a Laplace scale b has standard deviation sqrt(2) b.
+        # Imputer.impute puts the observed values (and std 0) back in, for every method alike.
         mean = mean_s * scaler.value_std + scaler.value_mean
         std = scale_s * float(np.sqrt(2.0) * scaler.value_std * self.std_scale)
-        std = torch.where(data.values.isnan(), std, 0.0)
         return mean.cpu().numpy(), std.cpu().numpy()
 
     def _compiled_forward(self, model: STTransformer) -> Any:

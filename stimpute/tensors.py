@@ -88,6 +88,30 @@ def crop_nodes(grid: tuple[int, int], r0: int, c0: int, height: int, width: int)
     return ((np.arange(r0, r0 + height)[:, None]) * grid[1] + np.arange(c0, c0 + width)).ravel()
 
 
+def standardise(
+    batch: Batch, scaler: Scaler, device: torch.device
+) -> tuple[torch.Tensor | None, ...]:
+    """(values, covariates, static, coords, times) as float32 tensors on `device`, scaled there
+    (NaN stays NaN; coords to [-1, 1])."""
+
+    def put(a: np.ndarray | None, shift: Any = None, scale: Any = None) -> torch.Tensor | None:
+        if a is None:
+            return None
+        t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(device)
+        if shift is None or scale is None:
+            return t
+        return (t - torch.as_tensor(shift, device=device)) / torch.as_tensor(scale, device=device)
+
+    coords = put(batch.coords, scaler.coord_min, scaler.coord_span)
+    return (
+        put(batch.values, scaler.value_mean, scaler.value_std),
+        put(batch.covariates, scaler.cov_mean, scaler.cov_std),
+        put(batch.static, scaler.static_mean, scaler.static_std),
+        None if coords is None else 2 * coords - 1,
+        put(batch.times),
+    )
+
+
 @dataclass
 class Scaled:
     """A Batch after scaling, kept in numpy; `window` cuts model inputs out of it."""
@@ -101,21 +125,12 @@ class Scaled:
 
     @classmethod
     def build(cls, batch: Batch, scaler: Scaler) -> Scaled:
-        on_cpu = OnDevice.from_batch(batch, scaler, torch.device("cpu"))
-
-        def arr(t: torch.Tensor | None) -> np.ndarray | None:
-            return None if t is None else t.numpy()
-
-        values = arr(on_cpu.values)
-        assert values is not None
-        return cls(
-            values,
-            arr(on_cpu.covariates),
-            arr(on_cpu.static),
-            arr(on_cpu.coords),
-            batch.times,
-            batch.layout.grid,
+        values, cov, stat, crd, _ = (
+            None if t is None else t.numpy()
+            for t in standardise(batch, scaler, torch.device("cpu"))
         )
+        assert values is not None
+        return cls(values, cov, stat, crd, batch.times, batch.layout.grid)
 
     def crop_nodes(self, r0: int, c0: int, height: int, width: int) -> np.ndarray:
         assert self.grid is not None
@@ -158,31 +173,11 @@ class OnDevice:
 
     @classmethod
     def from_batch(cls, batch: Batch, scaler: Scaler, device: torch.device) -> OnDevice:
-        """Upload the float32 arrays and standardise them on the device (NaN stays NaN)."""
-
-        def put(a: np.ndarray | None, shift: Any = None, scale: Any = None) -> torch.Tensor | None:
-            if a is None:
-                return None
-            t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(device)
-            if shift is None or scale is None:
-                return t
-            return (t - torch.as_tensor(shift, device=device)) / torch.as_tensor(
-                scale, device=device
-            )
-
-        values = put(batch.values, scaler.value_mean, scaler.value_std)
-        times = put(batch.times)
+        """Upload and standardise on the device, then take the record offsets there."""
+        values, cov, stat, crd, times = standardise(batch, scaler, device)
         assert values is not None and times is not None
-        coords = put(batch.coords, scaler.coord_min, scaler.coord_span)
-        return cls(
-            values,
-            put(batch.covariates, scaler.cov_mean, scaler.cov_std),
-            put(batch.static, scaler.static_mean, scaler.static_std),
-            None if coords is None else 2 * coords - 1,
-            times,
-            batch.layout.grid,
-            RecordOffset.of(values, batch.layout.grid),
-        )
+        grid = batch.layout.grid
+        return cls(values, cov, stat, crd, times, grid, RecordOffset.of(values, grid))
 
     def inputs(
         self,

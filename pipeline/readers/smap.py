@@ -13,7 +13,7 @@ import numpy as np
 
 from pipeline.catalog import QC, Product, Variable
 from pipeline.errors import GranuleError
-from pipeline.grid import RegionGrid
+from pipeline.grid import RegionGrid, rowcol_of
 from pipeline.readers.decode import Decoded, decode
 
 _DATE = re.compile(r"_(\d{8})(?:T\d{6})?_")
@@ -119,7 +119,7 @@ def _indices(
         rows = f[product.row_index][:].astype(np.int64)
         cols = f[product.col_index][:].astype(np.int64)
         if lat is not None and lon is not None and have.any():
-            r2, c2 = _GRID1.rowcol_of(lon[have], lat[have])
+            r2, c2 = rowcol_of(lon[have], lat[have])
             off = (r2 != rows[have]) | (c2 != cols[have])
             if off.any():
                 raise GranuleError(
@@ -133,11 +133,8 @@ def _indices(
         )
     rows = np.full(shape, -1, dtype=np.int64)
     cols = np.full(shape, -1, dtype=np.int64)
-    rows[have], cols[have] = _GRID1.rowcol_of(lon[have], lat[have])
+    rows[have], cols[have] = rowcol_of(lon[have], lat[have])
     return rows, cols
-
-
-_GRID1 = RegionGrid(0, 0, 1, 1, "1km")  # only its cell size and projection are used
 
 
 def read_l2(path: Path, product: Product, region: RegionGrid) -> Decoded:

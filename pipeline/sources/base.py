@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import asdict, dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 _COUNTER = re.compile(r"_(\d{3})\.(h5|nc|tif)$")
@@ -46,3 +48,11 @@ def newest_reissues(granules: list[Granule]) -> list[Granule]:
         if key not in best or g.revision > best[key].revision:
             best[key] = g
     return sorted(best.values(), key=lambda g: (g.day, g.name))
+
+
+def sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

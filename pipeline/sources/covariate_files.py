@@ -16,6 +16,7 @@ import rasterio
 import xarray as xr
 from affine import Affine
 
+from pipeline.files import replacing
 from pipeline.grid import RegionGrid
 
 DAYMET_CRS = pyproj.CRS.from_proj4(
@@ -33,9 +34,7 @@ def _sample_ease(
 ) -> np.ndarray:
     """Value of `field` (..., H, W) on `grid` at the nearest grid cell to each lon/lat point
     (points beyond the grid take its edge cell: real products extend past any region)."""
-    rows, cols = grid.rowcol_of(lon, lat)
-    r = np.clip(rows - grid.row0, 0, grid.height - 1)
-    c = np.clip(cols - grid.col0, 0, grid.width - 1)
+    r, c = grid.clamp(*grid.rowcol_of(lon, lat))
     return field[..., r, c].astype(np.float32)
 
 
@@ -74,9 +73,8 @@ def write_daymet(
         attrs={"Conventions": "CF-1.6", "source": "Daymet Software Version 4.0 (layout); values from the stimpute twin"},
     )  # fmt: skip
     enc = {variable: {"_FillValue": DAYMET_FILL, "zlib": True, "chunksizes": (1, len(ys), len(xs))}}
-    tmp = path.with_name(path.name + ".part")
-    ds.to_netcdf(tmp, engine="netcdf4", encoding=enc)
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        ds.to_netcdf(tmp, engine="netcdf4", encoding=enc)
     return path
 
 
@@ -108,15 +106,15 @@ def write_nasadem(folder: Path, field: np.ndarray, grid: RegionGrid) -> list[Pat
         lons = west + np.arange(n) / 3600.0
         rows, _ = grid.rowcol_of(np.full(n, float(west)), lats)
         _, cols = grid.rowcol_of(lons, np.full(n, float(south)))
-        r = np.clip(rows - grid.row0, 0, grid.height - 1)
-        c = np.clip(cols - grid.col0, 0, grid.width - 1)
+        r, c = grid.clamp(rows, cols)
         tile = np.round(field[r[:, None], c[None, :]]).astype(">i2")
         name = nasadem_name(south, west)
         path = folder / f"NASADEM_HGT_{name}.zip"
-        tmp = path.with_name(path.name + ".part")
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with (
+            replacing(path) as tmp,
+            zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z,
+        ):
             z.writestr(f"{name}.hgt", tile.tobytes())
-        tmp.replace(path)
         written.append(path)
     return written
 
@@ -144,8 +142,6 @@ def write_geotiff(
         "driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": dtype, "crs": "EPSG:4326",
         "transform": Affine(step, 0, west, 0, -step, north), "nodata": nodata, "compress": "deflate",
     }  # fmt: skip
-    tmp = path.with_name(path.name + ".part")
-    with rasterio.open(tmp, "w", **profile) as dst:
+    with replacing(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(data, 1)
-    tmp.replace(path)
     return path

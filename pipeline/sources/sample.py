@@ -9,7 +9,6 @@ reissue rule is exercised on every run.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import zlib
@@ -23,7 +22,7 @@ import numpy as np
 from pipeline.catalog import Product, Region
 from pipeline.errors import GranuleError, SourceError
 from pipeline.grid import RegionGrid
-from pipeline.sources.base import Granule, scene_and_counter
+from pipeline.sources.base import Granule, scene_and_counter, sha256
 from pipeline.sources.covariate_files import daymet_name, write_daymet, write_geotiff, write_nasadem
 from pipeline.sources.smap_files import l2_name, l3_name, tile_name, write_l2, write_l3
 
@@ -37,14 +36,6 @@ WRITERS = ("SPL2SMAP_S", "SPL3SMP_E", "daymet", "elevation", "land_cover", "soil
 IGBP = {"grass": 10, "crop": 12, "shrub": 7, "forest": 4}  # twin land cover -> MCD12Q1 class
 REISSUE_BIAS = 0.05  # the superseded first issue of one scene is off by this much
 MAX_SAMPLE_PIXELS = 300 * 300  # the twin holds ~10 float arrays of (days, H, W) in memory
-
-
-def sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def block_mean(a: np.ndarray, k: int) -> np.ndarray:
@@ -94,6 +85,18 @@ class SampleSource:
                 )
             )
         return out
+
+    def fetch(self, granule: Granule, dest: Path) -> None:
+        """Copy a file:// URL of the archive; the download stage verifies it like any other."""
+        from urllib.parse import urlparse
+        from urllib.request import url2pathname
+
+        src = Path(url2pathname(urlparse(granule.url).path))
+        if not src.is_file():
+            raise SourceError(
+                f"{granule.name}: {src} is gone from the sample archive; delete the archive to rewrite it"
+            )
+        shutil.copyfile(src, dest)
 
     def ensure(self, region: Region, year: int) -> Path:
         """Write the archive for region/year unless a complete one is there."""
@@ -175,18 +178,3 @@ def write_covariates(folder: Path, grid: RegionGrid, year: int, tw: Twin) -> Non
             nodata=-32768,
             dtype="int16",
         )
-
-
-class LocalFetcher:
-    """Copies file:// URLs (the sample archive) through the same verify-and-rename path."""
-
-    def fetch(self, granule: Granule, dest: Path) -> None:
-        from urllib.parse import urlparse
-        from urllib.request import url2pathname
-
-        src = Path(url2pathname(urlparse(granule.url).path))
-        if not src.is_file():
-            raise SourceError(
-                f"{granule.name}: {src} is gone from the sample archive; delete the archive to rewrite it"
-            )
-        shutil.copyfile(src, dest)

@@ -15,6 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from pipeline.files import replacing
 from pipeline.grid import RESOLUTIONS, RegionGrid, xy_to_lonlat
 
 FILL = -9999.0
@@ -69,8 +70,7 @@ def write_l2(
     lon, lat = xy_to_lonlat(*np.meshgrid(region.x[c0:c1], region.y[r0:r1]))
     lat = np.where(covered[r0:r1, c0:c1], lat, FILL).astype(np.float32)
     lon = np.where(covered[r0:r1, c0:c1], lon, FILL).astype(np.float32)
-    tmp = path.with_suffix(".h5.part")
-    with h5py.File(tmp, "w") as f:
+    with replacing(path) as tmp, h5py.File(tmp, "w") as f:
         _identify(f, "SPL2SMAP_S", "003")
         g = f.create_group(L2_GROUP)
         ds = g.create_dataset("soil_moisture_1km", data=sm, compression="gzip")
@@ -89,7 +89,6 @@ def write_l2(
         ):
             ds = g.create_dataset(name, data=arr, compression="gzip")
             _attrs(ds, units="degrees", long_name=name.replace("_1km", ""), valid=valid, fill=FILL)
-    tmp.replace(path)
     return path
 
 
@@ -122,8 +121,7 @@ def write_l3(path: Path, window9: RegionGrid, am: np.ndarray, pm: np.ndarray) ->
         slice(window9.col0, window9.col0 + window9.width),
     )
     lon, lat = xy_to_lonlat(*np.meshgrid(window9.x, window9.y))
-    tmp = path.with_suffix(".h5.part")
-    with h5py.File(tmp, "w") as f:
+    with replacing(path) as tmp, h5py.File(tmp, "w") as f:
         _identify(f, "SPL3SMP_E", "006")
         for group, suffix, values in (("AM", "", am), ("PM", "_pm", pm)):
             g = f.create_group(f"Soil_Moisture_Retrieval_Data_{group}")
@@ -136,5 +134,4 @@ def write_l3(path: Path, window9: RegionGrid, am: np.ndarray, pm: np.ndarray) ->
             _global(g, "retrieval_qual_flag" + suffix, flag, np.uint16, INDEX_FILL, sl)
             _global(g, "latitude" + suffix, np.where(ok, lat, FILL), np.float32, FILL, sl)
             _global(g, "longitude" + suffix, np.where(ok, lon, FILL), np.float32, FILL, sl)
-    tmp.replace(path)
     return path

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.catalog import load_products, region
 from pipeline.download import run
-from pipeline.sources.sample import LocalFetcher, SampleSource
+from pipeline.sources.sample import SampleSource
 
 YEAR = 2022
 SAMPLE_PRODUCTS = ("SPL2SMAP_S", "SPL3SMP_E", "daymet", "elevation", "land_cover", "soil_texture")
@@ -30,7 +30,6 @@ def raw(archive, tmp_path) -> Path:
         YEAR,
         [products[name] for name in SAMPLE_PRODUCTS],
         source=SampleSource(archive),
-        fetcher=LocalFetcher(),
         raw=folder,
     )
     return folder

@@ -6,15 +6,15 @@ from pipeline.catalog import load_products, region
 from pipeline.download import run
 from pipeline.errors import SourceError, TransferError
 from pipeline.sources.base import Granule, newest_reissues, scene_and_counter
-from pipeline.sources.sample import LocalFetcher, SampleSource
+from pipeline.sources.sample import SampleSource
 from tests.pipeline.conftest import SAMPLE_PRODUCTS, YEAR
 
 
-def _run(archive, raw, fetcher=None):
+def _run(archive, raw, source=None):
     p = load_products()
     return run(
         region("txson"), YEAR, [p[name] for name in SAMPLE_PRODUCTS],
-        source=SampleSource(archive), fetcher=fetcher or LocalFetcher(), raw=raw,
+        source=source or SampleSource(archive), raw=raw,
     )  # fmt: skip
 
 
@@ -48,14 +48,15 @@ def test_truncated_file_is_fetched_again(raw, archive):
 
 
 def test_a_damaged_transfer_is_never_renamed_into_place(archive, tmp_path):
-    class Corrupting(LocalFetcher):
+    class Corrupting(SampleSource):
         def fetch(self, granule, dest):
             super().fetch(granule, dest)
             dest.write_bytes(dest.read_bytes()[:-10])
 
     with pytest.raises(TransferError, match="bytes, the catalogue says"):
-        _run(archive, tmp_path / "raw", fetcher=Corrupting())
-    assert not list((tmp_path / "raw").rglob("*.h5"))  # only the .part was left
+        _run(archive, tmp_path / "raw", source=Corrupting(archive))
+    assert not list((tmp_path / "raw").rglob("*.h5"))
+    assert not list((tmp_path / "raw").rglob("*.part"))  # the damaged copy is not kept either
 
 
 def test_sample_source_names_what_it_cannot_provide(archive):
@@ -74,7 +75,7 @@ def test_sample_source_refuses_a_region_too_big_to_simulate(tmp_path):
 def test_disk_full_is_one_clear_error_and_keeps_what_was_complete(archive, tmp_path):
     import errno
 
-    class FillsUp(LocalFetcher):
+    class FillsUp(SampleSource):
         calls = 0
 
         def fetch(self, granule, dest):
@@ -85,7 +86,7 @@ def test_disk_full_is_one_clear_error_and_keeps_what_was_complete(archive, tmp_p
             super().fetch(granule, dest)
 
     with pytest.raises(TransferError, match="disk full while writing .*DATA="):
-        _run(archive, tmp_path / "raw", fetcher=FillsUp())
+        _run(archive, tmp_path / "raw", source=FillsUp(archive))
     kept = list((tmp_path / "raw").rglob("*.h5"))
     assert len(kept) == 3 and not list((tmp_path / "raw").rglob("*.part"))
     manifest = json.loads((tmp_path / "raw" / "manifest.json").read_text())

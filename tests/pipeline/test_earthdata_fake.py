@@ -48,7 +48,7 @@ def fake(archive, tmp_path, monkeypatch):
 
 def _download(fake, raw):
     src = EarthdataSource(system=_system(fake.host), backoff_s=0.01)
-    return run(region("txson"), YEAR, [product("SPL2SMAP_S")], source=src, fetcher=src, raw=raw)
+    return run(region("txson"), YEAR, [product("SPL2SMAP_S")], source=src, raw=raw)
 
 
 def test_search_newest_reissue_retry_on_503_and_skip_on_rerun(fake, tmp_path):

@@ -78,7 +78,7 @@ def test_soil_texture_window_is_fetched_and_lands_on_the_grid(served, tmp_path):
     base, fields = served
     soil = replace(product("soil_texture"), url=base + "/{variable}.tif")
     src = HttpsSource()
-    rep = run(region("txson"), YEAR, [soil], source=src, fetcher=src, raw=tmp_path / "raw")
+    rep = run(region("txson"), YEAR, [soil], source=src, raw=tmp_path / "raw")
     assert sorted(rep.fetched) == ["soilgrids_clay_0-5cm.tif", "soilgrids_sand_0-5cm.tif"]
     local = tmp_path / "raw" / "soil_texture" / "soilgrids_sand_0-5cm.tif"
     import rasterio
