@@ -28,11 +28,10 @@ app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("pipeline")
 
-# what each source delivers today: the real MCD12Q1 (HDF4-EOS, sinusoidal) needs a reader
-# that the rasterio wheels' GDAL cannot be (no HDF4 driver), so land cover is sample-only
+# what each source delivers (both: every product in the catalog)
 SOURCE_PRODUCTS = {
-    "sample": ["SPL2SMAP_S", "SPL3SMP_E", "daymet", "elevation", "land_cover", "soil_texture"],
-    "earthdata": ["SPL2SMAP_S", "SPL3SMP_E", "daymet", "elevation", "soil_texture"],
+    name: ["SPL2SMAP_S", "SPL3SMP_E", "daymet", "elevation", "land_cover", "soil_texture"]
+    for name in ("sample", "earthdata")
 }
 
 

@@ -19,7 +19,7 @@ from pipeline.grid import RegionGrid, cell_at, lonlat_to_xy, snapped_window
 CATALOGS = Path(__file__).resolve().parents[1] / "catalogs"
 SOURCES = ("cmr", "https")
 ROLES = ("target", "dynamic", "static")
-GRIDS = ("ease2_1km", "ease2_9km", "daymet_lcc", "geographic")
+GRIDS = ("ease2_1km", "ease2_9km", "daymet_lcc", "modis_sinusoidal", "geographic")
 QC_RULES = ("bit0_clear",)
 SNAPS = ("cell", "outward")
 

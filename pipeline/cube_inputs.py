@@ -17,6 +17,7 @@ from pipeline.catalog import Product, Region
 from pipeline.errors import CubeError, GranuleError
 from pipeline.grid import RegionGrid, factor
 from pipeline.readers.decode import Decoded
+from pipeline.readers.modis import read_mcd12q1
 from pipeline.readers.regrid import read_daymet, read_geotiff
 from pipeline.readers.smap import composite, read_l2, read_l3, to_fine
 
@@ -174,7 +175,8 @@ def _static_fields(
             var = product.variables[name]
             mosaic = np.full(grid.shape, np.nan, dtype=np.float32)
             for path in paths:
-                dec = read_geotiff(path, product, var, grid)
+                read = read_mcd12q1 if path.suffix.lower() == ".hdf" else read_geotiff
+                dec = read(path, product, var, grid)
                 mosaic = np.where(np.isnan(mosaic), dec.values, mosaic)
                 dropped.update({f"{name}_{k}": v for k, v in dec.dropped.items()})
             how = "mode" if product.categorical else "bilinear"

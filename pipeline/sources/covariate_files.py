@@ -17,7 +17,7 @@ import xarray as xr
 from affine import Affine
 
 from pipeline.files import replacing
-from pipeline.grid import RegionGrid
+from pipeline.grid import RegionGrid, box_edge
 
 DAYMET_CRS = pyproj.CRS.from_proj4(
     "+proj=lcc +lat_1=25 +lat_2=60 +lat_0=42.5 +lon_0=-100 +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs"
@@ -145,3 +145,92 @@ def write_geotiff(
     with replacing(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(data, 1)
     return path
+
+
+MCD12Q1_ODL = """GROUP=SwathStructure
+END_GROUP=SwathStructure
+GROUP=GridStructure
+\tGROUP=GRID_1
+\t\tGridName="MCD12Q1"
+\t\tXDim={n}
+\t\tYDim={n}
+\t\tUpperLeftPointMtrs=({x0:.6f},{y0:.6f})
+\t\tLowerRightMtrs=({x1:.6f},{y1:.6f})
+\t\tProjection=GCTP_SNSOID
+\t\tProjParams=({r:.6f},0,0,0,0,0,0,0,0,0,0,0,0)
+\t\tSphereCode=-1
+\t\tGridOrigin=HDFE_GD_UL
+\t\tGROUP=DataField
+\t\t\tOBJECT=DataField_1
+\t\t\t\tDataFieldName="LC_Type1"
+\t\t\t\tDataType=DFNT_UINT8
+\t\t\t\tDimList=("YDim","XDim")
+\t\t\t\tCompressionType=HDFE_COMP_DEFLATE
+\t\t\t\tDeflateLevel=9
+\t\t\tEND_OBJECT=DataField_1
+\t\tEND_GROUP=DataField
+\tEND_GROUP=GRID_1
+END_GROUP=GridStructure
+GROUP=PointStructure
+END_GROUP=PointStructure
+END
+"""
+
+
+def mcd12q1_name(year: int, h: int, v: int) -> str:
+    return f"MCD12Q1.A{year}001.h{h:02d}v{v:02d}.061.{year + 1}243135548.hdf"
+
+
+def write_mcd12q1(folder: Path, classes: np.ndarray, grid: RegionGrid, year: int) -> list[Path]:
+    """MCD12Q1 granules: per sinusoidal tile touching the grid, an HDF4-EOS file with a
+    2400 x 2400 uint8 `LC_Type1` SDS (IGBP classes, 255 fill) and its `StructMetadata.0`. Cells
+    near the region take the class of the nearest grid cell; the rest of the tile is fill."""
+    from pyhdf.SD import SD, SDC
+
+    from pipeline.readers.modis import (
+        SPHERE_RADIUS,
+        TILE_CELLS,
+        TILE_SIZE,
+        sinusoidal,
+        tile_corner,
+        tiles_covering,
+    )
+
+    to_ll = pyproj.Transformer.from_crs(sinusoidal(), "EPSG:4326", always_xy=True)
+    to_sin = pyproj.Transformer.from_crs("EPSG:4326", sinusoidal(), always_xy=True)
+    lon0, lat0, lon1, lat1 = grid.lonlat_bbox()
+    bx, by = to_sin.transform(*box_edge(lon0 - 0.02, lat0 - 0.02, lon1 + 0.02, lat1 + 0.02))
+    cell = TILE_SIZE / TILE_CELLS
+    written = []
+    for h, v in tiles_covering(grid):
+        x0, y0 = tile_corner(h, v)
+        c = np.clip(np.floor((np.array([min(bx), max(bx)]) - x0) / cell).astype(int), 0, TILE_CELLS)
+        r = np.clip(np.floor((y0 - np.array([max(by), min(by)])) / cell).astype(int), 0, TILE_CELLS)
+        data = np.full((TILE_CELLS, TILE_CELLS), 255, dtype=np.uint8)
+        if c[1] > c[0] and r[1] > r[0]:
+            xx, yy = np.meshgrid(
+                x0 + (np.arange(c[0], c[1]) + 0.5) * cell, y0 - (np.arange(r[0], r[1]) + 0.5) * cell
+            )
+            lon, lat = to_ll.transform(xx, yy)
+            vals = _sample_ease(classes, grid, np.asarray(lon), np.asarray(lat))
+            data[r[0] : r[1], c[0] : c[1]] = np.where(np.isnan(vals), 255, vals).astype(np.uint8)
+        path = folder / mcd12q1_name(year, h, v)
+        with replacing(path) as tmp:
+            sd = SD(str(tmp), SDC.WRITE | SDC.CREATE)
+            sds = sd.create("LC_Type1", SDC.UINT8, data.shape)
+            sds.dim(0).setname("YDim:MCD12Q1")
+            sds.dim(1).setname("XDim:MCD12Q1")
+            sds.setfillvalue(255)
+            sds.setcompress(SDC.COMP_DEFLATE, 6)
+            sds[:] = data
+            sds.long_name = "Land_Cover_Type_1: Annual International Geosphere-Biosphere Programme (IGBP) classification"
+            sds.units = "class number"
+            sds.valid_range = [1, 17]
+            sds.endaccess()
+            odl = MCD12Q1_ODL.format(
+                n=TILE_CELLS, x0=x0, y0=y0, x1=x0 + TILE_SIZE, y1=y0 - TILE_SIZE, r=SPHERE_RADIUS
+            )
+            setattr(sd, "StructMetadata.0", odl)
+            sd.end()
+        written.append(path)
+    return written

@@ -23,7 +23,13 @@ from pipeline.catalog import Product, Region
 from pipeline.errors import GranuleError, SourceError
 from pipeline.grid import RegionGrid
 from pipeline.sources.base import Granule, scene_and_counter, sha256
-from pipeline.sources.covariate_files import daymet_name, write_daymet, write_geotiff, write_nasadem
+from pipeline.sources.covariate_files import (
+    daymet_name,
+    write_daymet,
+    write_geotiff,
+    write_mcd12q1,
+    write_nasadem,
+)
 from pipeline.sources.smap_files import l2_name, l3_name, tile_name, write_l2, write_l3
 
 if TYPE_CHECKING:
@@ -163,13 +169,10 @@ def write_covariates(folder: Path, grid: RegionGrid, year: int, tw: Twin) -> Non
         folder / daymet_name("tmax", year), "tmax", "degrees C", cov["tmax"], grid, tw.dates
     )
     static = {name: tw.static[..., i] for i, name in enumerate(tw.static_names)}
-    tile = tile_name(grid).lower()
     write_nasadem(folder, static["elevation"], grid)
     onehot = np.stack([static[f"lc_{c}"] for c in IGBP], axis=-1)
     classes = np.asarray(list(IGBP.values()), dtype=np.float32)[onehot.argmax(axis=-1)]
-    write_geotiff(
-        folder / f"MCD12Q1_A{year}001_{tile}.tif", classes, grid, nodata=255, dtype="uint8"
-    )
+    write_mcd12q1(folder, classes, grid, year)
     for name in ("sand", "clay"):  # SoilGrids stores g/kg as integers
         write_geotiff(
             folder / f"soilgrids_{name}_0-5cm.tif",
