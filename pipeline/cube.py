@@ -28,7 +28,7 @@ import xarray as xr
 from pipeline.catalog import Product, Region
 from pipeline.cube_inputs import DYNAMIC_ATTRS, BlockReader
 from pipeline.errors import CubeError
-from pipeline.files import part_of
+from pipeline.files import part_of, swap_dir
 from pipeline.grid import CRS, RegionGrid
 
 log = logging.getLogger("pipeline")
@@ -125,22 +125,24 @@ def build(
         "blocks": keys,
     }
     _set_attrs(part, meta)
-    _swap(part, out)
+    swap_dir(part, out)
     meta["seconds"] = time.perf_counter() - start
     meta["bytes"] = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     return meta
 
 
-def _swap(part: Path, out: Path) -> None:
-    """Put the finished `part` where `out` was; the old cube is removed only afterwards."""
-    if out.exists():
-        old = out.with_name(out.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        out.rename(old)
-        part.rename(out)
-        shutil.rmtree(old)
-    else:
-        part.rename(out)
+def open_cube(path: Path) -> xr.Dataset:
+    """The cube store, lazily (dask); a clear error when it is missing or damaged."""
+    if not path.exists():
+        raise CubeError(
+            f"no cube at {path}: run the cube stage first (make cube / python -m pipeline cube)"
+        )
+    try:
+        return xr.open_zarr(path, consolidated=True)
+    except Exception as exc:  # zarr and xarray raise many types for a damaged store
+        raise CubeError(
+            f"{path} is not a readable cube ({type(exc).__name__}: {exc}); rebuild it with the cube stage --force"
+        ) from exc
 
 
 def _block_key(

@@ -29,3 +29,15 @@ class TransferError(PipelineError):
 
 class CubeError(PipelineError):
     """The cube cannot be built from what was downloaded."""
+
+
+class TileError(PipelineError):
+    """The region cannot be tiled (no land, bad tile settings, damaged tile index)."""
+
+
+class FillError(PipelineError):
+    """The fill stage cannot run: no cube or tiles, an incompatible checkpoint, nothing to learn."""
+
+
+class ExportError(PipelineError):
+    """An export product cannot be written or does not validate."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,3 +25,16 @@ def replacing(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, path)
+
+
+def swap_dir(part: Path, out: Path) -> None:
+    """Put the finished directory `part` where `out` was; the old one is removed only afterwards,
+    so a crash at any point leaves a complete store at `out` or at `out.old`."""
+    if out.exists():
+        old = out.with_name(out.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+        part.rename(out)
+        shutil.rmtree(old)
+    else:
+        part.rename(out)

@@ -1,0 +1,141 @@
+"""What the fill stage gives the model: arrays of a cube window, and the held-out check values.
+
+Dynamic covariates are the cube's (time, y, x) fields other than the target (SPL3SMP_E 9 km,
+Daymet); static ones are elevation, sand, clay and land cover as IGBP groups (one-hot). The
+names are recorded with a checkpoint, so a model is only ever given the fields it learnt on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from pipeline.errors import FillError
+from pipeline.tile import Window
+
+TARGET = "soil_moisture"
+NOT_COVARIATES = {TARGET, "observed"}
+STATIC_NUMERIC = ("elevation", "sand", "clay")
+# IGBP LC_Type1 classes grouped into the covers that drive soil-moisture dynamics differently
+LAND_GROUPS = {
+    "forest": (1, 2, 3, 4, 5),
+    "shrub": (6, 7),
+    "savanna": (8, 9),
+    "grass": (10,),
+    "crop": (12, 14),
+    "other": (11, 13, 15, 16),
+}
+
+
+@dataclass(frozen=True)
+class Features:
+    """The ordered covariate names a model was trained with."""
+
+    dynamic: tuple[str, ...]
+    static: tuple[str, ...]
+
+    @classmethod
+    def of(cls, cube: xr.Dataset) -> Features:
+        dynamic = tuple(
+            sorted(
+                str(n)
+                for n, v in cube.data_vars.items()
+                if v.dims == ("time", "y", "x") and n not in NOT_COVARIATES
+            )
+        )
+        static = tuple(n for n in STATIC_NUMERIC if n in cube)
+        if "land_cover" in cube:
+            static += tuple(f"lc_{g}" for g in LAND_GROUPS)
+        return cls(dynamic, static)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"dynamic": list(self.dynamic), "static": list(self.static)}
+
+    def check(self, cube: xr.Dataset) -> None:
+        have = Features.of(cube)
+        missing = (set(self.dynamic) - set(have.dynamic)) | (set(self.static) - set(have.static))
+        if missing:
+            raise FillError(
+                f"the checkpoint was trained with {', '.join(sorted(missing))}, which this cube lacks: "
+                "download those products, or train a new checkpoint (make train) for this cube"
+            )
+
+
+@dataclass
+class Arrays:
+    """One window's model inputs (float32; NaN where missing)."""
+
+    values: np.ndarray  # (T, h, w)
+    covariates: np.ndarray  # (T, h, w, C)
+    static: np.ndarray  # (h, w, S)
+    times: np.ndarray  # (T,) day of year
+
+
+class BandReader:
+    """Reads the cube a band of rows at a time (all columns, all fields), so the windows of
+    one band of tiles cost one read of each chunk row instead of one per window."""
+
+    def __init__(self, cube: xr.Dataset, features: Features) -> None:
+        self.cube, self.features = cube, features
+        self.times = cube["time"].dt.dayofyear.values.astype(np.float32)
+        self.rows: tuple[int, int] = (-1, -1)
+        self.band: dict[str, np.ndarray] = {}
+
+    def _load(self, r0: int, r1: int) -> None:
+        if (r0, r1) == self.rows:
+            return
+        sel = self.cube.isel(y=slice(r0, r1))
+        names = [
+            TARGET,
+            *self.features.dynamic,
+            *(n for n in STATIC_NUMERIC if n in self.features.static),
+        ]
+        if any(s.startswith("lc_") for s in self.features.static):
+            names.append("land_cover")
+        self.band = {n: np.asarray(sel[n].values, dtype=np.float32) for n in names}
+        self.rows = (r0, r1)
+
+    def window(self, w: Window) -> Arrays:
+        self._load(w.row, w.row + w.height)
+        cols = w.cols
+        values = self.band[TARGET][:, :, cols]
+        cov = np.stack([self.band[n][:, :, cols] for n in self.features.dynamic], axis=-1)
+        static = []
+        for name in self.features.static:
+            if name.startswith("lc_"):
+                classes = self.band["land_cover"][:, cols]
+                static.append(np.isin(classes, LAND_GROUPS[name[3:]]).astype(np.float32))
+            else:
+                field = self.band[name][:, cols]
+                fill = np.nanmean(field) if np.isfinite(field).any() else 0.0
+                static.append(np.where(np.isfinite(field), field, fill).astype(np.float32))
+        return Arrays(values.copy(), cov, np.stack(static, axis=-1), self.times)
+
+
+def held_out(
+    t: np.ndarray, rows: np.ndarray, cols: np.ndarray, share: float, seed: int
+) -> np.ndarray:
+    """Deterministic per pixel-day choice of check values (broadcast over t, rows, cols, which are
+    global EASE indices), so every tile and every re-run holds out the same ones."""
+    if share <= 0:
+        return np.zeros(np.broadcast_shapes(t.shape, rows.shape, cols.shape), dtype=bool)
+    h = (
+        t.astype(np.uint64) * np.uint64(73856093)
+        ^ rows.astype(np.uint64) * np.uint64(19349663)
+        ^ cols.astype(np.uint64) * np.uint64(83492791)
+        ^ np.uint64(seed * 2654435761 % 2**32)
+    )
+    h = (h * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)  # mix, keep 24 bits
+    return h.astype(np.float64) / float(1 << 24) < share
+
+
+def window_holdout(
+    arr: Arrays, w: Window, row0: int, col0: int, share: float, seed: int
+) -> np.ndarray:
+    """(T, h, w) True where an observed value of the window is held out for checking."""
+    t = np.arange(arr.values.shape[0])[:, None, None]
+    r = (row0 + w.row + np.arange(w.height))[None, :, None]
+    c = (col0 + w.col + np.arange(w.width))[None, None, :]
+    return held_out(t, r, c, share, seed) & np.isfinite(arr.values)

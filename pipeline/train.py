@@ -1,0 +1,209 @@
+"""The train stage: fit the ST-Transformer self-supervised on a region's cube(s), save a checkpoint.
+
+A region checkpoint (`DATA/models/<region>/`) is trained on past years (`make train`); the fill
+stage uses it when present. Otherwise the fill stage trains on the target year itself (no labels
+are needed: the model learns by hiding observed values) and keeps that model beside the year's
+outputs, so a re-run reuses it. Either way the checkpoint carries its settings, the covariates it
+expects, the fingerprints of the cubes it learnt from and the code version.
+
+Training uses one contiguous block of the region (the one with the most observations), up to
+`area` pixels square: enough pixels for the model's spatial attention, bounded memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from pipeline.errors import FillError
+from pipeline.files import replacing
+from pipeline.fill_inputs import BandReader, Features, window_holdout
+from pipeline.provenance import code_version
+from pipeline.tile import Window, cube_fingerprint, land_mask
+
+log = logging.getLogger("pipeline")
+
+CHECKPOINT = "st_transformer.pt"
+# model size per device: the paper's defaults where a GPU trains them, a smaller model that
+# trains within minutes on a few CPU cores (as in `make bench`'s small budget)
+PRESETS: dict[str, dict[str, Any]] = {
+    "cpu": {"dim": 32, "layers": 3, "tile": 12, "batch_size": 4, "lr": 2e-3},
+    "cuda": {"tile": 18, "batch_size": 16},
+}
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def features(self) -> Features:
+        f = self.meta["features"]
+        return Features(tuple(f["dynamic"]), tuple(f["static"]))
+
+    @property
+    def digest(self) -> str:
+        return self.meta["sha256"]
+
+
+def region_models(root: Path, region: str) -> Path:
+    return root / "models" / region
+
+
+def find(folder: Path) -> Checkpoint | None:
+    """The checkpoint in `folder`, if a complete one is there."""
+    meta_path, path = folder / "model.json", folder / CHECKPOINT
+    if not (meta_path.exists() and path.exists()):
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+    except ValueError as exc:
+        raise FillError(f"{meta_path} is damaged ({exc}); delete {folder} and train again") from exc
+    return Checkpoint(path, meta)
+
+
+def load(ckpt: Checkpoint, device: str) -> Any:
+    import stimpute
+
+    try:
+        return stimpute.Imputer.load(ckpt.path, device=device)
+    except stimpute.StimputeError as exc:
+        raise FillError(f"{exc}; delete {ckpt.path.parent} and train again") from exc
+
+
+def training_area(land: np.ndarray, observed_days: np.ndarray, area: int) -> Window:
+    """The block of up to area x area pixels, on a 36-pixel lattice, with the most observations."""
+    height, width = land.shape
+    h, w = min(area, height), min(area, width)
+    seen = np.where(land, observed_days, 0)
+    best, where = -1.0, (0, 0)
+    for r in sorted({*range(0, height - h + 1, 36), height - h}):
+        for c in sorted({*range(0, width - w + 1, 36), width - w}):
+            total = float(seen[r : r + h, c : c + w].sum())
+            if total > best:
+                best, where = total, (r, c)
+    return Window(where[0], where[1], h, w)
+
+
+def fit(
+    cubes: list[xr.Dataset],
+    features: Features,
+    *,
+    area: int,
+    budget_s: float,
+    device: str,
+    seed: int,
+    holdout: float,
+    progress: Any = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Fit on the best block of the (first) cube, years stacked in time; check values hidden."""
+    import stimpute
+
+    land = land_mask(cubes[0])
+    observed_days = sum(c["observed"].sum("time").values for c in cubes)
+    block = training_area(land, np.asarray(observed_days), area)
+    parts = []
+    for cube in cubes:
+        arr = BandReader(cube, features).window(block)
+        row0, col0 = int(cube.attrs["ease_row0"]), int(cube.attrs["ease_col0"])
+        hide = window_holdout(arr, block, row0, col0, holdout, seed)
+        arr.values[hide] = np.nan  # the model never sees the values it is checked on
+        arr.values[:, ~land[block.rows, block.cols]] = np.nan
+        parts.append(arr)
+    values = np.concatenate([p.values for p in parts])
+    if not np.isfinite(values).any():
+        raise FillError(
+            "the training block has no observed value: the cube holds no retrieval for this region"
+        )
+    imp = stimpute.Imputer(
+        "st_transformer", window=72, seed=seed, device=device, **PRESETS[_kind(device)]
+    )
+    start = time.perf_counter()
+    log.info(
+        "train: %s block of %d x %d pixels at row %d col %d, %d days, up to %.0f s",
+        imp.method.device, block.height, block.width, block.row, block.col, len(values), budget_s,
+    )  # fmt: skip
+    imp.fit(
+        values,
+        np.concatenate([p.covariates for p in parts]),
+        parts[0].static,
+        times=np.concatenate([p.times for p in parts]),
+        time_budget_s=budget_s,
+    )
+    report = imp.method.report
+    info = {
+        "block": [block.row, block.col, block.height, block.width],
+        "days": int(len(values)),
+        "seconds": round(time.perf_counter() - start, 1),
+        "steps": int(report.steps),
+        "best_validation_mae_scaled": float(report.best_val_mae),
+        "stopped_by": report.stopped_by,
+        "hparams": {"window": 72, **PRESETS[_kind(device)]},
+        "device": str(imp.method.device),
+    }
+    return imp, info
+
+
+def _kind(device: str) -> str:
+    from stimpute.neural import resolve_device
+
+    return "cuda" if resolve_device(device).type == "cuda" else "cpu"
+
+
+def save(imp: Any, folder: Path, meta: dict[str, Any]) -> Checkpoint:
+    """Write the checkpoint and its description (model.json last, so a crash leaves none)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / CHECKPOINT
+    imp.save(path)
+    meta = meta | {
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "code_version": code_version(),
+        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    with replacing(folder / "model.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=1))
+    return Checkpoint(path, meta)
+
+
+def train_region(
+    cubes: dict[int, xr.Dataset],
+    folder: Path,
+    *,
+    area: int,
+    budget_s: float,
+    device: str,
+    seed: int,
+    holdout: float,
+) -> Checkpoint:
+    """Train on several years' cubes; write the checkpoint into `folder`."""
+    first = next(iter(cubes.values()))
+    features = Features.of(first)
+    for cube in cubes.values():
+        features.check(cube)
+    imp, info = fit(
+        list(cubes.values()),
+        features,
+        area=area,
+        budget_s=budget_s,
+        device=device,
+        seed=seed,
+        holdout=holdout,
+    )
+    meta = {
+        "years": sorted(cubes),
+        "features": features.as_dict(),
+        "cube_fingerprints": {str(y): cube_fingerprint(c) for y, c in cubes.items()},
+        "holdout": holdout,
+        "seed": seed,
+        "training": info,
+    }
+    return save(imp, folder, meta)
