@@ -19,9 +19,13 @@ REGION  ?= txson
 YEAR    ?= 2022
 SOURCE  ?= earthdata
 DATA    ?= data
+YEARS   ?= 2016-2021
+CRS     ?=
+DEVICE  ?= auto
+export SOURCE DEVICE CRS
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint download cube bench bench-aqi demo clean
+.PHONY: help setup test lint download cube tile fill train notebooks bench bench-aqi demo clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,11 +46,23 @@ lint: setup ## Ruff and mypy
 	$(BIN)/ruff check stimpute pipeline tests
 	$(BIN)/mypy
 
-download: setup ## Fetch a region-year's granules (REGION=txson YEAR=2022 SOURCE=earthdata|sample)
-	SOURCE=$(SOURCE) $(BIN)/python -m pipeline download --region $(REGION) --year $(YEAR) --data $(DATA)
+fill: setup ## Download, cube, tile, fill, export a region-year (REGION=texas YEAR=2022 [SOURCE=sample] [CRS=EPSG:4326])
+	$(BIN)/python -m pipeline fill --region $(REGION) --year $(YEAR) --data $(DATA)
 
-cube: download ## Build DATA/REGION/YEAR/cube.zarr from the downloaded granules
+train: setup ## Train a region checkpoint on past years (REGION=texas YEARS=2016-2021); fill uses it
+	$(BIN)/python -m pipeline train --region $(REGION) --years $(YEARS) --data $(DATA)
+
+download: setup ## Only fetch a region-year's granules (REGION=txson YEAR=2022 SOURCE=earthdata|sample)
+	$(BIN)/python -m pipeline download --region $(REGION) --year $(YEAR) --data $(DATA)
+
+cube: download ## Only build DATA/REGION/YEAR/cube.zarr from the downloaded granules
 	$(BIN)/python -m pipeline cube --region $(REGION) --year $(YEAR) --data $(DATA)
+
+tile: cube ## Only cut DATA/REGION/YEAR/tiles.parquet
+	$(BIN)/python -m pipeline tile --region $(REGION) --year $(YEAR) --data $(DATA)
+
+notebooks: demo ## Run notebooks/ top to bottom on the demo outputs
+	DATA=$(DATA) $(BIN)/python -m tests.notebooks notebooks/*.ipynb
 
 bench: setup ## Benchmark on the twin, day and point protocols (BUDGET=small|full)
 	$(BIN)/python -m stimpute.bench --dataset $(DATASET) --protocol day,point --budget $(BUDGET) --out $(OUT)/$(DATASET)-$(BUDGET).json
@@ -54,8 +70,8 @@ bench: setup ## Benchmark on the twin, day and point protocols (BUDGET=small|ful
 bench-aqi: setup ## AQI-36 benchmark with the standard protocol (BUDGET=small|full)
 	$(BIN)/python -m stimpute.bench --dataset aqi36 --protocol native --budget $(BUDGET) --out $(OUT)/aqi36-$(BUDGET).json
 
-demo: setup ## For now: the twin benchmark at the small budget, printed as a table
-	$(BIN)/python -m stimpute.bench --dataset twin --protocol day,point --budget small --out $(OUT)/demo.json
+demo: setup ## The whole pipeline offline on the sample: txson 2022 -> DATA/txson/2022/export/
+	$(BIN)/python -m pipeline fill --region txson --year 2022 --source sample --data $(DATA)
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,7 +1,9 @@
-"""python -m pipeline STAGE --region NAME --year YYYY [--source sample|earthdata]
+"""python -m pipeline COMMAND --region NAME --year YYYY [--source sample|earthdata]
 
-Stages so far: download, cube. Errors are one line that says what to do (exit 2); --debug
-shows the traceback.
+`fill` runs every stage: download -> cube -> tile -> impute -> export, each skipped when its
+outputs are current. Each stage also runs alone (download, cube, tile, impute, export), and
+`train` fits a region checkpoint on past years. Errors are one line that says what to do
+(exit 2); --debug shows the traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import resource
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -20,7 +23,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pipeline import cube as cube_stage
 from pipeline import download as download_stage
-from pipeline.catalog import load_products
+from pipeline import export as export_stage
+from pipeline import fill as fill_stage
+from pipeline import report
+from pipeline import tile as tile_stage
+from pipeline import train as train_stage
+from pipeline.catalog import Region, load_products
 from pipeline.catalog import region as find_region
 from pipeline.errors import PipelineError, SourceError
 
@@ -68,7 +76,7 @@ def _run(debug: bool, fn) -> None:
         else logging.StreamHandler(sys.stderr)  # logs and cron mail: one line per message
     )
     logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO, format="%(message)s", handlers=[handler]
+        level=logging.DEBUG if debug else logging.INFO, format="%(message)s", handlers=[handler], force=True
     )
     try:
         fn()
@@ -86,75 +94,319 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def stage_download(reg: Region, year: int, root: Path, source: str, bar: Progress) -> float:
+    src = _source(source, root)
+    products = load_products()
+    wanted = [products[p] for p in SOURCE_PRODUCTS[src.name]]
+    raw = root / reg.name / str(year) / "raw"
+    rep = download_stage.run(reg, year, wanted, source=src, raw=raw, progress=bar)
+    log.info(
+        "download %s %d: %d fetched (%.1f MB), %d already there, %d superseded reissues, %.1fs -> %s",
+        reg.name, year, len(rep.fetched), rep.bytes / 1e6, len(rep.skipped), rep.superseded, rep.seconds, raw,
+    )  # fmt: skip
+    return rep.seconds
+
+
+def stage_cube(
+    reg: Region, year: int, root: Path, strict: bool, force: bool, bar: Progress
+) -> float:
+    folder = root / reg.name / str(year)
+    meta = cube_stage.build(
+        reg, year, load_products(), raw=folder / "raw", out=folder / "cube.zarr",
+        strict=strict, force=force, progress=bar,
+    )  # fmt: skip
+    if meta.get("up_to_date"):
+        log.info(
+            "cube %s %d: up to date with the downloaded granules (--force rebuilds)", reg.name, year
+        )
+        previous = (
+            json.loads((folder / "cube.json").read_text())
+            if (folder / "cube.json").exists()
+            else {}
+        )
+        return float(previous.get("seconds", 0.0))
+    meta["peak_memory_mb"] = round(_peak_mb(), 1)
+    (folder / "cube.json").write_text(json.dumps(meta, indent=1))
+    log.info(
+        "cube %s %d: %s pixel-days, %.1f%% missing, %d granules skipped, %.1fs, %.1f MB on disk, peak memory %.0f MB",
+        reg.name, year, "x".join(map(str, meta["shape"])), 100 * meta["missing_share"],
+        len(meta["skipped_granules"]), meta["seconds"], meta["bytes"] / 1e6, meta["peak_memory_mb"],
+    )  # fmt: skip
+    return float(meta["seconds"])
+
+
+def stage_tile(reg: Region, year: int, root: Path, size: int, overlap: int) -> float:
+    rec = tile_stage.run(root / reg.name / str(year), reg.grid, size=size, overlap=overlap)
+    state = "up to date" if rec.get("up_to_date") else f"{rec['seconds']:.1f}s"
+    log.info(
+        "tile %s %d: %d tiles of %d px, overlap %d (%s)",
+        reg.name,
+        year,
+        rec["tiles"],
+        rec["size"],
+        rec["overlap"],
+        state,
+    )
+    return float(rec["seconds"])
+
+
+def stage_impute(
+    reg: Region, year: int, root: Path, settings: fill_stage.Settings, bar: Progress
+) -> dict[str, Any]:
+    rec = fill_stage.run(root / reg.name / str(year), reg.name, year, root, settings, progress=bar)
+    if rec.get("up_to_date"):
+        log.info("impute %s %d: up to date (same cube, tiles, model and settings)", reg.name, year)
+        return rec
+    st = next((m for m in rec["metrics"] if m["method"] == "st_transformer"), None)
+    best = min(
+        (m for m in rec["metrics"] if m["method"] != "st_transformer"),
+        key=lambda m: m["mae"],
+        default=None,
+    )
+    log.info(
+        "impute %s %d: %s; %d values filled; %.1fs (%s pixel-days/s on %s)%s",
+        reg.name, year, rec["model"]["source"], rec["values"]["filled"], rec["seconds"]["total"],
+        f"{rec['pixel_days_per_s']:,}", rec["device"],
+        f"; held-out MAE {st['mae']:.4f} (best baseline {best['method']} {best['mae']:.4f})" if st and best else "",
+    )  # fmt: skip
+    return rec
+
+
+def stage_export(
+    reg: Region, year: int, root: Path, crs: str | None, bar: Progress
+) -> dict[str, Any]:
+    rec = export_stage.run(
+        root / reg.name / str(year),
+        reg.name,
+        year,
+        crs=crs,
+        lonlat_bbox=list(reg.grid.lonlat_bbox()),
+        progress=bar,
+    )
+    what = f"{rec['written']} files written" if rec["written"] else "up to date"
+    log.info(
+        "export %s %d: %s (%d daily COGs, %s, STAC) -> %s",
+        reg.name,
+        year,
+        what,
+        rec["cogs"],
+        rec["netcdf"],
+        root / reg.name / str(year) / "export",
+    )
+    return rec
+
+
+def _settings(
+    device: str, budget: float | None, holdout: float, baselines: str, seed: int
+) -> fill_stage.Settings:
+    names = tuple(b for b in baselines.split(",") if b and b != "none")
+    s = fill_stage.Settings(holdout=holdout, seed=seed, device=device, baselines=names)
+    if budget is not None:
+        s.train_budget_s = budget
+    return s
+
+
+REGION = typer.Option(..., help="a region of catalogs/regions.toml")
+YEAR = typer.Option(..., help="calendar year")
+DATA = typer.Option(None, help="data root (default $DATA or ./data)")
+DEBUG = typer.Option(False, help="tracebacks and debug logs")
+SOURCE = typer.Option(
+    "earthdata", envvar="SOURCE", help="earthdata (needs a login) or sample (offline)"
+)
+TILE_SIZE = typer.Option(36, help="tile side in pixels (1 km)")
+OVERLAP = typer.Option(4, help="pixels shared by neighbouring tiles (blended)")
+DEVICE = typer.Option("auto", envvar="DEVICE", help="auto (CUDA when present), cpu or cuda")
+BUDGET = typer.Option(
+    None, envvar="BUDGET", help="seconds of training when no region checkpoint exists (default 300)"
+)
+HOLDOUT = typer.Option(0.05, help="share of observed values held out to check the run (0 to skip)")
+BASELINES = typer.Option(
+    "mean,linear,dctpls", help="baselines compared on the check values, or none"
+)
+SEED = typer.Option(0, help="seed of the held-out choice and of training")
+CRS_OPT = typer.Option(None, envvar="CRS", help="also reproject the daily GeoTIFFs, e.g. EPSG:4326")
+
+
 @app.command()
 def download(
-    region: str = typer.Option(..., help="a region of catalogs/regions.toml"),
-    year: int = typer.Option(..., help="calendar year"),
-    source: str = typer.Option("earthdata", envvar="SOURCE", help="earthdata or sample"),
-    data: Path = typer.Option(None, help="data root (default $DATA or ./data)"),
-    debug: bool = typer.Option(False, help="tracebacks and debug logs"),
+    region: str = REGION,
+    year: int = YEAR,
+    source: str = SOURCE,
+    data: Path = DATA,
+    debug: bool = DEBUG,
 ) -> None:
     """Find and fetch the granules of a region-year into DATA/REGION/YEAR/raw."""
 
     def go() -> None:
-        reg = find_region(region)
-        root = data_root(data)
-        src = _source(source, root)
-        products = load_products()
-        wanted = [products[p] for p in SOURCE_PRODUCTS[src.name]]
-        raw = root / reg.name / str(year) / "raw"
         with progress_bar() as bar:
-            rep = download_stage.run(reg, year, wanted, source=src, raw=raw, progress=bar)
-        log.info(
-            "download %s %d: %d fetched (%.1f MB), %d already there, %d superseded reissues, %.1fs -> %s",
-            reg.name, year, len(rep.fetched), rep.bytes / 1e6, len(rep.skipped), rep.superseded, rep.seconds, raw,
-        )  # fmt: skip
+            stage_download(find_region(region), year, data_root(data), source, bar)
 
     _run(debug, go)
 
 
 @app.command()
 def cube(
-    region: str = typer.Option(..., help="a region of catalogs/regions.toml"),
-    year: int = typer.Option(..., help="calendar year"),
-    data: Path = typer.Option(None, help="data root (default $DATA or ./data)"),
+    region: str = REGION, year: int = YEAR, data: Path = DATA,
     strict: bool = typer.Option(False, help="fail on a damaged granule instead of skipping it"),
     force: bool = typer.Option(False, help="rebuild even if the granules have not changed"),
-    debug: bool = typer.Option(False, help="tracebacks and debug logs"),
-) -> None:
+    debug: bool = DEBUG,
+) -> None:  # fmt: skip
     """Build DATA/REGION/YEAR/cube.zarr from the downloaded granules."""
 
     def go() -> None:
-        reg = find_region(region)
-        folder = data_root(data) / reg.name / str(year)
-        products = load_products()
         with progress_bar() as bar:
-            meta = cube_stage.build(
-                reg,
-                year,
-                products,
-                raw=folder / "raw",
-                out=folder / "cube.zarr",
-                strict=strict,
-                force=force,
-                progress=bar,
-            )
-        if meta.get("up_to_date"):
-            log.info(
-                "cube %s %d: up to date with the downloaded granules (--force rebuilds)",
-                reg.name,
-                year,
-            )
-            return
-        meta["peak_memory_mb"] = round(_peak_mb(), 1)
-        (folder / "cube.json").write_text(json.dumps(meta, indent=1))
-        log.info(
-            "cube %s %d: %s pixel-days, %.1f%% missing, %d granules skipped, %.1fs, %.1f MB on disk, peak memory %.0f MB",
-            reg.name, year, "x".join(map(str, meta["shape"])), 100 * meta["missing_share"],
-            len(meta["skipped_granules"]), meta["seconds"], meta["bytes"] / 1e6, meta["peak_memory_mb"],
-        )  # fmt: skip
+            stage_cube(find_region(region), year, data_root(data), strict, force, bar)
 
     _run(debug, go)
+
+
+@app.command()
+def tile(
+    region: str = REGION,
+    year: int = YEAR,
+    data: Path = DATA,
+    size: int = TILE_SIZE,
+    overlap: int = OVERLAP,
+    debug: bool = DEBUG,
+) -> None:
+    """Cut the region into overlapping tiles: DATA/REGION/YEAR/tiles.parquet (GeoParquet)."""
+    _run(debug, lambda: stage_tile(find_region(region), year, data_root(data), size, overlap))
+
+
+@app.command()
+def impute(
+    region: str = REGION, year: int = YEAR, data: Path = DATA, device: str = DEVICE, budget: float = BUDGET,
+    holdout: float = HOLDOUT, baselines: str = BASELINES, seed: int = SEED, debug: bool = DEBUG,
+) -> None:  # fmt: skip
+    """The fill stage alone: DATA/REGION/YEAR/filled.zarr and fill.json (held-out metrics)."""
+
+    def go() -> None:
+        with progress_bar() as bar:
+            stage_impute(
+                find_region(region),
+                year,
+                data_root(data),
+                _settings(device, budget, holdout, baselines, seed),
+                bar,
+            )
+
+    _run(debug, go)
+
+
+@app.command()
+def export(
+    region: str = REGION,
+    year: int = YEAR,
+    data: Path = DATA,
+    crs: str = CRS_OPT,
+    debug: bool = DEBUG,
+) -> None:
+    """NetCDF, daily COGs with QGIS styles, STAC, and the run report: DATA/REGION/YEAR/export/."""
+
+    def go() -> None:
+        reg, root = find_region(region), data_root(data)
+        with progress_bar() as bar:
+            stage_export(reg, year, root, crs, bar)
+        report.write(
+            root / reg.name / str(year),
+            reg.name,
+            year,
+            _recorded_seconds(root / reg.name / str(year)),
+        )
+
+    _run(debug, go)
+
+
+@app.command()
+def train(
+    region: str = REGION,
+    years: str = typer.Option(..., help="years to learn from: 2016-2021 or 2019,2021"),
+    source: str = SOURCE, data: Path = DATA, device: str = DEVICE,
+    budget: float = typer.Option(1800.0, envvar="BUDGET", help="seconds of training"),
+    area: int = typer.Option(288, help="side in pixels of the block trained on"),
+    seed: int = SEED, debug: bool = DEBUG,
+) -> None:  # fmt: skip
+    """Train a region checkpoint on past years (DATA/models/REGION/); fill then uses it."""
+
+    def go() -> None:
+        reg, root = find_region(region), data_root(data)
+        wanted = _years(years)
+        with progress_bar() as bar:
+            for y in wanted:
+                stage_download(reg, y, root, source, bar)
+                stage_cube(reg, y, root, False, False, bar)
+        cubes = {y: cube_stage.open_cube(root / reg.name / str(y) / "cube.zarr") for y in wanted}
+        folder = train_stage.region_models(root, reg.name)
+        ckpt = train_stage.train_region(
+            cubes, folder, area=area, budget_s=budget, device=device, seed=seed, holdout=0.0
+        )
+        info = ckpt.meta["training"]
+        log.info(
+            "train %s %s: %d steps in %.0fs on %s -> %s",
+            reg.name,
+            years,
+            info["steps"],
+            info["seconds"],
+            info["device"],
+            ckpt.path,
+        )
+
+    _run(debug, go)
+
+
+@app.command()
+def fill(
+    region: str = REGION, year: int = YEAR, source: str = SOURCE, data: Path = DATA, device: str = DEVICE,
+    budget: float = BUDGET, holdout: float = HOLDOUT, baselines: str = BASELINES, size: int = TILE_SIZE,
+    overlap: int = OVERLAP, crs: str = CRS_OPT, seed: int = SEED, debug: bool = DEBUG,
+) -> None:  # fmt: skip
+    """Everything: download -> cube -> tile -> impute -> export, each skipped when current."""
+
+    def go() -> None:
+        reg, root = find_region(region), data_root(data)
+        folder = root / reg.name / str(year)
+        with progress_bar() as bar:
+            seconds = {"download": stage_download(reg, year, root, source, bar)}
+            stage_cube(reg, year, root, False, False, bar)
+            stage_tile(reg, year, root, size, overlap)
+            stage_impute(reg, year, root, _settings(device, budget, holdout, baselines, seed), bar)
+            rec = stage_export(reg, year, root, crs, bar)
+        seconds |= _recorded_seconds(folder)
+        if rec["written"] or not (folder / "export" / "report" / "report.md").exists():
+            path = report.write(folder, reg.name, year, seconds)
+            log.info("report: %s", path)
+        else:
+            log.info("%s %d: everything is up to date", reg.name, year)
+
+    _run(debug, go)
+
+
+def _recorded_seconds(folder: Path) -> dict[str, float]:
+    """Seconds of each stage's last real run, from the records the stages keep."""
+    out = {}
+    for stage, name, key in (
+        ("cube", "cube.json", None),
+        ("tile", "tiles.json", None),
+        ("fill", "fill.json", "total"),
+        ("export", "export/export.json", None),
+    ):
+        path = folder / name
+        if path.exists():
+            sec = json.loads(path.read_text()).get("seconds")
+            out[stage] = float(sec[key] if key else sec) if sec is not None else 0.0
+    return out
+
+
+def _years(text: str) -> list[int]:
+    try:
+        if "-" in text:
+            a, b = (int(x) for x in text.split("-"))
+            return list(range(a, b + 1))
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise SourceError(
+            f"years {text!r}: write a range like 2016-2021 or a list like 2019,2021"
+        ) from None
 
 
 if __name__ == "__main__":

@@ -1,0 +1,160 @@
+"""The run report: what a person looks at after a run (Markdown with PNG figures).
+
+- a map of one day before (observations) and after filling;
+- time series at a few pixels: observations, filled values and a 90% band from the uncertainty;
+- the held-out check values: MAE/RMSE/ubRMSE/R of the model and the baselines;
+- time per stage.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from pipeline.qml import RAMP
+
+STAGES = ("download", "cube", "tile", "fill", "export")
+
+
+def _cmap():
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("sm", [(v / 0.5, c) for v, c in RAMP])
+
+
+def _busiest_gappy_day(observed: np.ndarray) -> int:
+    """A day with many observations but gaps left (the most telling before/after pair)."""
+    share = observed.reshape(len(observed), -1).mean(axis=1)
+    candidates = np.where((share > 0) & (share < 0.95))[0]
+    return (
+        int(candidates[np.argmax(share[candidates])]) if len(candidates) else int(np.argmax(share))
+    )
+
+
+def map_figure(cube: xr.Dataset, filled: xr.Dataset, t: int, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    before = cube["soil_moisture"].isel(time=t).values
+    after = filled["soil_moisture"].isel(time=t).values
+    x, y = cube["x"].values / 1000, cube["y"].values / 1000
+    extent = (x[0], x[-1], y[-1], y[0])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), constrained_layout=True)
+    for ax, data, title in (
+        (axes[0], before, "observed (SPL2SMAP_S, QC passed)"),
+        (axes[1], after, "filled"),
+    ):
+        im = ax.imshow(data, cmap=_cmap(), vmin=0, vmax=0.5, extent=extent, interpolation="nearest")
+        ax.set_title(title)
+        ax.set_xlabel("x (km, EASE-Grid 2.0)")
+    axes[0].set_ylabel("y (km)")
+    fig.colorbar(im, ax=axes, label="soil moisture (m³/m³)", shrink=0.9)
+    fig.suptitle(str(cube["time"].values[t])[:10])
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def series_figure(
+    cube: xr.Dataset, filled: xr.Dataset, path: Path, n: int = 3
+) -> tuple[Path, list[tuple[int, int]]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = cube["observed"].sum("time").values
+    flat = np.argsort(counts.ravel())[::-1]
+    picks = [np.unravel_index(i, counts.shape) for i in flat[:: max(1, len(flat) // (4 * n))][:n]]
+    days = cube["time"].values
+    fig, axes = plt.subplots(
+        len(picks), 1, figsize=(10, 2.6 * len(picks)), sharex=True, constrained_layout=True
+    )
+    for ax, (r, c) in zip(np.atleast_1d(axes), picks, strict=True):
+        obs = cube["soil_moisture"].isel(y=r, x=c).values
+        sm = filled["soil_moisture"].isel(y=r, x=c).values
+        unc = filled["soil_moisture_uncertainty"].isel(y=r, x=c).values
+        ax.fill_between(
+            days,
+            sm - 1.645 * unc,
+            sm + 1.645 * unc,
+            color="#5ab4ac",
+            alpha=0.3,
+            label="90% interval",
+        )
+        ax.plot(days, sm, color="#01665e", lw=1, label="filled")
+        ax.plot(days, obs, "o", ms=3, color="#8c510a", label="observed")
+        ax.set_ylabel("m³/m³")
+        ax.set_title(f"pixel row {r}, col {c}", fontsize=9)
+    np.atleast_1d(axes)[0].legend(loc="upper right", fontsize=8, ncol=3)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path, [(int(r), int(c)) for r, c in picks]
+
+
+def metrics_table(rows: list[dict[str, Any]]) -> str:
+    head = "| method | tiles | check values | MAE | RMSE | ubRMSE | R | in 90% interval |\n|---|---|---|---|---|---|---|---|"
+    lines = [
+        f"| {r['method']} | {r['tiles']} | {r['points']} | {r['mae']:.4f} | {r['rmse']:.4f} | {r['ubrmse']:.4f} | {r['r']:.3f} | "
+        + (f"{r['coverage90']:.2f}" if "coverage90" in r else "-")
+        + " |"
+        for r in rows
+    ]
+    return "\n".join([head, *lines])
+
+
+def write(folder: Path, region: str, year: int, seconds: dict[str, float]) -> Path:
+    """folder/export/report/report.md and its figures."""
+    from pipeline.cube import open_cube
+
+    out = folder / "export" / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    cube = open_cube(folder / "cube.zarr")
+    filled = xr.open_zarr(folder / "filled.zarr", consolidated=True)
+    fill = json.loads((folder / "fill.json").read_text())
+    t = _busiest_gappy_day(cube["observed"].values.astype(bool))
+    map_figure(cube, filled, t, out / "map.png")
+    _, pixels = series_figure(cube, filled, out / "series.png")
+    counts = fill["values"]
+    total = sum(counts.values()) or 1
+    hold = fill["holdout"]
+    stage_rows = "\n".join(f"| {s} | {seconds[s]:.1f} |" for s in STAGES if s in seconds)
+    text = f"""# Soil moisture gap fill: {region} {year}
+
+Model: {fill["model"]["source"]} (checkpoint sha256 `{fill["model"]["sha256"][:12]}`), on {fill["device"]}, code {fill["code_version"]}.
+
+Values: {counts["observed"]:,} observed ({100 * counts["observed"] / total:.1f}%), {counts["filled"]:,} filled ({100 * counts["filled"] / total:.1f}%), {counts["no_data"]:,} no data. Tiles: {fill["tiles"]} ({fill["tiles_without_observations"]} without any observation).
+
+## How good is it: held-out check values
+
+{hold["share"]:.0%} of the observed values (seed {hold["seed"]}, {hold["points"]:,} values) were hidden from the model and the baselines and compared with what each put there. The baselines ran on the "scored" tiles; the model's row "all" covers every tile.
+
+{metrics_table(fill["metrics"])}
+
+MAE, RMSE and ubRMSE in m³/m³. "in 90% interval": share of check values inside the model's 90% interval (nominal 0.90).
+
+## Before and after
+
+![one day before and after filling](map.png)
+
+## Time series at {len(pixels)} pixels
+
+![observations, filled values and the 90% interval](series.png)
+
+## Time per stage (seconds, this run)
+
+| stage | seconds |
+|---|---|
+{stage_rows}
+
+Fill stage inference: {fill["pixel_days_per_s"] or 0:,} pixel-days per second on {fill["device"]}.
+"""
+    path = out / "report.md"
+    path.write_text(text)
+    return path

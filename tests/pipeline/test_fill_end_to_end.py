@@ -1,0 +1,171 @@
+"""`python -m pipeline fill` end to end on the sample (txson in 16-pixel tiles), then what a GIS
+user and a nightly job rely on: the files open with the right georeferencing, observed values
+are untouched, re-runs do no work, a deleted file is rebuilt alone, bad inputs fail clearly."""
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import xarray as xr
+from typer.testing import CliRunner
+
+from pipeline.__main__ import app
+from pipeline.catalog import region
+
+runner = CliRunner()
+GRID = region("txson").grid
+
+
+def _fill(data: Path, *extra: str):
+    args = ["fill", "--region", "txson", "--year", "2022", "--source", "sample", "--data", str(data),
+            "--size", "16", "--overlap", "4", "--budget", "4", "--baselines", "mean,linear", *extra]  # fmt: skip
+    return runner.invoke(app, args)
+
+
+@pytest.fixture(scope="module")
+def run_dir(archive, tmp_path_factory) -> Path:
+    data = tmp_path_factory.mktemp("data")
+    (data / "sample-archive").symlink_to(archive)
+    res = _fill(data)
+    assert res.exit_code == 0, res.output
+    return data / "txson" / "2022"
+
+
+def test_outputs_exist(run_dir):
+    export = run_dir / "export"
+    assert (export / "txson_2022.nc").exists()
+    assert len(list((export / "cog").glob("*.tif"))) == 365
+    assert len(list((export / "cog").glob("*.qml"))) == 365
+    for name in ("report.md", "map.png", "series.png"):
+        assert (export / "report" / name).stat().st_size > 0
+    assert not list(run_dir.rglob("*.part"))
+
+
+def test_geotiffs_are_georeferenced_cogs(run_dir):
+    from rio_cogeo.cogeo import cog_validate
+
+    tifs = sorted((run_dir / "export" / "cog").glob("*.tif"))
+    for tif in tifs:
+        with rasterio.open(tif) as src:
+            assert src.crs.to_epsg() == 6933
+            assert src.transform.to_gdal() == pytest.approx(GRID.transform)
+            assert src.nodata == -9999.0 and src.count == 3
+            assert src.descriptions[0].startswith("soil_moisture")
+    for tif in tifs[::90]:
+        valid, errors, _ = cog_validate(str(tif))
+        assert valid, errors
+
+
+def test_qml_styles_sit_beside_each_tif(run_dir):
+    tif = next((run_dir / "export" / "cog").glob("*.tif"))
+    root = ET.parse(tif.with_suffix(".qml")).getroot()
+    renderer = root.find("pipe/rasterrenderer")
+    assert renderer.get("type") == "singlebandpseudocolor" and renderer.get("band") == "1"
+    assert (renderer.get("classificationMin"), renderer.get("classificationMax")) == ("0.0", "0.5")
+
+
+def test_netcdf_reads_in_xarray_and_gdal_with_its_grid(run_dir):
+    nc = run_dir / "export" / "txson_2022.nc"
+    ds = xr.open_dataset(nc, decode_coords="all")
+    assert ds.rio.crs.to_epsg() == 6933
+    assert ds.attrs["Conventions"] == "CF-1.8" and "model_checkpoint_sha256" in ds.attrs
+    assert ds["flag"].attrs["flag_meanings"] == "no_data observed filled"
+    assert ds["soil_moisture"].attrs["units"] == "m3 m-3"
+    with rasterio.open(f"netcdf:{nc}:soil_moisture") as src:
+        assert src.crs.to_epsg() == 6933 and src.count == 365
+        assert src.transform.to_gdal() == pytest.approx(GRID.transform)
+
+
+def test_values_observed_bit_identical_filled_in_range(run_dir):
+    cube = xr.open_zarr(run_dir / "cube.zarr")
+    ds = xr.open_dataset(run_dir / "export" / "txson_2022.nc")
+    obs = cube["observed"].values.astype(bool)
+    sm = ds["soil_moisture"].values
+    assert np.array_equal(
+        sm[obs].view(np.uint32), cube["soil_moisture"].values[obs].view(np.uint32)
+    )
+    flag = ds["flag"].values
+    assert (flag[obs] == 1).all() and (flag[~obs] == 2).all()  # txson is all land
+    assert np.isfinite(sm).all() and sm.min() >= 0.02 and sm.max() <= 0.5
+    unc = ds["soil_moisture_uncertainty"].values
+    assert (unc[obs] == 0).all() and (unc[~obs] > 0).all()
+
+
+def test_run_report_states_held_out_metrics_against_baselines(run_dir):
+    fill = json.loads((run_dir / "fill.json").read_text())
+    methods = {m["method"] for m in fill["metrics"]}
+    assert {"st_transformer", "mean", "linear"} <= methods
+    assert fill["holdout"]["points"] > 100
+    report = (run_dir / "export" / "report" / "report.md").read_text()
+    assert "| st_transformer | scored |" in report and "| linear | scored |" in report
+
+
+def test_stac_catalog_lists_the_days_and_the_netcdf(run_dir):
+    import pystac
+
+    cat = pystac.Catalog.from_file(str(run_dir / "export" / "stac" / "catalog.json"))
+    items = list(cat.get_items(recursive=True))
+    assert len(items) == 366
+    day = next(i for i in items if i.id == "txson-2022-03-01")
+    assert Path(day.assets["data"].get_absolute_href()).exists()
+    assert Path(day.assets["style"].get_absolute_href()).suffix == ".qml"
+
+
+def test_rerun_does_no_work_and_a_deleted_file_is_rebuilt_alone(run_dir):
+    data = run_dir.parents[1]
+    files = [p for p in (run_dir / "export").rglob("*") if p.is_file()]
+    before = {p: p.stat().st_mtime_ns for p in files}
+    res = _fill(data)
+    assert res.exit_code == 0 and "everything is up to date" in res.output, res.output
+    assert {p: p.stat().st_mtime_ns for p in files} == before
+    gone = run_dir / "export" / "cog" / "txson_2022-06-15.tif"
+    gone.unlink()
+    res = _fill(data)
+    assert res.exit_code == 0 and "1 files written" in res.output, res.output
+    assert gone.exists()
+    unchanged = [
+        p
+        for p in files
+        if p != gone
+        and "stac" not in p.parts
+        and "report" not in p.parts
+        and p.name != "export.json"
+    ]
+    assert all(p.stat().st_mtime_ns == before[p] for p in unchanged)
+
+
+def test_interrupted_export_leaves_no_half_file_and_a_rerun_completes(run_dir, monkeypatch):
+    from pipeline import export
+
+    cog = run_dir / "export" / "cog"
+    for day in ("2022-02-01", "2022-02-02", "2022-02-03"):
+        (cog / f"txson_{day}.tif").unlink()
+    real, calls = export.write_cog, []
+
+    def dying(bands, path, *a, **k):
+        calls.append(path)
+        if len(calls) == 2:
+            with open(path.with_name(path.name + ".part"), "wb") as f:
+                f.write(b"half")  # what a kill leaves mid-write...
+            raise KeyboardInterrupt
+        return real(bands, path, *a, **k)
+
+    monkeypatch.setattr(export, "write_cog", dying)
+    res = _fill(run_dir.parents[1])
+    assert res.exit_code == 130 and "interrupted" in res.output
+    monkeypatch.setattr(export, "write_cog", real)
+    res = _fill(run_dir.parents[1])
+    assert res.exit_code == 0 and "2 files written" in res.output, res.output
+    assert not list(run_dir.rglob("*.part"))  # ...is gone once the re-run completes
+    with rasterio.open(cog / "txson_2022-02-02.tif") as src:
+        assert src.read(1).shape == (36, 36)
+
+
+def test_notebook_runs_top_to_bottom_on_the_outputs(run_dir, monkeypatch):
+    from tests.notebooks import run
+
+    monkeypatch.setenv("DATA", str(run_dir.parents[1]))
+    run(Path(__file__).parents[2] / "notebooks" / "explore_fill.ipynb", timeout=300)
