@@ -76,7 +76,10 @@ def _run(debug: bool, fn) -> None:
         else logging.StreamHandler(sys.stderr)  # logs and cron mail: one line per message
     )
     logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO, format="%(message)s", handlers=[handler], force=True
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(message)s",
+        handlers=[handler],
+        force=True,
     )
     try:
         fn()

@@ -149,7 +149,9 @@ class Writer:
         import zarr
 
         group = zarr.open_group(store, mode="r+")
-        self.arrays = {n: group[n] for n in ("soil_moisture", "soil_moisture_uncertainty", "flag")}
+        self.arrays: dict[str, Any] = {
+            n: group[n] for n in ("soil_moisture", "soil_moisture_uncertainty", "flag")
+        }
         self.cube, self.land, self.scores = cube, land, scores
         valid = product("SPL2SMAP_S").variables["soil_moisture"].valid
         self.lo, self.hi = float(valid[0]), float(valid[1])

@@ -127,10 +127,11 @@ def fit(
     imp = stimpute.Imputer(
         "st_transformer", window=72, seed=seed, device=device, **PRESETS[_kind(device)]
     )
+    method: Any = imp.method  # a TransformerMethod: its device and training report are read below
     start = time.perf_counter()
     log.info(
         "train: %s block of %d x %d pixels at row %d col %d, %d days, up to %.0f s",
-        imp.method.device, block.height, block.width, block.row, block.col, len(values), budget_s,
+        method.device, block.height, block.width, block.row, block.col, len(values), budget_s,
     )  # fmt: skip
     imp.fit(
         values,
@@ -139,7 +140,7 @@ def fit(
         times=np.concatenate([p.times for p in parts]),
         time_budget_s=budget_s,
     )
-    report = imp.method.report
+    report = method.report
     info = {
         "block": [block.row, block.col, block.height, block.width],
         "days": int(len(values)),
@@ -148,7 +149,7 @@ def fit(
         "best_validation_mae_scaled": float(report.best_val_mae),
         "stopped_by": report.stopped_by,
         "hparams": {"window": 72, **PRESETS[_kind(device)]},
-        "device": str(imp.method.device),
+        "device": str(method.device),
     }
     return imp, info
 
