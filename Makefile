@@ -62,7 +62,7 @@ tile: cube ## Only cut DATA/REGION/YEAR/tiles.parquet
 	$(BIN)/python -m pipeline tile --region $(REGION) --year $(YEAR) --data $(DATA)
 
 notebooks: demo ## Run notebooks/ top to bottom on the demo outputs
-	DATA=$(DATA) $(BIN)/python -m tests.notebooks notebooks/*.ipynb
+	DATA=$(abspath $(DATA)) $(BIN)/python -m tests.notebooks notebooks/*.ipynb
 
 bench: setup ## Benchmark on the twin, day and point protocols (BUDGET=small|full)
 	$(BIN)/python -m stimpute.bench --dataset $(DATASET) --protocol day,point --budget $(BUDGET) --out $(OUT)/$(DATASET)-$(BUDGET).json

@@ -178,6 +178,7 @@ def stage_impute(
 def stage_export(
     reg: Region, year: int, root: Path, crs: str | None, bar: Progress
 ) -> dict[str, Any]:
+    crs = crs or None  # an empty CRS= from make means the native grid
     rec = export_stage.run(
         root / reg.name / str(year),
         reg.name,
@@ -220,7 +221,9 @@ TILE_SIZE = typer.Option(36, help="tile side in pixels (1 km)")
 OVERLAP = typer.Option(4, help="pixels shared by neighbouring tiles (blended)")
 DEVICE = typer.Option("auto", envvar="DEVICE", help="auto (CUDA when present), cpu or cuda")
 BUDGET = typer.Option(
-    None, envvar="BUDGET", help="seconds of training when no region checkpoint exists (default 300)"
+    None,
+    envvar="TRAIN_BUDGET",
+    help="seconds of training when no region checkpoint exists (default 300)",
 )
 HOLDOUT = typer.Option(0.05, help="share of observed values held out to check the run (0 to skip)")
 BASELINES = typer.Option(
@@ -325,7 +328,7 @@ def train(
     region: str = REGION,
     years: str = typer.Option(..., help="years to learn from: 2016-2021 or 2019,2021"),
     source: str = SOURCE, data: Path = DATA, device: str = DEVICE,
-    budget: float = typer.Option(1800.0, envvar="BUDGET", help="seconds of training"),
+    budget: float = typer.Option(1800.0, envvar="TRAIN_BUDGET", help="seconds of training"),
     area: int = typer.Option(288, help="side in pixels of the block trained on"),
     seed: int = SEED, debug: bool = DEBUG,
 ) -> None:  # fmt: skip

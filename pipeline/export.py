@@ -25,6 +25,7 @@ from pipeline.catalog import load_products
 from pipeline.errors import ExportError
 from pipeline.files import replacing
 from pipeline.fill import FILLED, NO_DATA, OBSERVED
+from pipeline.progress import Ticker
 from pipeline.qml import soil_moisture_style
 from pipeline.tile import fingerprint
 
@@ -273,7 +274,7 @@ def run(
     cog_dir = out / ("cog" if crs is None else f"cog-{crs.replace(':', '').lower()}")
     cog_dir.mkdir(exist_ok=True)
     style = soil_moisture_style()
-    task = progress.add_task("export", total=len(days)) if progress is not None else None
+    ticker = Ticker(progress, "export", len(days), "days")
     tifs = [(day, cog_dir / f"{region}_{day}.tif") for day in days]
     for t0, block in blocks(filled, len(days)):
         for t in range(len(block["flag"])):
@@ -286,8 +287,7 @@ def run(
                 with replacing(qml) as tmp:
                     tmp.write_text(style)
                 written.append(str(qml.relative_to(out)))
-            if progress is not None:
-                progress.advance(task)
+            ticker.advance()
     catalog = out / "stac" / "catalog.json"
     if written or stale(catalog):
         write_stac(out, region, year, tifs, netcdf, lonlat_bbox, crs or src_crs)

@@ -29,6 +29,7 @@ from pipeline.cube import open_cube
 from pipeline.errors import FillError
 from pipeline.files import part_of, replacing, swap_dir
 from pipeline.fill_inputs import TARGET, BandReader, window_holdout
+from pipeline.progress import Ticker
 from pipeline.provenance import code_version
 from pipeline.stitch import Stitcher
 from pipeline.tile import Window, cube_fingerprint, fingerprint, land_mask
@@ -264,23 +265,22 @@ def run(
     writer = Writer(part, cube, land, scores)
     stitcher = Stitcher(n_time, land.shape, ["st", "st_std"], overlap, writer)
     reader = BandReader(cube, features)
-    task = progress.add_task("fill", total=len(windows)) if progress is not None else None
+    ticker = Ticker(progress, "fill", len(windows), "tiles")
     infer_s, baseline_s, empty, pixel_days = 0.0, 0.0, 0, 0
     for k, w in enumerate(windows):
         arr = reader.window(w)
-        hide = window_holdout(arr, w, row0, col0, s.holdout, s.seed)
-        visible = np.where(hide | ~land[w.rows, w.cols][None], np.nan, arr.values).astype(
-            np.float32
-        )
+        on_land = land[w.rows, w.cols][None]
+        hide = window_holdout(arr, w, row0, col0, s.holdout, s.seed) & on_land
+        visible = np.where(hide | ~on_land, np.nan, arr.values).astype(np.float32)
         if not np.isfinite(visible).any():
-            empty += 1  # nothing to anchor a fill: its pixels stay no-data unless a neighbour covers them
-        else:
-            t0 = time.perf_counter()
-            res = imp.impute(visible, arr.covariates, arr.static, times=arr.times)
-            infer_s += time.perf_counter() - t0
-            pixel_days += visible.size
+            empty += 1  # no observation anchors this tile: the model fills it from the covariates
+        t0 = time.perf_counter()
+        res = imp.impute(visible, arr.covariates, arr.static, times=arr.times)
+        infer_s += time.perf_counter() - t0
+        pixel_days += visible.size
+        if hide.any():
             preds = {}
-            if k in scores.scored and hide.any():
+            if k in scores.scored:
                 t0 = time.perf_counter()
                 for m in s.baselines:
                     preds[m] = (
@@ -290,11 +290,9 @@ def run(
                         .values
                     )
                 baseline_s += time.perf_counter() - t0
-            if hide.any():
-                scores.register(k, w, hide, arr.values, preds)
-            stitcher.add(w, {"st": res.values, "st_std": res.std})
-        if progress is not None:
-            progress.advance(task)
+            scores.register(k, w, hide, arr.values, preds)
+        stitcher.add(w, {"st": res.values, "st_std": res.std})
+        ticker.advance()
     stitcher.close()
     if empty == len(windows):
         shutil.rmtree(part, ignore_errors=True)
@@ -304,6 +302,11 @@ def run(
     import zarr
 
     zarr.consolidate_metadata(str(part))
+    if empty:
+        log.warning(
+            "fill: %d of %d tiles had no observation all year: they are filled from the covariates "
+            "alone (flag 2), which the held-out check cannot score", empty, len(windows),
+        )  # fmt: skip
     swap_dir(part, out)
     record = {
         "fingerprint": key,

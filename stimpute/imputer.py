@@ -14,10 +14,11 @@ from stimpute.baselines import DctPls, LinearInTime, Mice, PixelMean, RandomFore
 from stimpute.baselines.base import Method
 from stimpute.errors import CheckpointError, ConfigError, NotFittedError
 from stimpute.layout import prepare
-from stimpute.neural import TransformerMethod
+from stimpute.neural import PSANMethod, TransformerMethod
 
 MODELS: dict[str, type[Method]] = {
     "st_transformer": TransformerMethod,
+    "psan": PSANMethod,
     "mean": PixelMean,
     "linear": LinearInTime,
     "dctpls": DctPls,
@@ -72,8 +73,8 @@ class Imputer:
         self.model_name = model
         self.window, self.seed, self.device = window, seed, device
         self.hparams = hparams
-        if model == "st_transformer":
-            self.method: Method = TransformerMethod(
+        if model in ("st_transformer", "psan"):
+            self.method: Method = MODELS[model](
                 seed=seed, window=window, device=device, **hparams
             )
         else:
@@ -112,7 +113,10 @@ class Imputer:
         """Fill the gaps of `values`; observed values are returned bit-identical."""
         if not self.fitted:
             raise NotFittedError("call fit() before impute(), or load a saved imputer")
-        batch = prepare(values, covariates, static, coords, times)
+        batch = prepare(
+            values, covariates, static, coords, times,
+            require_observed=not self.method.fills_without_observations,
+        )  # fmt: skip
         start = time.perf_counter()
         mean, std = self.method.predict(batch)
         seconds = time.perf_counter() - start

@@ -14,18 +14,20 @@ from stimpute.baselines.base import Method
 from stimpute.errors import ConfigError, NotFittedError, ShapeError, WindowError
 from stimpute.inference import predict
 from stimpute.layout import Batch
-from stimpute.models import STTransformer, STTransformerConfig
+from stimpute.models import PSAN, PSANConfig, STTransformer, STTransformerConfig
 from stimpute.tensors import OnDevice, Scaled, Scaler
 from stimpute.training import TrainConfig, TrainReport, train
 
 log = logging.getLogger("stimpute")
 
-_ARCH = {f.name for f in dataclasses.fields(STTransformerConfig)} - {
-    "n_covariates",
-    "n_static",
-    "n_nodes",
-    "use_coords",
-}
+
+def _arch_names(config_cls: Any) -> set[str]:
+    """Architecture hyper-parameters a user may set (the rest follow from the data)."""
+    return {f.name for f in dataclasses.fields(config_cls)} - {
+        "n_covariates", "n_static", "n_nodes", "use_coords", "window",
+    }  # fmt: skip
+
+
 _TRAIN = {f.name for f in dataclasses.fields(TrainConfig)} - {"window"}
 _INFER = {"stride", "infer_tile", "tile_overlap", "infer_batch", "node_embedding", "compile"}
 
@@ -44,20 +46,24 @@ class TransformerMethod(Method):
     """ST-Transformer trained self-supervised on the array it is fitted to."""
 
     name = "st_transformer"
+    model_cls: Any = STTransformer
+    fills_without_observations = True
+    config_cls: Any = STTransformerConfig
 
     def __init__(
         self, *, seed: int = 0, window: int = 72, device: str = "auto", **hparams: Any
     ) -> None:
-        unknown = set(hparams) - _ARCH - _TRAIN - _INFER
+        arch = _arch_names(self.config_cls)
+        unknown = set(hparams) - arch - _TRAIN - _INFER
         if unknown:
-            allowed = ", ".join(sorted(_ARCH | _TRAIN | _INFER))
+            allowed = ", ".join(sorted(arch | _TRAIN | _INFER))
             raise ConfigError(
-                f"unknown hyper-parameter(s) {sorted(unknown)} for st_transformer; allowed: {allowed}"
+                f"unknown hyper-parameter(s) {sorted(unknown)} for {self.name}; allowed: {allowed}"
             )
         super().__init__(seed=seed, **hparams)
         self.window = int(window)
         self.device = resolve_device(device)
-        self.model: STTransformer | None = None
+        self.model: Any = None
         self.scaler: Scaler | None = None
         self.report: TrainReport | None = None
         self.std_scale = 1.0
@@ -73,19 +79,21 @@ class TransformerMethod(Method):
         """Windows per forward pass at inference: small on a CPU (cache-friendly), large on a GPU."""
         return int(self.hparams.get("infer_batch", 2 if self.device.type == "cpu" else 48))
 
-    def _fitted(self) -> tuple[STTransformer, Scaler]:
+    def _fitted(self) -> tuple[Any, Scaler]:
         if self.model is None or self.scaler is None:
             raise NotFittedError("call fit() (or Imputer.load) before impute() or save()")
         return self.model, self.scaler
 
     # -- configuration -------------------------------------------------------------------
-    def _arch(self, batch: Batch) -> STTransformerConfig:
-        kw = {k: v for k, v in self.hparams.items() if k in _ARCH}
+    def _arch(self, batch: Batch) -> Any:
+        kw = {k: v for k, v in self.hparams.items() if k in _arch_names(self.config_cls)}
+        if "window" in {f.name for f in dataclasses.fields(self.config_cls)}:
+            kw["window"] = self.window
         if "periods" in kw:
             kw["periods"] = tuple(float(p) for p in kw["periods"])
         node_emb = self.hparams.get("node_embedding", "auto")
         use_nodes = batch.layout.grid is None if node_emb == "auto" else bool(node_emb)
-        return STTransformerConfig(
+        return self.config_cls(
             n_covariates=0 if batch.covariates is None else batch.covariates.shape[-1],
             n_static=0 if batch.static is None else batch.static.shape[-1],
             n_nodes=batch.layout.n_node if use_nodes else None,
@@ -121,7 +129,7 @@ class TransformerMethod(Method):
         self.scaler = Scaler.fit(batch)
         data = Scaled.build(batch, self.scaler)
         cfg = self._train_cfg()
-        self.model = STTransformer(self._arch(batch)).to(self.device)
+        self.model = self.model_cls(self._arch(batch)).to(self.device)
         self._compiled = None
         max_steps = None
         if max_epochs is not None:  # an epoch: enough windows to cover the data once
@@ -138,12 +146,15 @@ class TransformerMethod(Method):
             max_steps=max_steps,
             time_budget_s=time_budget_s,
         )
+        self.std_scale = self.report.std_scale
         log.info(
-            "st_transformer: %d steps in %.1fs (%s), best validation MAE %.4f (scaled)",
+            "%s: %d steps in %.1fs (%s), best validation MAE %.4f (scaled), std x %.2f",
+            self.name,
             self.report.steps,
             self.report.seconds,
             self.report.stopped_by,
             self.report.best_val_mae,
+            self.std_scale,
         )
 
     def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
@@ -180,7 +191,7 @@ class TransformerMethod(Method):
         std = scale_s * float(np.sqrt(2.0) * scaler.value_std * self.std_scale)
         return mean.cpu().numpy(), std.cpu().numpy()
 
-    def _compiled_forward(self, model: STTransformer) -> Any:
+    def _compiled_forward(self, model: Any) -> Any:
         """torch.compile'd model when hparam compile=True (worth it for large regions on a GPU:
         about 2x the eager speed there, after a compile of a minute or less), else None."""
         if not self.hparams.get("compile", False):
@@ -202,8 +213,17 @@ class TransformerMethod(Method):
     def load_state(self, state: dict[str, Any]) -> None:
         arch = dict(state["arch"])
         arch["periods"] = tuple(arch["periods"])
-        self.model = STTransformer(STTransformerConfig(**arch)).to(self.device)
+        self.model = self.model_cls(self.config_cls(**arch)).to(self.device)
         self._compiled = None
         self.model.load_state_dict(state["weights"])
         self.scaler = Scaler.from_state(state["scaler"])
         self.std_scale = float(state.get("std_scale", 1.0))
+
+
+class PSANMethod(TransformerMethod):
+    """PSAN (prototype-enhanced spatial attention) trained and run exactly like the ST-Transformer:
+    same scaling, self-supervised hiding, windows, blending and calibrated std."""
+
+    name = "psan"
+    model_cls = PSAN
+    config_cls = PSANConfig

@@ -6,6 +6,8 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,6 +48,7 @@ class TrainReport:
     seconds: float = 0.0
     best_val_mae: float = math.inf
     stopped_by: str = ""
+    std_scale: float = 1.0  # recalibration of the standard error, fitted on validation values
     history: list[tuple[int, float, float]] = field(default_factory=list)
 
 
@@ -146,7 +149,7 @@ class Validation:
         return cls(held, boxes)
 
     @torch.no_grad()
-    def mae(
+    def predictions(
         self,
         model: STTransformer,
         data: Scaled,
@@ -154,10 +157,11 @@ class Validation:
         offset: RecordOffset,
         cfg: TrainConfig,
         device: torch.device,
-    ) -> float:
-        """MAE (scaled units) on the held values inside the boxes, predicted from training values."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(mean, Laplace scale, truth) at the held values inside the boxes (scaled units),
+        predicted from the training values only."""
         model.eval()
-        err, count = 0.0, 0
+        means, scales, truths = [], [], []
         for t0, nodes, grid in self.boxes:
             win = data.window([t0], cfg.window, nodes, values=train_values)
             vals = win["values"]
@@ -166,13 +170,31 @@ class Validation:
             off = offset.features(steps, None if nodes is None else torch.from_numpy(nodes)[None])
             kw = to_model_inputs(win, ~np.isnan(vals), device, grid, off)
             with autocast(device):
-                mean = model(grid=grid, all_layers=False, **kw)[-1][0].float().cpu().numpy()[0]
+                mean, log_scale = model(grid=grid, all_layers=False, **kw)[-1]
             sel = slice(None) if nodes is None else nodes
             held = self.held[t0 : t0 + cfg.window][:, sel]
-            truth = data.values[t0 : t0 + cfg.window][:, sel]
-            err += float(np.abs(mean[held] - truth[held]).sum())
-            count += int(held.sum())
-        return err / max(count, 1) if count else math.nan
+            means.append(mean.float().cpu().numpy()[0][held])
+            scales.append(log_scale.float().exp().cpu().numpy()[0][held])
+            truths.append(data.values[t0 : t0 + cfg.window][:, sel][held])
+        if not means:
+            empty = np.zeros(0, np.float32)
+            return empty, empty, empty
+        return np.concatenate(means), np.concatenate(scales), np.concatenate(truths)
+
+    def mae(self, *args: Any) -> float:
+        """MAE (scaled units) on the held values inside the boxes, predicted from training values."""
+        mean, _, truth = self.predictions(*args)
+        return float(np.abs(mean - truth).mean()) if len(truth) else math.nan
+
+    def std_scale(self, *args: Any, level: float = 0.9) -> float:
+        """The factor on the model's standard error that puts `level` of the held values inside
+        the central `level` normal interval (1.0 when there is too little to fit it on)."""
+        mean, scale, truth = self.predictions(*args)
+        if len(truth) < 50:
+            return 1.0
+        z = float(NormalDist().inv_cdf(0.5 + level / 2))
+        ratio = np.abs(mean - truth) / (np.sqrt(2.0) * np.maximum(scale, 1e-6))
+        return float(np.clip(np.quantile(ratio, level) / z, 0.2, 5.0))
 
 
 def loss_on_hidden(
@@ -280,5 +302,6 @@ def train(
             report.best_val_mae = val
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
+    report.std_scale = validation.std_scale(model, data, train_values, offset, cfg, device)
     report.steps, report.seconds = step, time.perf_counter() - start
     return report

@@ -17,6 +17,9 @@ class Method(ABC):
     """A fitted imputation method: `fit` on a Batch, `predict` mean and std on a Batch."""
 
     name: str = "method"
+    # whether `predict` can fill an input with no observed value at all (from covariates and
+    # what it learnt in `fit`); methods that only rearrange the input's own values cannot
+    fills_without_observations: bool = False
 
     def __init__(self, *, seed: int = 0, **hparams: Any) -> None:
         self.seed = seed

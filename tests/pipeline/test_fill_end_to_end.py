@@ -169,3 +169,43 @@ def test_notebook_runs_top_to_bottom_on_the_outputs(run_dir, monkeypatch):
 
     monkeypatch.setenv("DATA", str(run_dir.parents[1]))
     run(Path(__file__).parents[2] / "notebooks" / "explore_fill.ipynb", timeout=300)
+
+
+def test_geographic_cog_on_request(run_dir, tmp_path):
+    from rio_cogeo.cogeo import cog_validate
+
+    from pipeline.export import blocks, day_bands, write_cog
+
+    filled = xr.open_zarr(run_dir / "filled.zarr")
+    _, block = next(blocks(filled, 365))
+    with rasterio.open(run_dir / "export" / "cog" / "txson_2022-01-01.tif") as src:
+        transform = src.transform
+    out = write_cog(
+        day_bands(block, 0), tmp_path / "geo.tif", transform, "EPSG:6933", "EPSG:4326", {}
+    )
+    with rasterio.open(out) as src:
+        assert src.crs.to_epsg() == 4326
+        west, south, east, north = src.bounds
+        assert -99.0 < west < -98.9 and 30.4 < north < 30.5
+        data = src.read(1)
+    assert cog_validate(str(out))[0]
+    original = day_bands(block, 0)[0]
+    assert set(np.unique(data[data != -9999.0])) <= set(
+        np.unique(original)
+    )  # nearest: no new values
+
+
+def test_a_region_checkpoint_is_used_by_the_next_fill(run_dir):
+    data = run_dir.parents[1]
+    args = ["--region", "txson", "--data", str(data), "--device", "cpu"]
+    res = runner.invoke(
+        app,
+        ["train", *args, "--years", "2022", "--budget", "3", "--area", "36", "--source", "sample"],
+    )
+    assert res.exit_code == 0, res.output
+    meta = json.loads((data / "models" / "txson" / "model.json").read_text())
+    assert meta["years"] == [2022] and meta["features"]["dynamic"] and meta["code_version"]
+    res = runner.invoke(app, ["impute", *args, "--year", "2022", "--baselines", "none"])
+    assert res.exit_code == 0 and "region checkpoint trained on 2022" in res.output, res.output
+    fill = json.loads((run_dir / "fill.json").read_text())
+    assert fill["model"]["sha256"] == meta["sha256"]

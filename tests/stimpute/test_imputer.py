@@ -5,13 +5,14 @@ import stimpute
 from stimpute import metrics
 from tests.conftest import TINY
 
-ALL_MODELS = ["mean", "linear", "dctpls", "mice", "random_forest", "st_transformer"]
+ALL_MODELS = ["mean", "linear", "dctpls", "mice", "random_forest", "st_transformer", "psan"]
+NEURAL = ("st_transformer", "psan")
 
 
 def _imputer(name, **kw):
-    extra = dict(TINY) if name == "st_transformer" else {}
+    extra = dict(TINY) if name in NEURAL else {}
     extra.update(kw)
-    if name == "st_transformer":
+    if name in NEURAL:
         extra.setdefault("device", "cpu")
         extra.setdefault("window", 12)
     return stimpute.Imputer(name, seed=0, **extra)
@@ -29,7 +30,7 @@ def test_grid_shapes_observed_unchanged_and_no_nan(name, small_twin):
     assert (res.std[observed] == 0).all() and (res.std[~observed] > 0).all()
 
 
-@pytest.mark.parametrize("name", ["linear", "dctpls", "st_transformer"])
+@pytest.mark.parametrize("name", ["linear", "dctpls", "st_transformer", "psan"])
 def test_point_sets(name):
     rng = np.random.default_rng(0)
     t = np.arange(50)[:, None]
@@ -43,7 +44,7 @@ def test_point_sets(name):
     assert np.array_equal(res.values[ok], values[ok])
 
 
-@pytest.mark.parametrize("name", ["mean", "linear", "dctpls", "st_transformer"])
+@pytest.mark.parametrize("name", ["mean", "linear", "dctpls", "st_transformer", "psan"])
 def test_save_load_round_trip_gives_identical_outputs(name, small_twin, tmp_path):
     tw = small_twin
     imp = _imputer(name).fit(tw.observed, tw.covariates, tw.static)
@@ -61,12 +62,11 @@ def test_cpu_training_is_repeatable_with_a_seed(smooth_grid):
     assert np.array_equal(a, b)
 
 
-def test_tiny_model_overfits_a_tiny_problem(smooth_grid):
+@pytest.mark.parametrize("name", NEURAL)
+def test_tiny_model_overfits_a_tiny_problem(smooth_grid, name):
     values, truth = smooth_grid
     missing = np.isnan(values)
-    imp = _imputer(
-        "st_transformer", max_steps=250, eval_every=25, patience=100, lr=3e-3, hide_rates=(0.3,)
-    )
+    imp = _imputer(name, max_steps=250, eval_every=25, patience=100, lr=3e-3, hide_rates=(0.3,))
     res = imp.fit(values).impute(values)
     mean_fill = _imputer("mean").fit(values).impute(values).values
     model_mae = metrics.mae(res.values, truth, missing)
