@@ -25,7 +25,7 @@ DEVICE  ?= auto
 export SOURCE DEVICE CRS
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint download cube tile fill train notebooks bench bench-aqi demo clean
+.PHONY: help setup test lint download cube tile fill train notebooks bench bench-aqi bench-field demo clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -64,11 +64,19 @@ tile: cube ## Only cut DATA/REGION/YEAR/tiles.parquet
 notebooks: demo ## Run notebooks/ top to bottom on the demo outputs
 	DATA=$(abspath $(DATA)) $(BIN)/python -m tests.notebooks notebooks/*.ipynb
 
+$(BIN)/.peers: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e ".[peers]"
+	@touch $@
+
 bench: setup ## Benchmark on the twin, day and point protocols (BUDGET=small|full)
 	$(BIN)/python -m stimpute.bench --dataset $(DATASET) --protocol day,point --budget $(BUDGET) --out $(OUT)/$(DATASET)-$(BUDGET).json
 
 bench-aqi: setup ## AQI-36 benchmark with the standard protocol (BUDGET=small|full)
 	$(BIN)/python -m stimpute.bench --dataset aqi36 --protocol native --budget $(BUDGET) --out $(OUT)/aqi36-$(BUDGET).json
+
+bench-field: $(BIN)/.peers ## AQI-36: ST-Transformer and PSAN over 5 seeds beside PyPOTS peers and baselines
+	$(BIN)/python -m stimpute.bench --dataset aqi36 --protocol native --budget $(BUDGET) --seeds 0,1,2,3,4 \
+		--models st_transformer,psan,saits,brits,imputeformer,linear,dctpls --out $(OUT)/aqi36-field-$(BUDGET).json
 
 demo: setup ## The whole pipeline offline on the sample: txson 2022 -> DATA/txson/2022/export/
 	$(BIN)/python -m pipeline fill --region txson --year 2022 --source sample --data $(DATA)

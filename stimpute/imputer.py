@@ -74,9 +74,7 @@ class Imputer:
         self.window, self.seed, self.device = window, seed, device
         self.hparams = hparams
         if model in ("st_transformer", "psan"):
-            self.method: Method = MODELS[model](
-                seed=seed, window=window, device=device, **hparams
-            )
+            self.method: Method = MODELS[model](seed=seed, window=window, device=device, **hparams)
         else:
             self.method = MODELS[model](seed=seed, **hparams)
         self.fitted = False

@@ -15,7 +15,7 @@ import torch
 
 from stimpute.bench import plots, throughput
 from stimpute.bench.datasets import aqi36_problem, twin_problem
-from stimpute.bench.runner import markdown_table, run
+from stimpute.bench.runner import NEURAL, aggregate, markdown_seeds, markdown_table, run
 from stimpute.errors import StimputeError
 
 DEFAULT_MODELS = "st_transformer,mean,linear,dctpls,mice,random_forest"
@@ -46,6 +46,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--budget", choices=sorted(BUDGETS), default="small")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seeds",
+        default=None,
+        help="comma list of seeds (e.g. 0,1,2,3,4): every model once per seed, then mean and std",
+    )
     p.add_argument("--size", type=int, default=36, help="twin grid side in pixels")
     p.add_argument("--days", type=int, default=365, help="twin length in days")
     p.add_argument(
@@ -62,51 +67,77 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _figures(problem: Any, filled: dict, result: dict, out: Path, protocol: str) -> None:
+    """The map-and-series figure (twin) and the reliability plot of the neural models' std."""
+    neural = [r["model"] for r in result["results"] if r["model"] in NEURAL]
+    rel = plots.reliability_figure(
+        problem,
+        {m: filled[m] for m in neural},
+        out.with_name(f"{out.stem}-{protocol}-reliability.png"),
+    )
+    if rel is not None:
+        result["reliability_figure"] = rel.name
+        print(f"wrote {rel}")
+    if problem.truth is None:
+        return
+    best = min(
+        (r for r in result["results"] if r["model"] not in NEURAL),
+        key=lambda r: r["mae"],
+        default=None,
+    )
+    pair = ("st_transformer", best["model"] if best else "st_transformer")
+    if pair[0] not in filled:
+        return
+    png = plots.twin_figure(
+        problem, filled, out.with_name(f"{out.stem}-{protocol}.png"), models=pair
+    )
+    if png is not None:
+        result["figure"] = png.name
+        print(f"wrote {png}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     budget = BUDGETS[args.budget]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     time_budget = args.time_budget if args.time_budget is not None else budget["time_budget_s"]
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     protocols = [p.strip() for p in args.protocol.split(",") if p.strip()]
     started = time.perf_counter()
     outputs: list[dict[str, Any]] = []
     try:
+        seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
         for protocol in protocols:
-            if args.dataset == "twin":
-                problem = twin_problem(protocol, size=args.size, days=args.days, seed=args.seed)
-            else:
-                if protocol != "native":
-                    raise StimputeError("aqi36 has one protocol: --protocol native")
-                problem = aqi36_problem(args.data_dir)
-            filled: dict = {}
-            result = run(
-                problem,
-                models,
-                seed=args.seed,
-                time_budget_s=time_budget,
-                st_hparams=budget["st"],
-                keep=filled,
-            )
-            if problem.truth is not None:
-                best = min(
-                    (r for r in result["results"] if r["model"] != "st_transformer"),
-                    key=lambda r: r["mae"],
-                    default=None,
-                )
-                pair = ("st_transformer", best["model"] if best else "st_transformer")
-                png = plots.twin_figure(
+            runs = []
+            for seed in seeds:
+                if args.dataset == "twin":
+                    problem = twin_problem(protocol, size=args.size, days=args.days, seed=seed)
+                else:
+                    if protocol != "native":
+                        raise StimputeError("aqi36 has one protocol: --protocol native")
+                    problem = aqi36_problem(args.data_dir)
+                filled: dict = {}
+                result = run(
                     problem,
-                    filled,
-                    args.out.with_name(f"{args.out.stem}-{protocol}.png"),
-                    models=pair,
+                    models,
+                    seed=seed,
+                    time_budget_s=time_budget,
+                    st_hparams=budget["st"],
+                    keep=filled,
                 )
-                if png is not None:
-                    result["figure"] = png.name
-                    print(f"wrote {png}")
-            result["budget"] = args.budget
-            outputs.append(result)
-            print("\n" + markdown_table(result) + "\n", flush=True)
+                result["budget"] = args.budget
+                if seed == seeds[0]:
+                    _figures(problem, filled, result, args.out, protocol)
+                print("\n" + markdown_table(result) + "\n", flush=True)
+                runs.append(result)
+            if len(runs) > 1:
+                agg = aggregate(runs)
+                agg["budget"] = args.budget
+                outputs.append(agg)
+                print("\n" + markdown_seeds(agg) + "\n", flush=True)
+            else:
+                outputs.append(runs[0])
     except StimputeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -130,9 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=2, default=float))
     tmp.replace(args.out)
-    md = "\n\n".join(markdown_table(o) for o in outputs) + (
-        "\n\n" + throughput.markdown(tput) if tput else ""
-    )
+    md = "\n\n".join(
+        markdown_seeds(o) if "summary" in o else markdown_table(o) for o in outputs
+    ) + ("\n\n" + throughput.markdown(tput) if tput else "")
     args.out.with_suffix(".md").write_text(md + "\n")
     print(
         f"wrote {args.out} and {args.out.with_suffix('.md')} in {time.perf_counter() - started:.0f}s"

@@ -65,3 +65,48 @@ def twin_figure(
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def reliability(
+    pred: np.ndarray, std: np.ndarray, target: np.ndarray, mask: np.ndarray, levels: np.ndarray
+) -> np.ndarray:
+    """Share of masked targets inside the central normal interval of each nominal level."""
+    from statistics import NormalDist
+
+    keep = mask & np.isfinite(target) & np.isfinite(pred) & np.isfinite(std)
+    err = np.abs(pred[keep] - target[keep])
+    s = std[keep]
+    return np.array([np.mean(err <= NormalDist().inv_cdf(0.5 + lv / 2) * s) for lv in levels])
+
+
+def reliability_figure(
+    problem: Problem, results: dict[str, ImputeResult], path: Path
+) -> Path | None:
+    """Observed against nominal coverage of the held-out values for each model with a std."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    if not results:
+        return None
+    levels = np.linspace(0.1, 0.95, 18)
+    fig, ax = plt.subplots(figsize=(4.6, 4.4), constrained_layout=True)
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfect")
+    ax.fill_between(
+        [0, 1], [-0.05, 0.95], [0.05, 1.05], color="grey", alpha=0.15, label="±5 points"
+    )
+    for name, res in results.items():
+        cov = reliability(res.values, res.std, problem.target, problem.eval_mask, levels)
+        ax.plot(levels, cov, marker="o", ms=3, label=name)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("nominal coverage of the interval")
+    ax.set_ylabel("share of held-out values inside")
+    ax.set_title(f"{problem.name} / {problem.protocol}: reliability")
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

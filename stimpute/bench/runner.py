@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 
 from stimpute import metrics
+from stimpute.bench import peers
 from stimpute.bench.datasets import Problem
+from stimpute.errors import StimputeError
 from stimpute.imputer import Imputer, ImputeResult
 
 log = logging.getLogger("stimpute")
@@ -18,6 +20,43 @@ log = logging.getLogger("stimpute")
 
 def _rows(a: np.ndarray | None, rows: np.ndarray | None) -> np.ndarray | None:
     return a if a is None or rows is None else a[rows]
+
+
+NEURAL = ("st_transformer", "psan")
+
+
+def _fill(
+    problem: Problem, model: str, seed: int, time_budget_s: float | None, st_hparams: dict[str, Any]
+) -> tuple[ImputeResult, float, Any]:
+    """(result, fit seconds, training report) of one model on the problem's fit rows."""
+    rows = problem.fit_rows
+    if model in peers.PEERS:
+        if not peers.available():
+            raise StimputeError(f"{model} needs PyPOTS: pip install -e '.[bench]'")
+        flat = problem.values.reshape(len(problem.values), -1)
+        fit = flat if rows is None else flat[rows]
+        window = int(problem.st_hparams.get("window", 72))
+        filled, fit_s, imp_s = peers.fill(
+            model, fit, flat, n_steps=window, seed=seed, time_budget_s=time_budget_s or 60.0
+        )
+        nan = np.full(problem.values.shape, np.nan, np.float32)
+        return ImputeResult(filled.reshape(problem.values.shape), nan, imp_s), fit_s, None
+    kw: dict[str, Any] = {}
+    if model in NEURAL:
+        kw = {**st_hparams, **problem.st_hparams}
+    imp = Imputer(model, seed=seed, **kw)
+    imp.fit(
+        _rows(problem.values, rows),
+        _rows(problem.covariates, rows),
+        problem.static,
+        problem.coords,
+        times=_rows(problem.times, rows),
+        time_budget_s=time_budget_s if model in NEURAL else None,
+    )
+    res = imp.impute(
+        problem.values, problem.covariates, problem.static, problem.coords, times=problem.times
+    )
+    return res, imp.fit_seconds, getattr(imp.method, "report", None)
 
 
 def run_model(
@@ -30,26 +69,14 @@ def run_model(
     keep: dict[str, ImputeResult] | None = None,
 ) -> dict[str, Any]:
     """Fit on the problem's fit rows, impute the whole input, score on the eval mask."""
-    kw: dict[str, Any] = {}
-    if model == "st_transformer":
-        kw = {**st_hparams, **problem.st_hparams}
-    imp = Imputer(model, seed=seed, **kw)
-    rows = problem.fit_rows
     log.info("%s / %s / %s: fitting", problem.name, problem.protocol, model)
-    imp.fit(
-        _rows(problem.values, rows),
-        _rows(problem.covariates, rows),
-        problem.static,
-        problem.coords,
-        times=_rows(problem.times, rows),
-        time_budget_s=time_budget_s if model == "st_transformer" else None,
-    )
-    res = imp.impute(
-        problem.values, problem.covariates, problem.static, problem.coords, times=problem.times
-    )
+    res, fit_seconds, report = _fill(problem, model, seed, time_budget_s, st_hparams)
     if keep is not None:
         keep[model] = res
-    m = metrics.summary(res.values, problem.target, problem.eval_mask, std=res.std)
+    has_std = bool(np.isfinite(res.std).any())
+    m = metrics.summary(
+        res.values, problem.target, problem.eval_mask, std=res.std if has_std else None
+    )
     out: dict[str, Any] = {
         "model": model,
         "mae": m["mae"],
@@ -58,9 +85,9 @@ def run_model(
         "bias": m["bias"],
         "ubrmse": m["ubrmse"],
         "r": m["r"],
-        "coverage50": m["coverage50"],
-        "coverage90": m["coverage90"],
-        "fit_seconds": imp.fit_seconds,
+        "coverage50": m.get("coverage50", math.nan),
+        "coverage90": m.get("coverage90", math.nan),
+        "fit_seconds": fit_seconds,
         "impute_seconds": res.seconds,
         "pixel_days_per_second": problem.values.size / res.seconds if res.seconds > 0 else math.inf,
     }
@@ -68,7 +95,6 @@ def run_model(
         gaps = np.isnan(problem.values)
         out["truth_mae_eval"] = metrics.mae(res.values, problem.truth, problem.eval_mask)
         out["truth_mae_all_gaps"] = metrics.mae(res.values, problem.truth, gaps)
-    report = getattr(imp.method, "report", None)
     if report is not None:
         out["train_steps"] = report.steps
         out["stopped_by"] = report.stopped_by
@@ -143,3 +169,53 @@ def run(
         "results": results,
         "seconds": time.perf_counter() - start,
     }
+
+
+def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several seeds of one protocol: mean and standard deviation of each model's metrics."""
+    models = [r["model"] for r in runs[0]["results"]]
+    rows = []
+    for model in models:
+        per = [next(r for r in run["results"] if r["model"] == model) for run in runs]
+        row: dict[str, Any] = {"model": model, "seeds": [run["seed"] for run in runs]}
+        for key in ("mae", "rmse", "coverage50", "coverage90", "fit_seconds", "impute_seconds"):
+            vals = np.array([p[key] for p in per], dtype=np.float64)
+            row[f"{key}_mean"] = float(np.mean(vals))
+            row[f"{key}_std"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+        rows.append(row)
+    return {
+        "dataset": runs[0]["dataset"],
+        "protocol": runs[0]["protocol"],
+        "summary": rows,
+        "runs": runs,
+    }
+
+
+def markdown_seeds(result: dict[str, Any]) -> str:
+    rows = result["summary"]
+    best = min(r["mae_mean"] for r in rows)
+    n = len(rows[0]["seeds"])
+    lines = [
+        f"### {result['dataset']} / {result['protocol']}: {n} seeds, mean ± standard deviation",
+        "",
+        "| model | MAE | RMSE | in 50% interval | in 90% interval | fit s | impute s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        mae = f"{r['mae_mean']:.4f} ± {r['mae_std']:.4f}"
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    r["model"],
+                    f"**{mae}**" if r["mae_mean"] == best else mae,
+                    f"{r['rmse_mean']:.4f} ± {r['rmse_std']:.4f}",
+                    f"{r['coverage50_mean']:.2f}",
+                    f"{r['coverage90_mean']:.2f}",
+                    f"{r['fit_seconds_mean']:.0f}",
+                    f"{r['impute_seconds_mean']:.1f}",
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(lines)

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from stimpute.bench.__main__ import main
 from stimpute.bench.datasets import aqi36_problem, twin_problem
@@ -58,3 +59,30 @@ def test_cli_writes_json_and_markdown(tmp_path, capsys):
         assert key in row
     assert "| mean |" in out.with_suffix(".md").read_text()
     assert "twin / point" in capsys.readouterr().out
+
+
+def test_seeds_are_summarised_as_mean_and_spread():
+    from stimpute.bench.runner import aggregate, markdown_seeds
+
+    def run(seed, mae):
+        row = {"model": "psan", "mae": mae, "rmse": 2 * mae, "coverage50": 0.5, "coverage90": 0.9,
+               "fit_seconds": 1.0, "impute_seconds": 0.1}  # fmt: skip
+        return {"dataset": "aqi36", "protocol": "native", "seed": seed, "results": [row]}
+
+    agg = aggregate([run(0, 10.0), run(1, 12.0), run(2, 14.0)])
+    (row,) = agg["summary"]
+    assert row["mae_mean"] == pytest.approx(12.0) and row["mae_std"] == pytest.approx(2.0)
+    assert "12.0000 ± 2.0000" in markdown_seeds(agg)
+
+
+def test_pypots_peer_fills_gaps_and_keeps_observed_values():
+    pytest.importorskip("pypots")
+    from stimpute.bench.peers import fill
+
+    rng = np.random.default_rng(0)
+    t = np.arange(96)[:, None]
+    values = (np.sin(t / 8 + np.arange(5)[None]) + 2).astype(np.float32)
+    values[rng.random(values.shape) < 0.3] = np.nan
+    filled, fit_s, _ = fill("brits", values, values, n_steps=24, seed=0, time_budget_s=1.0)
+    ok = np.isfinite(values)
+    assert np.isfinite(filled).all() and np.array_equal(filled[ok], values[ok]) and fit_s > 0

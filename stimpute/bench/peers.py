@@ -1,0 +1,127 @@
+"""Peers from PyPOTS (SAITS, BRITS, ImputeFormer) on the benchmark's own data and masks.
+
+PyPOTS models are multivariate series: every node (station, pixel) is a feature, samples are
+consecutive windows of `n_steps`. They see the values only (no covariates), standardised per
+node on the fit rows, and are trained for about the same seconds as our models: one epoch is
+timed first, then a fresh model trains for as many epochs as the budget holds (at most 100).
+Observed values are put back unchanged, as for every other model. Install with the `bench`
+extra (`pip install -e .[bench]`); without PyPOTS these models are reported as unavailable.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger("stimpute")
+
+PEERS = ("saits", "brits", "imputeformer")
+
+
+def available() -> bool:
+    try:
+        import pypots  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _model(name: str, n_steps: int, n_features: int, epochs: int, seed: int) -> Any:
+    from pypots.imputation import BRITS, SAITS, ImputeFormer
+    from pypots.utils.random import set_random_seed
+
+    set_random_seed(seed)
+    common = {
+        "epochs": epochs,
+        "batch_size": 32,
+        "device": "cuda" if _cuda() else "cpu",
+        "verbose": False,
+        "saving_path": None,
+    }
+    if name == "saits":
+        return SAITS(
+            n_steps,
+            n_features,
+            n_layers=2,
+            d_model=64,
+            n_heads=4,
+            d_k=16,
+            d_v=16,
+            d_ffn=128,
+            dropout=0.1,
+            **common,
+        )
+    if name == "brits":
+        return BRITS(n_steps, n_features, rnn_hidden_size=64, **common)
+    if name == "imputeformer":
+        return ImputeFormer(
+            n_steps,
+            n_features,
+            n_layers=2,
+            d_input_embed=32,
+            d_learnable_embed=32,
+            d_proj=8,
+            d_ffn=64,
+            n_temporal_heads=4,
+            dropout=0.1,
+            **common,
+        )
+    raise ValueError(f"unknown PyPOTS peer {name!r}; choose one of {', '.join(PEERS)}")
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _windows(values: np.ndarray, n_steps: int) -> tuple[np.ndarray, list[int]]:
+    """(samples, n_steps, N) windows covering the series (the last one shifted in)."""
+    n_time = len(values)
+    starts = list(range(0, n_time - n_steps + 1, n_steps))
+    if starts[-1] != n_time - n_steps:
+        starts.append(n_time - n_steps)
+    return np.stack([values[s : s + n_steps] for s in starts]), starts
+
+
+def fill(
+    name: str,
+    fit_values: np.ndarray,
+    values: np.ndarray,
+    *,
+    n_steps: int,
+    seed: int,
+    time_budget_s: float,
+) -> tuple[np.ndarray, float, float]:
+    """(filled values, fit seconds, impute seconds) for (time, node) arrays, NaN = missing."""
+    with warnings.catch_warnings():  # nodes never observed in the fit rows: standardised as 0/1
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(fit_values, axis=0)
+        std = np.nanstd(fit_values, axis=0)
+    mean, std = np.nan_to_num(mean), np.where(np.isfinite(std) & (std > 0), std, 1.0)
+    train, _ = _windows((fit_values - mean) / std, n_steps)
+    train = train[np.isfinite(train).any(axis=(1, 2))]
+    start = time.perf_counter()
+    probe = _model(name, n_steps, values.shape[1], 1, seed)
+    probe.fit({"X": train})
+    per_epoch = time.perf_counter() - start
+    epochs = int(np.clip((time_budget_s - per_epoch) / max(per_epoch, 1e-3), 1, 100))
+    model = _model(name, n_steps, values.shape[1], epochs, seed)
+    model.fit({"X": train})
+    fit_s = time.perf_counter() - start
+    log.info("pypots %s: %d epochs (%.1fs each) in %.0fs", name, epochs + 1, per_epoch, fit_s)
+    start = time.perf_counter()
+    test, starts = _windows((values - mean) / std, n_steps)
+    out = model.predict({"X": test})["imputation"]
+    total = np.zeros(values.shape, np.float64)
+    count = np.zeros(values.shape, np.float64)
+    for w, s in zip(out, starts, strict=True):
+        total[s : s + n_steps] += w.reshape(n_steps, -1)
+        count[s : s + n_steps] += 1
+    filled = (total / count * std + mean).astype(np.float32)
+    np.copyto(filled, values, where=np.isfinite(values))
+    return filled, fit_s, time.perf_counter() - start
