@@ -89,3 +89,17 @@ def test_an_all_missing_cube_fails_before_writing_anything(year_dir, tmp_path):
     with pytest.raises(FillError, match="no observed value"):
         fill_run(year_dir, "txson", 2022, tmp_path, Settings(train_budget_s=2, baselines=()))
     assert not (year_dir / "filled.zarr").exists() and not list(year_dir.glob("*.part"))
+
+
+def test_a_tile_without_observations_is_filled_from_covariates(year_dir, tmp_path, caplog):
+    z = zarr.open_group(year_dir / "cube.zarr", mode="r+")
+    sm = z["soil_moisture"][:]
+    sm[:, :20, :20] = np.nan  # the first 16-pixel tile (rows and cols 0-15) never observed
+    z["soil_moisture"][:] = sm
+    tile_run(year_dir, region("txson").grid, size=16, overlap=4)
+    record = fill_run(year_dir, "txson", 2022, tmp_path, Settings(train_budget_s=2, baselines=()))
+    assert record["tiles_without_observations"] == 1
+    assert "no observation all year" in caplog.text
+    filled = open_cube(year_dir / "filled.zarr")  # the same reader opens any of our stores
+    corner = filled["soil_moisture"][:, :16, :16].values
+    assert np.isfinite(corner).all() and (filled["flag"][:, :16, :16].values == 2).all()
