@@ -15,7 +15,14 @@ import torch
 
 from stimpute.bench import plots, throughput
 from stimpute.bench.datasets import aqi36_problem, twin_problem
-from stimpute.bench.runner import NEURAL, aggregate, markdown_seeds, markdown_table, run
+from stimpute.bench.runner import (
+    NEURAL,
+    aggregate,
+    markdown_seeds,
+    markdown_sparsity,
+    markdown_table,
+    run,
+)
 from stimpute.errors import StimputeError
 
 DEFAULT_MODELS = "st_transformer,mean,linear,dctpls,mice,random_forest"
@@ -50,6 +57,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--seeds",
         default=None,
         help="comma list of seeds (e.g. 0,1,2,3,4): every model once per seed, then mean and std",
+    )
+    p.add_argument(
+        "--sparsity",
+        default=None,
+        help="twin only: comma list of observed shares (e.g. 0.5,0.25,0.1,0.05); runs the point "
+        "protocol on a twin seen daily and thinned to each share, and writes the sparsity curve",
     )
     p.add_argument("--size", type=int, default=36, help="twin grid side in pixels")
     p.add_argument("--days", type=int, default=365, help="twin length in days")
@@ -96,6 +109,12 @@ def _figures(problem: Any, filled: dict, result: dict, out: Path, protocol: str)
         print(f"wrote {png}")
 
 
+def _markdown(o: dict[str, Any]) -> str:
+    if "curve" in o:
+        return markdown_sparsity(o)
+    return markdown_seeds(o) if "summary" in o else markdown_table(o)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -108,6 +127,25 @@ def main(argv: list[str] | None = None) -> int:
     outputs: list[dict[str, Any]] = []
     try:
         seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+        if args.sparsity:
+            if args.dataset != "twin":
+                raise StimputeError("--sparsity needs --dataset twin")
+            curve = []
+            for share in (float(x) for x in args.sparsity.split(",")):
+                problem = twin_problem(
+                    "point", size=args.size, days=args.days, seed=args.seed, observed_share=share
+                )
+                result = run(problem, models, seed=args.seed, time_budget_s=time_budget,
+                             st_hparams=budget["st"])  # fmt: skip
+                result["observed_share"] = share
+                print("\n" + markdown_table(result) + "\n", flush=True)
+                curve.append(result)
+            outputs.append({"dataset": "twin", "protocol": "sparsity", "curve": curve})
+            png = plots.sparsity_figure(curve, args.out.with_name(f"{args.out.stem}-sparsity.png"))
+            if png is not None:
+                outputs[-1]["figure"] = png.name
+            print("\n" + markdown_sparsity(outputs[-1]) + "\n", flush=True)
+            protocols = []
         for protocol in protocols:
             runs = []
             for seed in seeds:
@@ -161,9 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=2, default=float))
     tmp.replace(args.out)
-    md = "\n\n".join(
-        markdown_seeds(o) if "summary" in o else markdown_table(o) for o in outputs
-    ) + ("\n\n" + throughput.markdown(tput) if tput else "")
+    md = "\n\n".join(_markdown(o) for o in outputs) + (
+        "\n\n" + throughput.markdown(tput) if tput else ""
+    )
     args.out.with_suffix(".md").write_text(md + "\n")
     print(
         f"wrote {args.out} and {args.out.with_suffix('.md')} in {time.perf_counter() - started:.0f}s"

@@ -36,12 +36,31 @@ class Problem:
 
 
 def twin_problem(
-    protocol: str, *, size: int = 36, days: int = 365, seed: int = 0, rate: float = 0.2
+    protocol: str,
+    *,
+    size: int = 36,
+    days: int = 365,
+    seed: int = 0,
+    rate: float = 0.2,
+    observed_share: float | None = None,
 ) -> Problem:
-    """The soil-moisture twin with `rate` of the observed values hidden for scoring."""
+    """The soil-moisture twin with `rate` of the observed values hidden for scoring.
+
+    With `observed_share`, the twin is seen every day in full (no swaths, no missed passes) and
+    then thinned at random to that share of pixel-days: the sparsity curve's inputs.
+    """
     if protocol not in ("day", "point", "block"):
         raise ConfigError(f"the twin supports protocols day, point and block; got {protocol!r}")
-    tw = twin(height=size, width=size, days=days, seed=seed)
+    if observed_share is None:
+        tw = twin(height=size, width=size, days=days, seed=seed)
+    else:
+        if not 0 < observed_share <= 1:
+            raise ConfigError(f"observed_share must be in (0, 1]; got {observed_share}")
+        tw = twin(height=size, width=size, days=days, seed=seed, revisit_days=1,
+                  swath_cover=(1.0, 1.0), missed_pass=0.0)  # fmt: skip
+        seen = np.isfinite(tw.observed)
+        keep = np.random.default_rng(seed + 7).random(seen.shape) < observed_share / seen.mean()
+        tw.observed = np.where(keep, tw.observed, np.nan).astype(np.float32)
     observed = ~np.isnan(tw.observed)
     eval_mask = hide(
         observed, rate, protocol, np.random.default_rng(seed + 1000), grid=(size, size)
@@ -61,6 +80,7 @@ def twin_problem(
             "missing_share": tw.missing_share,
             "seed": seed,
             "hidden_for_eval": int(eval_mask.sum()),
+            "observed_share": float(observed.mean()),
         },
     )
 

@@ -110,3 +110,27 @@ def reliability_figure(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def sparsity_figure(curve: list[dict], path: Path) -> Path | None:
+    """MAE against the observed share, one line per model."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    shares = [c["observed_share"] for c in curve]
+    fig, ax = plt.subplots(figsize=(5.5, 4), constrained_layout=True)
+    for model in [r["model"] for r in curve[0]["results"]]:
+        maes = [next(r["mae"] for r in c["results"] if r["model"] == model) for c in curve]
+        ax.plot([100 * s for s in shares], maes, marker="o", label=model)
+    ax.set_xscale("log")
+    ax.set_xlabel("observed share of pixel-days (%)")
+    ax.set_ylabel("MAE on held-out values (m³/m³)")
+    ax.set_title("twin / point: sparsity curve")
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

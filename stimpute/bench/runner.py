@@ -219,3 +219,20 @@ def markdown_seeds(result: dict[str, Any]) -> str:
             + " |"
         )
     return "\n".join(lines)
+
+
+def markdown_sparsity(result: dict[str, Any]) -> str:
+    """MAE of each model (rows) at each observed share (columns)."""
+    curve = result["curve"]
+    shares = [c["observed_share"] for c in curve]
+    models = [r["model"] for r in curve[0]["results"]]
+    lines = [
+        "### twin / point at decreasing observed shares (MAE, m3/m3)",
+        "",
+        "| model | " + " | ".join(f"{100 * s:g}% observed" for s in shares) + " |",
+        "|---|" + "---|" * len(shares),
+    ]
+    for m in models:
+        maes = [next(r["mae"] for r in c["results"] if r["model"] == m) for c in curve]
+        lines.append(f"| {m} | " + " | ".join(f"{v:.4f}" for v in maes) + " |")
+    return "\n".join(lines)

@@ -86,3 +86,15 @@ def test_pypots_peer_fills_gaps_and_keeps_observed_values():
     filled, fit_s, _ = fill("brits", values, values, n_steps=24, seed=0, time_budget_s=1.0)
     ok = np.isfinite(values)
     assert np.isfinite(filled).all() and np.array_equal(filled[ok], values[ok]) and fit_s > 0
+
+
+def test_sparsity_curve_thins_a_daily_twin_to_each_share(tmp_path):
+    out = tmp_path / "s.json"
+    argv = ["--dataset", "twin", "--sparsity", "0.5,0.1", "--models", "linear,mean",
+            "--size", "8", "--days", "40", "--no-throughput", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    (result,) = [json.loads(out.read_text())]
+    shares = [c["info"]["observed_share"] for c in result["curve"]]
+    assert shares[0] == pytest.approx(0.5, abs=0.05)  # before 20% of them are hidden for scoring
+    assert shares[1] == pytest.approx(0.1, abs=0.03)
+    assert "10% observed" in out.with_suffix(".md").read_text()
