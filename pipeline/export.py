@@ -117,9 +117,12 @@ def write_cog(
         "driver": "GTiff", "count": bands.shape[0], "height": bands.shape[1], "width": bands.shape[2],
         "dtype": "float32", "crs": crs, "transform": transform, "nodata": NODATA,
     }  # fmt: skip
+    # 256-pixel blocks for state-size images; small regions get 16-pixel blocks so that they
+    # still carry internal overviews (GDAL builds levels down to one block)
+    block = 256 if max(bands.shape[1:]) >= 512 else 16
     out_profile = cog_profiles.get("deflate") | {
-        "blockxsize": 256,
-        "blockysize": 256,
+        "blockxsize": block,
+        "blockysize": block,
         "predictor": 3,
     }
     with MemoryFile() as mem:

@@ -54,6 +54,7 @@ def test_geotiffs_are_georeferenced_cogs(run_dir):
             assert src.transform.to_gdal() == pytest.approx(GRID.transform)
             assert src.nodata == -9999.0 and src.count == 3
             assert src.descriptions[0].startswith("soil_moisture")
+            assert src.overviews(1)  # internal overviews, even at 36 x 36 pixels
     for tif in tifs[::90]:
         valid, errors, _ = cog_validate(str(tif))
         assert valid, errors
