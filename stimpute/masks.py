@@ -1,4 +1,5 @@
-"""Hiding observed values: random points (MCAR), whole days (MNAR) and spatial blocks/swaths.
+"""Hiding observed values: random points (MCAR), whole days (MNAR), spatial blocks/swaths, and
+the missing pattern of another window of the same data ("history", as CSDI's historical masks).
 
 Vocabulary (as in tsl): `observed` is what the data has, `hidden` is observed values removed
 for training (the loss is taken there), `eval` is held out for scoring and never trained on.
@@ -11,7 +12,8 @@ import numpy as np
 
 from stimpute.errors import ConfigError
 
-MODES = ("point", "day", "block")
+MODES = ("point", "day", "block")  # the default mix
+ALL_MODES = (*MODES, "history")
 
 
 def _check_rate(rate: float) -> None:
@@ -109,6 +111,31 @@ def hide_blocks(
     return hidden
 
 
+def hide_history(
+    observed: np.ndarray,
+    pattern: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    max_rate: float = 0.8,
+) -> np.ndarray:
+    """Hide the observed values that are missing in `pattern`, the observed mask of another
+    window at the same nodes: the data's own gap shapes (sensor outages, swaths, whole days).
+    At most `max_rate` of the observed values are hidden (a random subset of the pattern's), so
+    something always stays visible; an empty overlap falls back to hiding half the points."""
+    _check_rate(max_rate)
+    if pattern.shape != observed.shape:
+        raise ConfigError(f"pattern shape {pattern.shape} differs from {observed.shape}")
+    hidden = observed & ~pattern
+    n_obs, n_hid = int(observed.sum()), int(hidden.sum())
+    if n_hid == 0:
+        return hide_points(observed, 0.5, rng)
+    cap = int(max_rate * n_obs)
+    if n_hid > cap:
+        idx = np.flatnonzero(hidden)
+        hidden.flat[rng.choice(idx, size=n_hid - cap, replace=False)] = False
+    return hidden
+
+
 def hide(
     observed: np.ndarray,
     rate: float,
@@ -116,12 +143,18 @@ def hide(
     rng: np.random.Generator,
     *,
     grid: tuple[int, int] | None = None,
+    pattern: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Dispatch to one hiding mode by name: 'point', 'day' or 'block'."""
+    """Dispatch to one hiding mode by name: 'point', 'day', 'block' or 'history' (which needs
+    `pattern`, the observed mask of another window, and ignores `rate`)."""
+    if mode == "history":
+        if pattern is None:
+            raise ConfigError("hiding mode 'history' needs the observed mask of another window")
+        return hide_history(observed, pattern, rng)
     if mode == "point":
         return hide_points(observed, rate, rng)
     if mode == "day":
         return hide_days(observed, rate, rng)
     if mode == "block":
         return hide_blocks(observed, rate, rng, grid=grid)
-    raise ConfigError(f"unknown hiding mode {mode!r}; choose one of {', '.join(MODES)}")
+    raise ConfigError(f"unknown hiding mode {mode!r}; choose one of {', '.join(ALL_MODES)}")

@@ -40,6 +40,7 @@ class TrainConfig:
     val_share: float = 0.1  # share of observed values held out for early stopping
     eval_every: int = 50
     patience: int = 8
+    ema_decay: float = 0.99  # weights scored and kept are an exponential moving average; 0 = off
 
 
 @dataclass
@@ -68,10 +69,25 @@ class WindowSampler:
         c0 = int(self.rng.integers(0, width - tw + 1))
         return self.data.crop_nodes(r0, c0, th, tw), (th, tw)
 
-    def hidden_for(self, observed: np.ndarray, grid: tuple[int, int] | None) -> np.ndarray:
-        rate = float(self.rng.choice(self.cfg.hide_rates))
-        mode = str(self.rng.choice(list(self.cfg.hide_modes)))
-        return hide(observed, rate, mode, self.rng, grid=grid)
+    def pattern(self, values: np.ndarray, crop: np.ndarray | None) -> np.ndarray:
+        """The observed mask of a random window at the same nodes (for the 'history' mode)."""
+        t1 = int(self.rng.integers(0, values.shape[0] - self.window + 1))
+        other = values[t1 : t1 + self.window]
+        return ~np.isnan(other if crop is None else other[:, crop])
+
+    def hidden_for(
+        self,
+        observed: np.ndarray,
+        grid: tuple[int, int] | None,
+        values: np.ndarray,
+        crop: np.ndarray | None,
+        mode: str | None = None,
+        rate: float | None = None,
+    ) -> np.ndarray:
+        rate = float(self.rng.choice(self.cfg.hide_rates)) if rate is None else rate
+        mode = str(self.rng.choice(list(self.cfg.hide_modes))) if mode is None else mode
+        pattern = self.pattern(values, crop) if mode == "history" else None
+        return hide(observed, rate, mode, self.rng, grid=grid, pattern=pattern)
 
     def batch(self, values: np.ndarray) -> Sample:
         """A batch of windows, each at its own time and its own spatial crop (same crop size)."""
@@ -90,7 +106,9 @@ class WindowSampler:
         vals = win["values"]
         assert vals is not None  # a window always has values
         observed = ~np.isnan(vals)
-        hidden = np.stack([self.hidden_for(observed[i], grid) for i in range(len(parts))])
+        hidden = np.stack(
+            [self.hidden_for(observed[i], grid, values, crops[i]) for i in range(len(parts))]
+        )
         steps = torch.from_numpy(t0s)[:, None] + torch.arange(self.window)
         kept = [c for c in crops if c is not None]
         nodes = torch.from_numpy(np.stack(kept)) if kept else None
@@ -139,7 +157,7 @@ class Validation:
             if not box_obs.any():
                 continue
             mode = cfg.hide_modes[i % len(cfg.hide_modes)]
-            box_hidden = hide(box_obs, 0.5, mode, rng, grid=grid)
+            box_hidden = sampler.hidden_for(box_obs, grid, data.values, nodes, mode, 0.5)
             block = held[t0 : t0 + cfg.window]
             if nodes is None:
                 block |= box_hidden
@@ -213,6 +231,32 @@ def loss_on_hidden(
     return total + nll.sum() / n
 
 
+class WeightAverage:
+    """An exponential moving average of the weights (torch's AveragedModel), warmed up so that
+    short runs are not dragged back to their initial weights; the averaged copy is what gets
+    validated and kept, because single SGD iterates on a few hundred steps are noisy."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.model = model
+        self.averaged: torch.optim.swa_utils.AveragedModel | None = None
+        if decay > 0:
+
+            def ema(avg: torch.Tensor, new: torch.Tensor, n: torch.Tensor | int) -> torch.Tensor:
+                d = min(decay, (1.0 + float(n)) / (10.0 + float(n)))
+                return avg * d + new * (1.0 - d)
+
+            self.averaged = torch.optim.swa_utils.AveragedModel(model, avg_fn=ema, use_buffers=True)
+
+    def update(self) -> None:
+        if self.averaged is not None:
+            self.averaged.update_parameters(self.model)
+
+    @property
+    def current(self) -> torch.nn.Module:
+        """The weights to validate and keep."""
+        return self.model if self.averaged is None else self.averaged.module
+
+
 def cosine_lr(step: int, total: int, cfg: TrainConfig) -> float:
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
@@ -239,9 +283,10 @@ def train(
     offset = RecordOffset.of(torch.from_numpy(train_values), data.grid)
     sampler = WindowSampler(data, cfg, rng)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    average = WeightAverage(model, cfg.ema_decay)
     total = max_steps or cfg.max_steps
     report = TrainReport()
-    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    best_state = _copy(model)
     start = time.perf_counter()
     bad_evals = 0
     step = 0
@@ -264,16 +309,17 @@ def train(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
+        average.update()
         step += 1
         elapsed = time.perf_counter() - start
         if time_budget_s is not None and step == 10:  # plan the cosine over what the budget allows
             planned = max(step + 1, min(total, int(time_budget_s / (elapsed / step))))
         if step % cfg.eval_every == 0 or step == total:
-            val = validation.mae(model, data, train_values, offset, cfg, device)
+            val = validation.mae(average.current, data, train_values, offset, cfg, device)
             report.history.append((step, float(loss.detach()), val))
             if math.isnan(val) or val < report.best_val_mae - 1e-4:
                 report.best_val_mae = val
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best_state = _copy(average.current)
                 bad_evals = 0
             else:
                 bad_evals += 1
@@ -296,12 +342,16 @@ def train(
     else:
         report.stopped_by = "max steps"
     if not report.history or report.history[-1][0] != step:  # score the last weights too
-        val = validation.mae(model, data, train_values, offset, cfg, device)
+        val = validation.mae(average.current, data, train_values, offset, cfg, device)
         report.history.append((step, math.nan, val))
         if math.isnan(val) or val < report.best_val_mae:
             report.best_val_mae = val
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best_state = _copy(average.current)
     model.load_state_dict(best_state)
     report.std_scale = validation.std_scale(model, data, train_values, offset, cfg, device)
     report.steps, report.seconds = step, time.perf_counter() - start
     return report
+
+
+def _copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}

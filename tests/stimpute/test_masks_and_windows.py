@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from stimpute.masks import hide, hide_blocks, hide_days, hide_points
+from stimpute.errors import ConfigError
+from stimpute.masks import hide, hide_blocks, hide_days, hide_history, hide_points
 from stimpute.windows import OverlapAverage, starts, taper
 
 
@@ -35,6 +36,24 @@ def test_block_hiding_on_grid_and_points(observed):
     assert abs(hidden.sum() / grid_obs.sum() - 0.3) < 0.05
     hidden = hide(observed, 0.3, "block", np.random.default_rng(3))
     assert abs(hidden.sum() / observed.sum() - 0.3) < 0.05
+
+
+def test_history_hiding_copies_another_windows_gaps_and_keeps_some_visible():
+    rng = np.random.default_rng(4)
+    observed = rng.random((24, 10)) < 0.9
+    pattern = np.ones((24, 10), bool)
+    pattern[5:9, 3] = False  # an outage of node 3 in the other window
+    pattern[12] = False  # a lost time step
+    hidden = hide(observed, 0.2, "history", rng, pattern=pattern)
+    np.testing.assert_array_equal(hidden, observed & ~pattern)  # rate is ignored: the pattern rules
+    nearly_empty = rng.random((24, 10)) < 0.05  # another window of sparse data
+    hidden = hide_history(observed, nearly_empty, rng)
+    assert not (hidden & ~observed).any()
+    assert hidden.sum() == int(0.8 * observed.sum())  # capped so that a fifth stays visible
+    hidden = hide_history(observed, np.ones_like(observed), rng)  # no gap to copy: half the points
+    assert hidden.sum() == round(0.5 * observed.sum())
+    with pytest.raises(ConfigError, match="needs the observed mask"):
+        hide(observed, 0.2, "history", rng)
 
 
 def test_starts_cover_the_axis_and_never_drop_the_remainder():
