@@ -124,7 +124,14 @@ def aqi36_problem(root: Path) -> Problem:
         coords=coords,
         times=hours,
         fit_rows=~test_rows,
-        st_hparams={"window": 36, "periods": (24.0, 168.0), "batch_size": 32},
+        # training hides random points and the gaps of other windows (CSDI's historical masks),
+        # the way the evaluation mask itself was made from other months' gaps
+        st_hparams={
+            "window": 36,
+            "periods": (24.0, 168.0),
+            "batch_size": 32,
+            "hide_modes": ("point", "history"),
+        },
         info={
             "shape": list(ground.shape),
             "eval_values": int(eval_mask.sum()),
