@@ -66,48 +66,50 @@ def hide_blocks(
 
     On a grid a block is a rectangle or a swath-like band across the tile on one day, as when
     part of a scene fails quality control; on a point set it is a run of 1..48 steps at one
-    node (a sensor outage). Blocks are added until about `rate` of observed is hidden.
+    node (a sensor outage). Blocks are added until round(rate * n_observed) values are hidden;
+    the last block is cut short (its first cells in time/row order are kept) rather than
+    redrawn, so the loop ends after a handful of draws at any rate.
     """
     _check_rate(rate)
     n_time = observed.shape[0]
     total = int(observed.sum())
-    target = rate * total
+    target = int(round(rate * total))
     hidden = np.zeros(observed.shape, bool)
     done = 0
     obs_days = np.flatnonzero(observed.reshape(n_time, -1).any(axis=1))
     if obs_days.size == 0 or target == 0:
         return hidden
+    if grid is not None:
+        rows, cols = np.mgrid[0 : grid[0], 0 : grid[1]]
     for _ in range(max_tries):
         if done >= target:
             break
-        block = np.zeros(observed.shape, bool)
-        if grid is not None:
+        if grid is not None:  # one day's scene: work on that day alone
             height, width = grid
-            day = rng.choice(obs_days)
-            view = block[day].reshape(height, width)
+            sel: tuple = (int(rng.choice(obs_days)),)
             if rng.random() < 0.5:  # rectangle
+                block = np.zeros(grid, bool)
                 bh = rng.integers(max(1, height // 6), max(2, height // 2) + 1)
                 bw = rng.integers(max(1, width // 6), max(2, width // 2) + 1)
                 r0 = rng.integers(0, height - bh + 1)
                 c0 = rng.integers(0, width - bw + 1)
-                view[r0 : r0 + bh, c0 : c0 + bw] = True
+                block[r0 : r0 + bh, c0 : c0 + bw] = True
             else:  # a band across the tile beyond a slanted swath edge
-                rows, cols = np.mgrid[0:height, 0:width]
                 angle = rng.uniform(0, np.pi)
                 proj = rows * np.sin(angle) + cols * np.cos(angle)
                 cut = rng.uniform(proj.min(), proj.max())
-                view[:] = proj > cut if rng.random() < 0.5 else proj < cut
-        else:
-            node = rng.integers(0, observed.shape[1])
+                block = proj > cut if rng.random() < 0.5 else proj < cut
+            block = block.reshape(observed[sel].shape)
+        else:  # an outage of one node
             length = int(rng.integers(1, min(48, n_time) + 1))
             t0 = int(rng.integers(0, n_time - length + 1))
-            block[t0 : t0 + length, node] = True
-        new = block & observed & ~hidden
-        n_new = int(new.sum())
-        if n_new == 0 or abs(done + n_new - target) > abs(done - target):
+            sel = (slice(t0, t0 + length), int(rng.integers(0, observed.shape[1])))
+            block = np.ones(length, bool)
+        cells = np.flatnonzero(block & observed[sel] & ~hidden[sel])
+        if cells.size == 0:
             continue
-        hidden |= new
-        done += n_new
+        hidden[sel].flat[cells[: target - done]] = True  # the last block is cut short
+        done += min(cells.size, target - done)
     return hidden
 
 
