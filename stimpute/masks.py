@@ -88,7 +88,7 @@ def hide_blocks(
             height, width = grid
             sel: tuple = (int(rng.choice(obs_days)),)
             if rng.random() < 0.5:  # rectangle
-                block = np.zeros(grid, bool)
+                block: np.ndarray = np.zeros(grid, bool)
                 bh = rng.integers(max(1, height // 6), max(2, height // 2) + 1)
                 bw = rng.integers(max(1, width // 6), max(2, width // 2) + 1)
                 r0 = rng.integers(0, height - bh + 1)
