@@ -234,22 +234,29 @@ def loss_on_hidden(
 class WeightAverage:
     """An exponential moving average of the weights (torch's AveragedModel), warmed up so that
     short runs are not dragged back to their initial weights; the averaged copy is what gets
-    validated and kept, because single SGD iterates on a few hundred steps are noisy."""
+    validated and kept, because single SGD iterates on a few hundred steps are noisy. The
+    decay is computed from a host-side count, so an update never waits on the GPU."""
 
     def __init__(self, model: torch.nn.Module, decay: float) -> None:
-        self.model = model
+        self.model, self.updates = model, 0
         self.averaged: torch.optim.swa_utils.AveragedModel | None = None
         if decay > 0:
 
-            def ema(avg: torch.Tensor, new: torch.Tensor, n: torch.Tensor | int) -> torch.Tensor:
-                d = min(decay, (1.0 + float(n)) / (10.0 + float(n)))
-                return avg * d + new * (1.0 - d)
+            def ema(
+                averaged: list[torch.Tensor] | tuple[torch.Tensor, ...],
+                current: list[torch.Tensor] | tuple[torch.Tensor, ...],
+                _: torch.Tensor | int,
+            ) -> None:
+                d = min(decay, (1.0 + self.updates) / (10.0 + self.updates))
+                torch._foreach_lerp_(averaged, current, 1.0 - d)
 
-            self.averaged = torch.optim.swa_utils.AveragedModel(model, avg_fn=ema, use_buffers=True)
+            # the models' buffers are constant index tables: only parameters are averaged
+            self.averaged = torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=ema)
 
     def update(self) -> None:
         if self.averaged is not None:
             self.averaged.update_parameters(self.model)
+            self.updates += 1
 
     @property
     def current(self) -> torch.nn.Module:

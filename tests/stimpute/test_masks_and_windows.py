@@ -38,6 +38,15 @@ def test_block_hiding_on_grid_and_points(observed):
     assert abs(hidden.sum() / observed.sum() - 0.3) < 0.05
 
 
+@pytest.mark.parametrize("rate", [0.2, 0.8])
+def test_block_hiding_lands_exactly_on_the_rate_at_the_extremes(observed, rate):
+    sparse = observed.reshape(60, 10, 10) & (np.random.default_rng(5).random((60, 10, 10)) < 0.25)
+    for obs, grid in [(sparse, (10, 10)), (observed, None)]:
+        hidden = hide_blocks(obs, rate, np.random.default_rng(6), grid=grid)
+        assert not (hidden & ~obs).any()
+        assert hidden.sum() == round(rate * obs.sum())
+
+
 def test_history_hiding_copies_another_windows_gaps_and_keeps_some_visible():
     rng = np.random.default_rng(4)
     observed = rng.random((24, 10)) < 0.9
