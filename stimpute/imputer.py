@@ -10,7 +10,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from stimpute.baselines import DctPls, LinearInTime, Mice, PixelMean, RandomForest
+from stimpute.baselines import (
+    DctPls,
+    LinearInTime,
+    Mice,
+    NeighbourMean,
+    PixelMean,
+    RandomForest,
+)
 from stimpute.baselines.base import Method
 from stimpute.errors import CheckpointError, ConfigError, NotFittedError
 from stimpute.layout import prepare
@@ -22,6 +29,7 @@ MODELS: dict[str, type[Method]] = {
     "mean": PixelMean,
     "linear": LinearInTime,
     "dctpls": DctPls,
+    "neighbours": NeighbourMean,
     "mice": Mice,
     "random_forest": RandomForest,
 }

@@ -21,6 +21,7 @@ from stimpute.bench.runner import (
     markdown_seeds,
     markdown_sparsity,
     markdown_table,
+    merge,
     run,
 )
 from stimpute.errors import StimputeError
@@ -77,6 +78,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--no-throughput", action="store_true", help="skip the inference throughput measurement"
     )
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/results.json"))
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="add these models' rows to the tables already in --out (same problem), replacing "
+        "their earlier rows and keeping the other models'",
+    )
     return p.parse_args(argv)
 
 
@@ -107,6 +114,18 @@ def _figures(problem: Any, filled: dict, result: dict, out: Path, protocol: str)
     if png is not None:
         result["figure"] = png.name
         print(f"wrote {png}")
+
+
+def _rows_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}.rows.jsonl")
+
+
+def _save_row(out: Path, problem: Any, seed: int, row: dict[str, Any]) -> None:
+    """Each scored row at once, one JSON line, so a long run that dies keeps what it scored
+    (removed when the tables are written)."""
+    line = {"dataset": problem.name, "protocol": problem.protocol, "seed": seed, **row}
+    with _rows_path(out).open("a") as fh:
+        fh.write(json.dumps(line, default=float) + "\n")
 
 
 def _markdown(o: dict[str, Any]) -> str:
@@ -163,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                     time_budget_s=time_budget,
                     st_hparams=budget["st"],
                     keep=filled,
+                    on_row=lambda row, p=problem, s=seed: _save_row(args.out, p, s, row),
                 )
                 result["budget"] = args.budget
                 if seed == seeds[0]:
@@ -195,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         if tput is not None:
             o["throughput"] = tput
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.merge and args.out.is_file():
+        try:
+            outputs = merge(json.loads(args.out.read_text()), outputs)
+        except StimputeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     payload: Any = outputs[0] if len(outputs) == 1 else outputs
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=2, default=float))
@@ -203,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         "\n\n" + throughput.markdown(tput) if tput else ""
     )
     args.out.with_suffix(".md").write_text(md + "\n")
+    _rows_path(args.out).unlink(missing_ok=True)
     print(
         f"wrote {args.out} and {args.out.with_suffix('.md')} in {time.perf_counter() - started:.0f}s"
     )

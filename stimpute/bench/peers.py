@@ -33,6 +33,14 @@ def available() -> bool:
     return True
 
 
+def _batch_size(name: str, n_features: int) -> int:
+    """32 windows a batch, fewer for ImputeFormer on many nodes: its temporal attention holds
+    batch x nodes x heads x steps^2 scores, about 24 GB at 32 x 1,296 pixels x 72 days."""
+    if name != "imputeformer":
+        return 32
+    return int(np.clip(32 * 36 // max(n_features, 1), 4, 32))
+
+
 def _model(name: str, n_steps: int, n_features: int, epochs: int, seed: int) -> Any:
     from pypots.imputation import BRITS, SAITS, ImputeFormer
     from pypots.utils.random import set_random_seed
@@ -40,7 +48,7 @@ def _model(name: str, n_steps: int, n_features: int, epochs: int, seed: int) -> 
     set_random_seed(seed)
     common = {
         "epochs": epochs,
-        "batch_size": 32,
+        "batch_size": _batch_size(name, n_features),
         "device": "cuda" if _cuda() else "cpu",
         "verbose": False,
         "saving_path": None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -95,6 +96,7 @@ def run_model(
         gaps = np.isnan(problem.values)
         out["truth_mae_eval"] = metrics.mae(res.values, problem.truth, problem.eval_mask)
         out["truth_mae_all_gaps"] = metrics.mae(res.values, problem.truth, gaps)
+    out["measured"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     if report is not None:
         out["train_steps"] = report.steps
         out["stopped_by"] = report.stopped_by
@@ -150,15 +152,19 @@ def run(
     time_budget_s: float | None,
     st_hparams: dict[str, Any],
     keep: dict[str, ImputeResult] | None = None,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Every model on the same problem; their filled arrays go into `keep` when given."""
+    """Every model on the same problem; their filled arrays go into `keep` when given, and
+    each model's row goes to `on_row` as soon as it is scored."""
     start = time.perf_counter()
-    results = [
-        run_model(
+    results = []
+    for m in models:
+        row = run_model(
             problem, m, seed=seed, time_budget_s=time_budget_s, st_hparams=st_hparams, keep=keep
         )
-        for m in models
-    ]
+        results.append(row)
+        if on_row is not None:
+            on_row(row)
     return {
         "dataset": problem.name,
         "protocol": problem.protocol,
@@ -169,6 +175,32 @@ def run(
         "results": results,
         "seconds": time.perf_counter() - start,
     }
+
+
+def merge(old: Any, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """New single-run outputs laid over an earlier file's: rows of the models run now replace
+    theirs, the others are kept (each row carries when it was `measured`), so models can be
+    added to a table one run at a time on the same problem. Sweeps and seed summaries are
+    replaced whole."""
+    earlier = {
+        (o.get("dataset"), o.get("protocol")): o
+        for o in (old if isinstance(old, list) else [old])
+        if "results" in o
+    }
+    merged = []
+    for out in new:
+        before = earlier.get((out.get("dataset"), out.get("protocol")))
+        if before is not None and "results" in out:
+            if before.get("info") != out.get("info"):
+                raise StimputeError(
+                    f"{out['dataset']} / {out['protocol']}: the earlier results were on another "
+                    "problem (shape, seed or hidden values differ); write to a new --out instead"
+                )
+            ran = {r["model"] for r in out["results"]}
+            kept = [r for r in before["results"] if r["model"] not in ran]
+            out = {**before, **out, "results": kept + out["results"]}
+        merged.append(out)
+    return merged
 
 
 def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:

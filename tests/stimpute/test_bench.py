@@ -61,6 +61,24 @@ def test_cli_writes_json_and_markdown(tmp_path, capsys):
     assert "twin / point" in capsys.readouterr().out
 
 
+def test_merge_adds_models_to_an_earlier_table_and_refuses_another_problem(tmp_path):
+    out = tmp_path / "r.json"
+    base = ["--dataset", "twin", "--protocol", "point", "--size", "12", "--days", "40"]
+    tail = ["--no-throughput", "--out", str(out), "--merge"]
+    assert main([*base, "--models", "mean,linear", *tail]) == 0
+    first = {r["model"]: r for r in json.loads(out.read_text())["results"]}
+    assert main([*base, "--models", "linear,neighbours", *tail]) == 0
+    rows = {r["model"]: r for r in json.loads(out.read_text())["results"]}
+    assert sorted(rows) == ["linear", "mean", "neighbours"]
+    assert rows["mean"] == first["mean"]  # kept as it was
+    assert rows["linear"]["measured"] >= first["linear"]["measured"]
+    assert "| neighbours |" in out.with_suffix(".md").read_text()
+    # a different twin is another problem: nothing is overwritten
+    before = out.read_text()
+    assert main([*base[:-1], "41", "--models", "mean", *tail]) == 2
+    assert out.read_text() == before
+
+
 def test_seeds_are_summarised_as_mean_and_spread():
     from stimpute.bench.runner import aggregate, markdown_seeds
 

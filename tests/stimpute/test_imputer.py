@@ -5,7 +5,7 @@ import stimpute
 from stimpute import metrics
 from tests.conftest import TINY
 
-ALL_MODELS = ["mean", "linear", "dctpls", "mice", "random_forest", "st_transformer", "psan"]
+ALL_MODELS = ["mean", "linear", "dctpls", "neighbours", "mice", "random_forest", "st_transformer", "psan"]
 NEURAL = ("st_transformer", "psan")
 
 
@@ -30,7 +30,7 @@ def test_grid_shapes_observed_unchanged_and_no_nan(name, small_twin):
     assert (res.std[observed] == 0).all() and (res.std[~observed] > 0).all()
 
 
-@pytest.mark.parametrize("name", ["linear", "dctpls", "st_transformer", "psan"])
+@pytest.mark.parametrize("name", ["linear", "dctpls", "neighbours", "st_transformer", "psan"])
 def test_point_sets(name):
     rng = np.random.default_rng(0)
     t = np.arange(50)[:, None]
