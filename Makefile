@@ -25,7 +25,7 @@ DEVICE  ?= auto
 export SOURCE DEVICE CRS
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint download cube tile fill train notebooks bench bench-aqi bench-field demo clean
+.PHONY: help setup test lint download cube tile fill train notebooks bench bench-aqi bench-field bench-twin-field demo clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -77,6 +77,11 @@ bench-aqi: setup ## AQI-36 benchmark with the standard protocol (BUDGET=small|fu
 bench-field: $(BIN)/.peers ## AQI-36: ST-Transformer and PSAN over 5 seeds beside PyPOTS peers and baselines
 	$(BIN)/python -m stimpute.bench --dataset aqi36 --protocol native --budget $(BUDGET) --seeds 0,1,2,3,4 \
 		--models st_transformer,psan,saits,brits,imputeformer,linear,dctpls --out $(OUT)/aqi36-field-$(BUDGET).json
+
+TWIN_FIELD := st_transformer,psan,saits,brits,imputeformer,mean,linear,neighbours,dctpls,mice,random_forest
+bench-twin-field: $(BIN)/.peers ## Twin, day/point/block: ours, PyPOTS peers and baselines side by side (~100 min on 2 cores)
+	$(BIN)/python -m stimpute.bench --dataset twin --protocol day,point,block --budget $(BUDGET) \
+		--models $(TWIN_FIELD) --out $(OUT)/twin-field-$(BUDGET).json
 
 demo: setup ## The whole pipeline offline on the sample: txson 2022 -> DATA/txson/2022/export/
 	$(BIN)/python -m pipeline fill --region txson --year 2022 --source sample --data $(DATA)

@@ -180,26 +180,24 @@ def run(
 def merge(old: Any, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """New single-run outputs laid over an earlier file's: rows of the models run now replace
     theirs, the others are kept (each row carries when it was `measured`), so models can be
-    added to a table one run at a time on the same problem. Sweeps and seed summaries are
-    replaced whole."""
-    earlier = {
-        (o.get("dataset"), o.get("protocol")): o
-        for o in (old if isinstance(old, list) else [old])
-        if "results" in o
-    }
-    merged = []
+    added to a table one run at a time on the same problem. Tables of other protocols stay;
+    sweeps and seed summaries are replaced whole."""
+    merged = [o for o in (old if isinstance(old, list) else [old]) if "results" in o]
+    where = {(o.get("dataset"), o.get("protocol")): i for i, o in enumerate(merged)}
     for out in new:
-        before = earlier.get((out.get("dataset"), out.get("protocol")))
-        if before is not None and "results" in out:
-            if before.get("info") != out.get("info"):
-                raise StimputeError(
-                    f"{out['dataset']} / {out['protocol']}: the earlier results were on another "
-                    "problem (shape, seed or hidden values differ); write to a new --out instead"
-                )
-            ran = {r["model"] for r in out["results"]}
-            kept = [r for r in before["results"] if r["model"] not in ran]
-            out = {**before, **out, "results": kept + out["results"]}
-        merged.append(out)
+        i = where.get((out.get("dataset"), out.get("protocol")))
+        if i is None or "results" not in out:
+            merged.append(out)
+            continue
+        before = merged[i]
+        if before.get("info") != out.get("info"):
+            raise StimputeError(
+                f"{out['dataset']} / {out['protocol']}: the earlier results were on another "
+                "problem (shape, seed or hidden values differ); write to a new --out instead"
+            )
+        ran = {r["model"] for r in out["results"]}
+        kept = [r for r in before["results"] if r["model"] not in ran]
+        merged[i] = {**before, **out, "results": kept + out["results"]}
     return merged
 
 

@@ -73,6 +73,10 @@ def test_merge_adds_models_to_an_earlier_table_and_refuses_another_problem(tmp_p
     assert rows["mean"] == first["mean"]  # kept as it was
     assert rows["linear"]["measured"] >= first["linear"]["measured"]
     assert "| neighbours |" in out.with_suffix(".md").read_text()
+    # another protocol joins the file; the point table stays
+    assert main([*base[:3], "day", *base[4:], "--models", "mean", *tail]) == 0
+    tables = json.loads(out.read_text())
+    assert [t["protocol"] for t in tables] == ["point", "day"]
     # a different twin is another problem: nothing is overwritten
     before = out.read_text()
     assert main([*base[:-1], "41", "--models", "mean", *tail]) == 2
