@@ -5,7 +5,16 @@ import stimpute
 from stimpute import metrics
 from tests.conftest import TINY
 
-ALL_MODELS = ["mean", "linear", "dctpls", "neighbours", "mice", "random_forest", "st_transformer", "psan"]
+ALL_MODELS = [
+    "mean",
+    "linear",
+    "dctpls",
+    "neighbours",
+    "mice",
+    "random_forest",
+    "st_transformer",
+    "psan",
+]
 NEURAL = ("st_transformer", "psan")
 
 
