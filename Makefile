@@ -25,10 +25,10 @@ DEVICE  ?= auto
 export SOURCE DEVICE CRS
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint download cube tile fill train notebooks bench bench-aqi bench-field bench-twin-field demo clean
+.PHONY: help setup test lint download cube tile fill train notebooks bench bench-aqi bench-field bench-twin-field bench-sparsity bench-all demo clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,13 @@ TWIN_FIELD := st_transformer,psan,saits,brits,imputeformer,mean,linear,neighbour
 bench-twin-field: $(BIN)/.peers ## Twin, day/point/block: ours, PyPOTS peers and baselines side by side (~100 min on 2 cores)
 	$(BIN)/python -m stimpute.bench --dataset twin --protocol day,point,block --budget $(BUDGET) \
 		--models $(TWIN_FIELD) --out $(OUT)/twin-field-$(BUDGET).json
+
+SPARSITY_BUDGET ?= 150
+bench-sparsity: $(BIN)/.peers ## Twin sparsity curve (observed 50/25/10/5%), all models, SPARSITY_BUDGET s per neural fit
+	$(BIN)/python -m stimpute.bench --dataset twin --sparsity 0.5,0.25,0.1,0.05 --budget $(BUDGET) \
+		--time-budget $(SPARSITY_BUDGET) --models $(TWIN_FIELD) --out $(OUT)/twin-sparsity-$(BUDGET).json
+
+bench-all: bench bench-aqi bench-field bench-twin-field bench-sparsity ## Every table and plot in benchmarks/results/ (about 5 h on 2 cores)
 
 demo: setup ## The whole pipeline offline on the sample: txson 2022 -> DATA/txson/2022/export/
 	$(BIN)/python -m pipeline fill --region txson --year 2022 --source sample --data $(DATA)

@@ -84,6 +84,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="add these models' rows to the tables already in --out (same problem), replacing "
         "their earlier rows and keeping the other models'",
     )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="after a run that died: take the rows it saved in <out>.rows.jsonl (same problem, "
+        "seed and training budget) instead of fitting those models again",
+    )
     return p.parse_args(argv)
 
 
@@ -92,7 +98,7 @@ def _figures(problem: Any, filled: dict, result: dict, out: Path, protocol: str)
     neural = [r["model"] for r in result["results"] if r["model"] in NEURAL]
     rel = plots.reliability_figure(
         problem,
-        {m: filled[m] for m in neural},
+        {m: filled[m] for m in neural if m in filled},
         out.with_name(f"{out.stem}-{protocol}-reliability.png"),
     )
     if rel is not None:
@@ -101,7 +107,7 @@ def _figures(problem: Any, filled: dict, result: dict, out: Path, protocol: str)
     if problem.truth is None:
         return
     best = min(
-        (r for r in result["results"] if r["model"] not in NEURAL),
+        (r for r in result["results"] if r["model"] not in NEURAL and r["model"] in filled),
         key=lambda r: r["mae"],
         default=None,
     )
@@ -120,12 +126,40 @@ def _rows_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.rows.jsonl")
 
 
-def _save_row(out: Path, problem: Any, seed: int, row: dict[str, Any]) -> None:
+def _row_key(problem: Any, seed: int, time_budget: float) -> dict[str, Any]:
+    """What a saved row must match to be reused by --resume."""
+    return {
+        "dataset": problem.name,
+        "protocol": problem.protocol,
+        "seed": seed,
+        "info": problem.info,
+        "st_time_budget_s": time_budget,
+    }
+
+
+def _save_row(out: Path, key: dict[str, Any], row: dict[str, Any]) -> None:
     """Each scored row at once, one JSON line, so a long run that dies keeps what it scored
-    (removed when the tables are written)."""
-    line = {"dataset": problem.name, "protocol": problem.protocol, "seed": seed, **row}
+    (removed when the tables are written; --resume takes them back)."""
     with _rows_path(out).open("a") as fh:
-        fh.write(json.dumps(line, default=float) + "\n")
+        fh.write(json.dumps({**key, "row": row}, default=float) + "\n")
+
+
+def _saved_rows(out: Path, key: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Rows an interrupted run saved for this very problem, by model (the last one wins)."""
+    path = _rows_path(out)
+    if not path.is_file():
+        return {}
+    found: dict[str, dict[str, Any]] = {}
+    for n, text in enumerate(path.read_text().splitlines(), 1):
+        try:
+            line = json.loads(text)
+        except json.JSONDecodeError:
+            print(f"warning: {path}:{n} is cut short (the run died writing it); skipped",
+                  file=sys.stderr)  # fmt: skip
+            continue
+        if json.loads(json.dumps(key, default=float)) == {k: line.get(k) for k in key}:
+            found[line["row"]["model"]] = line["row"]
+    return found
 
 
 def _markdown(o: dict[str, Any]) -> str:
@@ -154,8 +188,16 @@ def main(argv: list[str] | None = None) -> int:
                 problem = twin_problem(
                     "point", size=args.size, days=args.days, seed=args.seed, observed_share=share
                 )
-                result = run(problem, models, seed=args.seed, time_budget_s=time_budget,
-                             st_hparams=budget["st"])  # fmt: skip
+                key = _row_key(problem, args.seed, time_budget)
+                result = run(
+                    problem,
+                    models,
+                    seed=args.seed,
+                    time_budget_s=time_budget,
+                    st_hparams=budget["st"],
+                    on_row=lambda row, k=key: _save_row(args.out, k, row),
+                    done=_saved_rows(args.out, key) if args.resume else None,
+                )
                 result["observed_share"] = share
                 print("\n" + markdown_table(result) + "\n", flush=True)
                 curve.append(result)
@@ -175,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                         raise StimputeError("aqi36 has one protocol: --protocol native")
                     problem = aqi36_problem(args.data_dir)
                 filled: dict = {}
+                key = _row_key(problem, seed, time_budget)
                 result = run(
                     problem,
                     models,
@@ -182,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
                     time_budget_s=time_budget,
                     st_hparams=budget["st"],
                     keep=filled,
-                    on_row=lambda row, p=problem, s=seed: _save_row(args.out, p, s, row),
+                    on_row=lambda row, k=key: _save_row(args.out, k, row),
+                    done=_saved_rows(args.out, key) if args.resume else None,
                 )
                 result["budget"] = args.budget
                 if seed == seeds[0]:

@@ -153,12 +153,19 @@ def run(
     st_hparams: dict[str, Any],
     keep: dict[str, ImputeResult] | None = None,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    done: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Every model on the same problem; their filled arrays go into `keep` when given, and
-    each model's row goes to `on_row` as soon as it is scored."""
+    each model's row goes to `on_row` as soon as it is scored. Models in `done` (rows an
+    interrupted run already scored on this problem) are taken as they are, not fitted again."""
     start = time.perf_counter()
     results = []
     for m in models:
+        if done and m in done:
+            log.info("%s / %s / %s: scored by the interrupted run at %s, kept",
+                     problem.name, problem.protocol, m, done[m].get("measured"))  # fmt: skip
+            results.append(done[m])
+            continue
         row = run_model(
             problem, m, seed=seed, time_budget_s=time_budget_s, st_hparams=st_hparams, keep=keep
         )

@@ -83,6 +83,70 @@ def test_merge_adds_models_to_an_earlier_table_and_refuses_another_problem(tmp_p
     assert out.read_text() == before
 
 
+def test_resume_takes_the_rows_a_dead_run_saved_and_fits_only_the_rest(tmp_path, monkeypatch):
+    import stimpute.bench.runner as runner
+
+    out = tmp_path / "r.json"
+    args = ["--dataset", "twin", "--protocol", "point", "--size", "12", "--days", "40",
+            "--models", "mean,linear", "--no-throughput", "--out", str(out)]  # fmt: skip
+    real = runner.run_model
+    fitted: list[str] = []
+
+    def dies_on_linear(problem, model, **kw):
+        if model == "linear":
+            raise KeyboardInterrupt  # the run is killed while fitting the second model
+        fitted.append(model)
+        return real(problem, model, **kw)
+
+    monkeypatch.setattr(runner, "run_model", dies_on_linear)
+    with pytest.raises(KeyboardInterrupt):
+        main(args)
+    saved = out.with_name("r.rows.jsonl")
+    assert fitted == ["mean"] and not out.exists()
+    assert [json.loads(x)["row"]["model"] for x in saved.read_text().splitlines()] == ["mean"]
+    mean_row = json.loads(saved.read_text())["row"]
+    with saved.open("a") as fh:
+        fh.write('{"dataset": "twin", "prot')  # the line being written when it died
+
+    def counts(problem, model, **kw):
+        fitted.append(model)
+        return real(problem, model, **kw)
+
+    monkeypatch.setattr(runner, "run_model", counts)
+    fitted.clear()
+    assert main([*args[:5], "13", *args[6:], "--resume"]) == 0  # another twin: nothing reused
+    assert fitted == ["mean", "linear"]
+    out.unlink()
+    saved.write_text(
+        json.dumps(
+            {
+                "dataset": "twin",
+                "protocol": "point",
+                "seed": 0,
+                "info": {},
+                "st_time_budget_s": 400.0,
+                "row": mean_row,
+            }
+        )
+        + "\n"
+    )
+    fitted.clear()
+    assert main([*args, "--resume"]) == 0  # a saved row of another problem is not taken
+    assert fitted == ["mean", "linear"]
+    # the saved row of this very problem is taken as it was, and only linear is fitted
+    out.unlink()
+    fitted.clear()
+    monkeypatch.setattr(runner, "run_model", dies_on_linear)
+    with pytest.raises(KeyboardInterrupt):
+        main(args)
+    monkeypatch.setattr(runner, "run_model", counts)
+    fitted.clear()
+    assert main([*args, "--resume"]) == 0
+    assert fitted == ["linear"]
+    rows = {r["model"]: r for r in json.loads(out.read_text())["results"]}
+    assert sorted(rows) == ["linear", "mean"] and not saved.exists()
+
+
 def test_seeds_are_summarised_as_mean_and_spread():
     from stimpute.bench.runner import aggregate, markdown_seeds
 
