@@ -6,12 +6,12 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import torch
 
+from stimpute import calibration
 from stimpute.context import RecordOffset
 from stimpute.inference import autocast
 from stimpute.masks import MODES, hide
@@ -49,7 +49,9 @@ class TrainReport:
     seconds: float = 0.0
     best_val_mae: float = math.inf
     stopped_by: str = ""
-    std_scale: float = 1.0  # recalibration of the standard error, fitted on validation values
+    # recalibration of the standard error, fitted on validation values: gaps with a neighbour
+    # seen the same day, gaps without (stimpute.calibration)
+    std_factors: tuple[float, float] = (1.0, 1.0)
     history: list[tuple[int, float, float]] = field(default_factory=list)
 
 
@@ -175,11 +177,11 @@ class Validation:
         offset: RecordOffset,
         cfg: TrainConfig,
         device: torch.device,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(mean, Laplace scale, truth) at the held values inside the boxes (scaled units),
-        predicted from the training values only."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(mean, Laplace scale, truth, same day seen) at the held values inside the boxes
+        (scaled units), predicted from the training values only."""
         model.eval()
-        means, scales, truths = [], [], []
+        means, scales, truths, seen = [], [], [], []
         for t0, nodes, grid in self.boxes:
             win = data.window([t0], cfg.window, nodes, values=train_values)
             vals = win["values"]
@@ -194,25 +196,21 @@ class Validation:
             means.append(mean.float().cpu().numpy()[0][held])
             scales.append(log_scale.float().exp().cpu().numpy()[0][held])
             truths.append(data.values[t0 : t0 + cfg.window][:, sel][held])
+            seen.append(calibration.same_day_seen(~np.isnan(vals[0]), grid)[held])
         if not means:
             empty = np.zeros(0, np.float32)
-            return empty, empty, empty
-        return np.concatenate(means), np.concatenate(scales), np.concatenate(truths)
+            return empty, empty, empty, np.zeros(0, bool)
+        return tuple(np.concatenate(a) for a in (means, scales, truths, seen))  # type: ignore[return-value]
 
     def mae(self, *args: Any) -> float:
         """MAE (scaled units) on the held values inside the boxes, predicted from training values."""
-        mean, _, truth = self.predictions(*args)
+        mean, _, truth, _ = self.predictions(*args)
         return float(np.abs(mean - truth).mean()) if len(truth) else math.nan
 
-    def std_scale(self, *args: Any, level: float = 0.9) -> float:
-        """The factor on the model's standard error that puts `level` of the held values inside
-        the central `level` normal interval (1.0 when there is too little to fit it on)."""
-        mean, scale, truth = self.predictions(*args)
-        if len(truth) < 50:
-            return 1.0
-        z = float(NormalDist().inv_cdf(0.5 + level / 2))
-        ratio = np.abs(mean - truth) / (np.sqrt(2.0) * np.maximum(scale, 1e-6))
-        return float(np.clip(np.quantile(ratio, level) / z, 0.2, 5.0))
+    def std_factors(self, *args: Any, level: float = 0.9) -> tuple[float, float]:
+        """Factors on the model's standard error for gaps with a neighbour seen the same day
+        and for gaps without (see stimpute.calibration), fitted on the held values."""
+        return calibration.fit_factors(*self.predictions(*args), level=level)
 
 
 def loss_on_hidden(
@@ -355,7 +353,7 @@ def train(
             report.best_val_mae = val
             best_state = _copy(average.current)
     model.load_state_dict(best_state)
-    report.std_scale = validation.std_scale(model, data, train_values, offset, cfg, device)
+    report.std_factors = validation.std_factors(model, data, train_values, offset, cfg, device)
     report.steps, report.seconds = step, time.perf_counter() - start
     return report
 
