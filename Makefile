@@ -83,7 +83,7 @@ bench-twin-field: $(BIN)/.peers ## Twin, day/point/block: ours, PyPOTS peers and
 	$(BIN)/python -m stimpute.bench --dataset twin --protocol day,point,block --budget $(BUDGET) \
 		--models $(TWIN_FIELD) --out $(OUT)/twin-field-$(BUDGET).json
 
-SPARSITY_BUDGET ?= 150
+SPARSITY_BUDGET ?= 120
 bench-sparsity: $(BIN)/.peers ## Twin sparsity curve (observed 50/25/10/5%), all models, SPARSITY_BUDGET s per neural fit
 	$(BIN)/python -m stimpute.bench --dataset twin --sparsity 0.5,0.25,0.1,0.05 --budget $(BUDGET) \
 		--time-budget $(SPARSITY_BUDGET) --models $(TWIN_FIELD) --out $(OUT)/twin-sparsity-$(BUDGET).json
