@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from stimpute import calibration
 from stimpute.baselines.base import Method
 from stimpute.errors import ConfigError, NotFittedError, ShapeError, WindowError
 from stimpute.inference import predict
@@ -67,7 +66,7 @@ class TransformerMethod(Method):
         self.model: Any = None
         self.scaler: Scaler | None = None
         self.report: TrainReport | None = None
-        self.std_factors = (1.0, 1.0)
+        self.std_scale = 1.0
         self._compiled: Any = None
 
     @property
@@ -147,16 +146,15 @@ class TransformerMethod(Method):
             max_steps=max_steps,
             time_budget_s=time_budget_s,
         )
-        self.std_factors = self.report.std_factors
+        self.std_scale = self.report.std_scale
         log.info(
-            "%s: %d steps in %.1fs (%s), best validation MAE %.4f (scaled), "
-            "std x %.2f (neighbour seen that day) / x %.2f (none seen)",
+            "%s: %d steps in %.1fs (%s), best validation MAE %.4f (scaled), std x %.2f",
             self.name,
             self.report.steps,
             self.report.seconds,
             self.report.stopped_by,
             self.report.best_val_mae,
-            *self.std_factors,
+            self.std_scale,
         )
 
     def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
@@ -190,11 +188,8 @@ class TransformerMethod(Method):
         # back to physical units on the device; a Laplace scale b has standard deviation sqrt(2) b.
         # Imputer.impute puts the observed values (and std 0) back in, for every method alike.
         mean = mean_s * scaler.value_std + scaler.value_mean
-        factor = calibration.factor_map(
-            ~np.isnan(batch.values), batch.layout.grid, self.std_factors
-        )
-        std = scale_s.cpu().numpy() * float(np.sqrt(2.0) * scaler.value_std) * factor
-        return mean.cpu().numpy(), std
+        std = scale_s * float(np.sqrt(2.0) * scaler.value_std * self.std_scale)
+        return mean.cpu().numpy(), std.cpu().numpy()
 
     def _compiled_forward(self, model: Any) -> Any:
         """torch.compile'd model when hparam compile=True (worth it for large regions on a GPU:
@@ -212,7 +207,7 @@ class TransformerMethod(Method):
             "arch": model.cfg.to_dict(),
             "weights": model.state_dict(),
             "scaler": scaler.state(),
-            "std_factors": list(self.std_factors),
+            "std_scale": self.std_scale,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -222,11 +217,7 @@ class TransformerMethod(Method):
         self._compiled = None
         self.model.load_state_dict(state["weights"])
         self.scaler = Scaler.from_state(state["scaler"])
-        if "std_factors" in state:
-            seen, unseen = (float(f) for f in state["std_factors"])
-        else:  # saved before the factor was split by kind of gap: one for both
-            seen = unseen = float(state.get("std_scale", 1.0))
-        self.std_factors = (seen, unseen)
+        self.std_scale = float(state.get("std_scale", 1.0))
 
 
 class PSANMethod(TransformerMethod):

@@ -131,9 +131,6 @@ def aqi36_problem(root: Path) -> Problem:
             "periods": (24.0, 168.0),
             "batch_size": 32,
             "hide_modes": ("point", "history"),
-            # the validation the published AQI-36 numbers were measured with (half of each
-            # box held); the twin and the pipeline hold 20%
-            "val_rate": 0.5,
         },
         info={
             "shape": list(ground.shape),

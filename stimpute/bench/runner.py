@@ -100,7 +100,7 @@ def run_model(
     if report is not None:
         out["train_steps"] = report.steps
         out["stopped_by"] = report.stopped_by
-        out["std_factors"] = list(report.std_factors)
+        out["std_scale"] = report.std_scale
     log.info(
         "%s / %s / %s: MAE %.4f (fit %.0fs, impute %.1fs)",
         problem.name,
