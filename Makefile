@@ -86,7 +86,7 @@ bench-twin-field: $(BIN)/.peers ## Twin, day/point/block: ours, PyPOTS peers and
 SPARSITY_BUDGET ?= 120
 bench-sparsity: $(BIN)/.peers ## Twin sparsity curve (observed 50/25/10/5%), all models, SPARSITY_BUDGET s per neural fit
 	$(BIN)/python -m stimpute.bench --dataset twin --sparsity 0.5,0.25,0.1,0.05 --budget $(BUDGET) \
-		--time-budget $(SPARSITY_BUDGET) --models $(TWIN_FIELD) --out $(OUT)/twin-sparsity-$(BUDGET).json
+		--time-budget $(SPARSITY_BUDGET) --no-throughput --models $(TWIN_FIELD) --out $(OUT)/twin-sparsity-$(BUDGET).json
 
 bench-all: bench bench-aqi bench-field bench-twin-field bench-sparsity ## Every table and plot in benchmarks/results/ (about 5 h on 2 cores)
 
