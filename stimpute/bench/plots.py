@@ -121,16 +121,25 @@ def sparsity_figure(curve: list[dict], path: Path) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    shares = [c["observed_share"] for c in curve]
-    fig, ax = plt.subplots(figsize=(5.5, 4), constrained_layout=True)
-    for model in [r["model"] for r in curve[0]["results"]]:
+    from stimpute.bench.peers import PEERS
+    from stimpute.bench.runner import NEURAL
+
+    shares = [100 * c["observed_share"] for c in curve]
+    fig, ax = plt.subplots(figsize=(6.5, 4.5), constrained_layout=True)
+    colours = plt.get_cmap("tab20").colors
+    for i, model in enumerate(r["model"] for r in curve[0]["results"]):
         maes = [next(r["mae"] for r in c["results"] if r["model"] == model) for c in curve]
-        ax.plot([100 * s for s in shares], maes, marker="o", label=model)
+        # ours solid and thick, the PyPOTS peers dashed, the baselines dotted
+        style = "-" if model in NEURAL else "--" if model in PEERS else ":"
+        ax.plot(shares, maes, style, marker="o", color=colours[(2 * i) % 20 + (i >= 10)],
+                linewidth=2.2 if model in NEURAL else 1.3, label=model)  # fmt: skip
     ax.set_xscale("log")
+    ax.set_xticks(shares, [f"{s:g}" for s in shares])
+    ax.minorticks_off()
     ax.set_xlabel("observed share of pixel-days (%)")
     ax.set_ylabel("MAE on held-out values (m³/m³)")
     ax.set_title("twin / point: sparsity curve")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, ncol=2)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
