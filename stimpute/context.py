@@ -51,6 +51,11 @@ class RecordOffset:
         dep = neighbour_departure(values, grid)
         return cls(dep, dep.nan_to_num().sum(0), (~dep.isnan()).float().sum(0))
 
+    @property
+    def offset(self) -> torch.Tensor:
+        """(N,) each node's mean departure from its neighbours over the record (0 if never)."""
+        return _mean_or_zero(self.total, self.count)
+
     def features(
         self,
         t: torch.Tensor,
@@ -73,8 +78,12 @@ class RecordOffset:
             drop = hidden & ~dep.isnan()
             total = total - torch.where(drop, dep, 0.0).sum(1)
             count = count - drop.float().sum(1)
-        offset = torch.where(count > 0, total / count.clamp(min=1), 0.0)
+        offset = _mean_or_zero(total, count)
         return torch.stack([offset, count.clamp(min=0).log1p()], dim=-1)
+
+
+def _mean_or_zero(total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    return torch.where(count > 0, total / count.clamp(min=1), 0.0)
 
 
 def temporal_context(

@@ -29,8 +29,7 @@ class NeighbourMean(GapCalibrated):
         values = torch.from_numpy(np.asarray(batch.values, np.float32))
         visible = ~values.isnan()
         feats = spatial_context(values.nan_to_num()[None], visible[None], grid)[0].numpy()
-        record = RecordOffset.of(values, grid)
-        offset = (record.total / record.count.clamp(min=1)).numpy()[None]
+        offset = RecordOffset.of(values, grid).offset.numpy()[None]
         near, near_n, wide, wide_n = (feats[..., i] for i in range(4))
         spatial = np.where(near_n > 0, near, np.where(wide_n > 0, wide, np.nan)) + offset
         mean = np.where(np.isnan(spatial), interpolate_in_time(batch.values, batch.times), spatial)

@@ -18,10 +18,12 @@ from stimpute.bench.datasets import aqi36_problem, twin_problem
 from stimpute.bench.runner import (
     NEURAL,
     aggregate,
+    check_merge,
     markdown_seeds,
     markdown_sparsity,
     markdown_table,
     merge,
+    plain,
     run,
 )
 from stimpute.errors import StimputeError
@@ -157,9 +159,28 @@ def _saved_rows(out: Path, key: dict[str, Any]) -> dict[str, dict[str, Any]]:
             print(f"warning: {path}:{n} is cut short (the run died writing it); skipped",
                   file=sys.stderr)  # fmt: skip
             continue
-        if json.loads(json.dumps(key, default=float)) == {k: line.get(k) for k in key}:
+        if {k: line.get(k) for k in key} == key:
             found[line["row"]["model"]] = line["row"]
     return found
+
+
+def _run(args: argparse.Namespace, problem: Any, models: list[str], seed: int,
+         time_budget: float, st: dict[str, Any], earlier: Any, **kw: Any) -> dict[str, Any]:  # fmt: skip
+    """`runner.run` with each row saved as scored, the rows of a dead run taken back with
+    --resume, and a --merge into another problem refused before anything is fitted."""
+    if earlier is not None:
+        check_merge(earlier, problem.name, problem.protocol, problem.info)
+    key = plain(_row_key(problem, seed, time_budget))
+    return run(
+        problem,
+        models,
+        seed=seed,
+        time_budget_s=time_budget,
+        st_hparams=st,
+        on_row=lambda row: _save_row(args.out, key, row),
+        done=_saved_rows(args.out, key) if args.resume else None,
+        **kw,
+    )
 
 
 def _markdown(o: dict[str, Any]) -> str:
@@ -178,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     protocols = [p.strip() for p in args.protocol.split(",") if p.strip()]
     started = time.perf_counter()
     outputs: list[dict[str, Any]] = []
+    earlier = json.loads(args.out.read_text()) if args.merge and args.out.is_file() else None
     try:
         seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
         if args.sparsity:
@@ -188,16 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                 problem = twin_problem(
                     "point", size=args.size, days=args.days, seed=args.seed, observed_share=share
                 )
-                key = _row_key(problem, args.seed, time_budget)
-                result = run(
-                    problem,
-                    models,
-                    seed=args.seed,
-                    time_budget_s=time_budget,
-                    st_hparams=budget["st"],
-                    on_row=lambda row, k=key: _save_row(args.out, k, row),
-                    done=_saved_rows(args.out, key) if args.resume else None,
-                )
+                result = _run(args, problem, models, args.seed, time_budget, budget["st"], None)
                 result["observed_share"] = share
                 print("\n" + markdown_table(result) + "\n", flush=True)
                 curve.append(result)
@@ -217,17 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                         raise StimputeError("aqi36 has one protocol: --protocol native")
                     problem = aqi36_problem(args.data_dir)
                 filled: dict = {}
-                key = _row_key(problem, seed, time_budget)
-                result = run(
-                    problem,
-                    models,
-                    seed=seed,
-                    time_budget_s=time_budget,
-                    st_hparams=budget["st"],
-                    keep=filled,
-                    on_row=lambda row, k=key: _save_row(args.out, k, row),
-                    done=_saved_rows(args.out, key) if args.resume else None,
-                )
+                result = _run(args, problem, models, seed, time_budget, budget["st"], earlier,
+                              keep=filled)  # fmt: skip
                 result["budget"] = args.budget
                 if seed == seeds[0]:
                     _figures(problem, filled, result, args.out, protocol)
@@ -259,12 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         if tput is not None:
             o["throughput"] = tput
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.merge and args.out.is_file():
-        try:
-            outputs = merge(json.loads(args.out.read_text()), outputs)
-        except StimputeError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+    if earlier is not None:
+        outputs = merge(earlier, outputs)
     payload: Any = outputs[0] if len(outputs) == 1 else outputs
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=2, default=float))

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from stimpute.bench.datasets import Problem
+from stimpute.bench.peers import PEERS
+from stimpute.bench.runner import NEURAL
 from stimpute.imputer import ImputeResult
 from stimpute.metrics import Z90
 
@@ -121,17 +123,15 @@ def sparsity_figure(curve: list[dict], path: Path) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    from stimpute.bench.peers import PEERS
-    from stimpute.bench.runner import NEURAL
-
     shares = [100 * c["observed_share"] for c in curve]
     fig, ax = plt.subplots(figsize=(6.5, 4.5), constrained_layout=True)
-    colours = plt.get_cmap("tab20").colors
+    tab20 = plt.get_cmap("tab20").colors  # pairs of a dark and a light shade of one hue
+    colours = [*tab20[::2], *tab20[1::2]]  # the ten dark ones first
     for i, model in enumerate(r["model"] for r in curve[0]["results"]):
         maes = [next(r["mae"] for r in c["results"] if r["model"] == model) for c in curve]
         # ours solid and thick, the PyPOTS peers dashed, the baselines dotted
         style = "-" if model in NEURAL else "--" if model in PEERS else ":"
-        ax.plot(shares, maes, style, marker="o", color=colours[(2 * i) % 20 + (i >= 10)],
+        ax.plot(shares, maes, style, marker="o", color=colours[i % 20],
                 linewidth=2.2 if model in NEURAL else 1.3, label=model)  # fmt: skip
     ax.set_xscale("log")
     ax.set_xticks(shares, [f"{s:g}" for s in shares])

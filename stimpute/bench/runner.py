@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -185,6 +186,25 @@ def run(
     }
 
 
+def plain(x: Any) -> Any:
+    """`x` as it reads back from JSON (tuples to lists, numpy numbers to floats), so that what
+    a file holds compares equal to what a fresh run has."""
+    return json.loads(json.dumps(x, default=float))
+
+
+def check_merge(old: Any, dataset: str, protocol: str, info: dict[str, Any]) -> None:
+    """Raise unless the earlier file's table for (dataset, protocol), if any, is on the same
+    problem; called before fitting, so a refused --merge costs nothing."""
+    tables = [o for o in (old if isinstance(old, list) else [old]) if "results" in o]
+    for o in tables:
+        same = (o.get("dataset"), o.get("protocol")) == (dataset, protocol)
+        if same and plain(o.get("info")) != plain(info):
+            raise StimputeError(
+                f"{dataset} / {protocol}: the earlier results were on another problem "
+                "(shape, seed or hidden values differ); write to a new --out instead"
+            )
+
+
 def merge(old: Any, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """New single-run outputs laid over an earlier file's: rows of the models run now replace
     theirs, the others are kept (each row carries when it was `measured`), so models can be
@@ -198,11 +218,7 @@ def merge(old: Any, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
             merged.append(out)
             continue
         before = merged[i]
-        if before.get("info") != out.get("info"):
-            raise StimputeError(
-                f"{out['dataset']} / {out['protocol']}: the earlier results were on another "
-                "problem (shape, seed or hidden values differ); write to a new --out instead"
-            )
+        check_merge(before, out["dataset"], out["protocol"], out.get("info", {}))
         ran = {r["model"] for r in out["results"]}
         kept = [r for r in before["results"] if r["model"] not in ran]
         merged[i] = {**before, **out, "results": kept + out["results"]}
