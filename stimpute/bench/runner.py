@@ -30,7 +30,8 @@ NEURAL = ("st_transformer", "psan")
 def _fill(
     problem: Problem, model: str, seed: int, time_budget_s: float | None, st_hparams: dict[str, Any]
 ) -> tuple[ImputeResult, float, Any]:
-    """(result, fit seconds, training report) of one model on the problem's fit rows."""
+    """(result, fit seconds, fitted method or None for a peer) of one model on the problem's
+    fit rows."""
     rows = problem.fit_rows
     if model in peers.PEERS:
         if not peers.available():
@@ -58,7 +59,7 @@ def _fill(
     res = imp.impute(
         problem.values, problem.covariates, problem.static, problem.coords, times=problem.times
     )
-    return res, imp.fit_seconds, getattr(imp.method, "report", None)
+    return res, imp.fit_seconds, imp.method
 
 
 def run_model(
@@ -72,7 +73,8 @@ def run_model(
 ) -> dict[str, Any]:
     """Fit on the problem's fit rows, impute the whole input, score on the eval mask."""
     log.info("%s / %s / %s: fitting", problem.name, problem.protocol, model)
-    res, fit_seconds, report = _fill(problem, model, seed, time_budget_s, st_hparams)
+    res, fit_seconds, method = _fill(problem, model, seed, time_budget_s, st_hparams)
+    report = getattr(method, "report", None)
     if keep is not None:
         keep[model] = res
     has_std = bool(np.isfinite(res.std).any())
@@ -101,7 +103,7 @@ def run_model(
     if report is not None:
         out["train_steps"] = report.steps
         out["stopped_by"] = report.stopped_by
-        out["std_scale"] = report.std_scale
+        out["std_scale"], out["std_scale_dark"] = method.calibration.lit, method.calibration.dark
     log.info(
         "%s / %s / %s: MAE %.4f (fit %.0fs, impute %.1fs)",
         problem.name,
