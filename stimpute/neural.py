@@ -11,7 +11,6 @@ import numpy as np
 import torch
 
 from stimpute.baselines.base import Method
-from stimpute.calibration import StdCalibration, dark_gaps
 from stimpute.errors import ConfigError, NotFittedError, ShapeError, WindowError
 from stimpute.inference import predict
 from stimpute.layout import Batch
@@ -67,7 +66,7 @@ class TransformerMethod(Method):
         self.model: Any = None
         self.scaler: Scaler | None = None
         self.report: TrainReport | None = None
-        self.calibration = StdCalibration()
+        self.std_scale = 1.0
         self._compiled: Any = None
 
     @property
@@ -146,53 +145,16 @@ class TransformerMethod(Method):
             device=self.device,
             max_steps=max_steps,
             time_budget_s=time_budget_s,
-            dark_errors=lambda model, held, scene: self._dark_errors(model, data, held, scene),
         )
-        self.calibration = self.report.calibration or StdCalibration()
+        self.std_scale = self.report.std_scale
         log.info(
-            "%s: %d steps in %.1fs (%s), best validation MAE %.4f (scaled), "
-            "std x %.2f (lit gaps) / x %.2f (dark days)",
+            "%s: %d steps in %.1fs (%s), best validation MAE %.4f (scaled), std x %.2f",
             self.name,
             self.report.steps,
             self.report.seconds,
             self.report.stopped_by,
             self.report.best_val_mae,
-            self.calibration.lit,
-            self.calibration.dark,
-        )
-
-    @property
-    def reach(self) -> int:
-        """Pixels around a gap that must all be unseen that day for it to count as dark: half
-        an inference tile, the context the model sees around it."""
-        return int(self.hparams.get("infer_tile", 36)) // 2
-
-    def _dark_errors(
-        self, model: Any, data: Scaled, held: np.ndarray, scene: np.ndarray
-    ) -> np.ndarray:
-        """|error| / uncalibrated std at the held scene days, predicted without any held value
-        through the same sliding-window inference as impute()."""
-        train_values = np.where(held, np.nan, data.values)
-        on_device = OnDevice.from_scaled(data, train_values, self.device)
-        mean, scale = self._predict_scaled(model, on_device, compiled=False)
-        error = np.abs(mean.cpu().numpy() - data.values)[scene]
-        return error / np.maximum(np.sqrt(2.0) * scale.cpu().numpy()[scene], 1e-6)
-
-    def _predict_scaled(
-        self, model: Any, data: OnDevice, compiled: bool = True
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mean, Laplace scale) in scaled units; `compiled` uses the compiled forward (only for
-        the fitted model: the calibration runs on the weight average during training)."""
-        return predict(
-            model,
-            data,
-            window=self.window,
-            stride=self.stride,
-            tile=int(self.hparams.get("infer_tile", 36)),
-            tile_overlap=int(self.hparams.get("tile_overlap", 4)),
-            batch_size=self.infer_batch,
-            device=self.device,
-            forward=self._compiled_forward(model) if compiled else None,
+            self.std_scale,
         )
 
     def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
@@ -212,14 +174,21 @@ class TransformerMethod(Method):
             )
         self._check_window(batch)
         data = OnDevice.from_batch(batch, scaler, self.device)
-        mean_s, scale_s = self._predict_scaled(model, data)
-        # back to physical units on the device; a Laplace scale b has standard deviation sqrt(2) b,
-        # times the calibration factor of its kind of gap.
+        mean_s, scale_s = predict(
+            model,
+            data,
+            window=self.window,
+            stride=self.stride,
+            tile=int(self.hparams.get("infer_tile", 36)),
+            tile_overlap=int(self.hparams.get("tile_overlap", 4)),
+            batch_size=self.infer_batch,
+            device=self.device,
+            forward=self._compiled_forward(model),
+        )
+        # back to physical units on the device; a Laplace scale b has standard deviation sqrt(2) b.
         # Imputer.impute puts the observed values (and std 0) back in, for every method alike.
         mean = mean_s * scaler.value_std + scaler.value_mean
-        dark = dark_gaps(batch.observed, batch.layout.grid, self.reach)
-        factor = torch.from_numpy(self.calibration.factors(dark)).to(self.device)
-        std = scale_s * factor * float(np.sqrt(2.0) * scaler.value_std)
+        std = scale_s * float(np.sqrt(2.0) * scaler.value_std * self.std_scale)
         return mean.cpu().numpy(), std.cpu().numpy()
 
     def _compiled_forward(self, model: Any) -> Any:
@@ -238,8 +207,7 @@ class TransformerMethod(Method):
             "arch": model.cfg.to_dict(),
             "weights": model.state_dict(),
             "scaler": scaler.state(),
-            "std_scale": self.calibration.lit,
-            "std_scale_dark": self.calibration.dark,
+            "std_scale": self.std_scale,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -249,8 +217,7 @@ class TransformerMethod(Method):
         self._compiled = None
         self.model.load_state_dict(state["weights"])
         self.scaler = Scaler.from_state(state["scaler"])
-        lit = float(state.get("std_scale", 1.0))
-        self.calibration = StdCalibration(lit, float(state.get("std_scale_dark", lit)))
+        self.std_scale = float(state.get("std_scale", 1.0))
 
 
 class PSANMethod(TransformerMethod):

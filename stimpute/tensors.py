@@ -179,21 +179,6 @@ class OnDevice:
         grid = batch.layout.grid
         return cls(values, cov, stat, crd, times, grid, RecordOffset.of(values, grid))
 
-    @classmethod
-    def from_scaled(cls, data: Scaled, values: np.ndarray, device: torch.device) -> OnDevice:
-        """Arrays already scaled (`Scaled`), with `values` (scaled) in place of data.values."""
-
-        def put(a: np.ndarray | None) -> torch.Tensor | None:
-            return None if a is None else torch.from_numpy(np.asarray(a, np.float32)).to(device)
-
-        vals = put(values)
-        times = put(data.times)
-        assert vals is not None and times is not None
-        offset = RecordOffset.of(vals, data.grid)
-        return cls(
-            vals, put(data.covariates), put(data.static), put(data.coords), times, data.grid, offset
-        )
-
     def inputs(
         self,
         t0: torch.Tensor,

@@ -5,17 +5,16 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import torch
 
-from stimpute.calibration import StdCalibration
 from stimpute.context import RecordOffset
 from stimpute.inference import autocast
-from stimpute.masks import MODES, hide, hide_days
+from stimpute.masks import MODES, hide
 from stimpute.models import STTransformer
 from stimpute.tensors import Scaled, to_model_inputs
 
@@ -42,12 +41,6 @@ class TrainConfig:
     # share of a validation box's observed values held (0.2 was tried on the twin: the std
     # factor over-covered whole-day gaps and the day-protocol MAE was 5% worse)
     val_rate: float = 0.5
-    # share of observed values held as whole days across the full scene, to calibrate the std of
-    # dark gaps (see stimpute.calibration); at least one day is held when there are 10 or more
-    calib_days: float = 0.05
-    # share of the training (budget or steps) after which the std is calibrated and those days
-    # are given back to training (holding them to the end cost the twin's day MAE a lot)
-    calib_release: float = 0.5
     eval_every: int = 50
     patience: int = 8
     ema_decay: float = 0.99  # weights scored and kept are an exponential moving average; 0 = off
@@ -59,7 +52,7 @@ class TrainReport:
     seconds: float = 0.0
     best_val_mae: float = math.inf
     stopped_by: str = ""
-    calibration: StdCalibration | None = None  # std factors, fitted on held values
+    std_scale: float = 1.0  # recalibration of the standard error, fitted on validation values
     history: list[tuple[int, float, float]] = field(default_factory=list)
 
 
@@ -147,22 +140,15 @@ class Validation:
     """Fixed boxes (time window x spatial crop) whose held-out values are never trained on."""
 
     held: np.ndarray  # (T, N) bool, removed from the training values
-    scene: np.ndarray  # (T, N) bool, the part of `held` that is whole days across the scene
     boxes: list[tuple[int, np.ndarray | None, tuple[int, int] | None]]
-
-    @property
-    def boxed(self) -> np.ndarray:
-        """(T, N) the held values of the boxes (the scene days left out)."""
-        return self.held & ~self.scene
 
     @classmethod
     def draw(cls, data: Scaled, cfg: TrainConfig, rng: np.random.Generator) -> Validation:
         observed = ~np.isnan(data.values)
-        scene = scene_days(observed, cfg.calib_days, rng)
-        held = scene.copy()
+        held = np.zeros(observed.shape, bool)
         sampler = WindowSampler(data, cfg, rng)
         n_time = observed.shape[0]
-        target = cfg.val_share * observed.sum() + held.sum()
+        target = cfg.val_share * observed.sum()
         boxes: list[tuple[int, np.ndarray | None, tuple[int, int] | None]] = []
         for i in range(64):
             if held.sum() >= target:
@@ -181,7 +167,7 @@ class Validation:
             else:
                 block[:, nodes] |= box_hidden
             boxes.append((t0, nodes, grid))
-        return cls(held, scene, boxes)
+        return cls(held, boxes)
 
     @torch.no_grad()
     def predictions(
@@ -193,8 +179,8 @@ class Validation:
         cfg: TrainConfig,
         device: torch.device,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(mean, Laplace scale, truth) at the boxes' held values (scaled units), predicted from
-        the training values only."""
+        """(mean, Laplace scale, truth) at the held values inside the boxes (scaled units),
+        predicted from the training values only."""
         model.eval()
         means, scales, truths = [], [], []
         if not self.boxes:
@@ -222,7 +208,7 @@ class Validation:
             scale_np = log_scale.float().exp().cpu().numpy()
             for b, (t0, nodes, _) in enumerate(part):
                 sel = slice(None) if nodes is None else nodes
-                held = self.boxed[t0 : t0 + cfg.window][:, sel]
+                held = self.held[t0 : t0 + cfg.window][:, sel]
                 means.append(mean_np[b][held])
                 scales.append(scale_np[b][held])
                 truths.append(data.values[t0 : t0 + cfg.window][:, sel][held])
@@ -233,18 +219,15 @@ class Validation:
         mean, _, truth = self.predictions(*args)
         return float(np.abs(mean - truth).mean()) if len(truth) else math.nan
 
-
-def scene_days(observed: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
-    """Whole observed days, all nodes, holding about `share` of the observed values (at least
-    one day when 10 or more are observed, none when fewer or when share is 0)."""
-    per_day = observed.reshape(len(observed), -1).any(axis=1)
-    if share <= 0 or per_day.sum() < 10:
-        return np.zeros(observed.shape, bool)
-    held = hide_days(observed, share, rng)
-    if not held.any():
-        held[int(rng.choice(np.flatnonzero(per_day)))] = True
-        held &= observed
-    return held
+    def std_scale(self, *args: Any, level: float = 0.9) -> float:
+        """The factor on the model's standard error that puts `level` of the held values inside
+        the central `level` normal interval (1.0 when there is too little to fit it on)."""
+        mean, scale, truth = self.predictions(*args)
+        if len(truth) < 50:
+            return 1.0
+        z = float(NormalDist().inv_cdf(0.5 + level / 2))
+        ratio = np.abs(mean - truth) / (np.sqrt(2.0) * np.maximum(scale, 1e-6))
+        return float(np.clip(np.quantile(ratio, level) / z, 0.2, 5.0))
 
 
 def loss_on_hidden(
@@ -313,33 +296,14 @@ def train(
     max_steps: int | None = None,
     time_budget_s: float | None = None,
     log_every_s: float = 10.0,
-    dark_errors: Callable[[torch.nn.Module, np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> TrainReport:
-    """Train in place; keeps the weights with the best validation MAE (scaled units).
-
-    The std is calibrated once (`report.calibration`), on values the model has not trained on:
-    at `cfg.calib_release` of the training, after which the scene days come back into training
-    (the boxes stay held for early stopping), or at the end if training stops before that.
-    `dark_errors(model, held, scene)` gives |error| / std at the scene days predicted without
-    any held value (None: no dark factor of its own)."""
+    """Train in place; keeps the weights with the best validation MAE (scaled units)."""
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     validation = Validation.draw(data, cfg, rng)
-    scene = validation.scene
     train_values = np.where(validation.held, np.nan, data.values)
     offset = RecordOffset.of(torch.from_numpy(train_values), data.grid)
     sampler = WindowSampler(data, cfg, rng)
-
-    def calibration(current: Any) -> StdCalibration:
-        mean, scale, truth = validation.predictions(
-            current, data, train_values, offset, cfg, device
-        )
-        lit = np.abs(mean - truth) / (np.sqrt(2.0) * np.maximum(scale, 1e-6))
-        dark = np.zeros(0)
-        if dark_errors is not None and scene.any():
-            dark = dark_errors(current, validation.held, scene)
-        return StdCalibration.fit(lit, dark)
-
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     average = WeightAverage(model, cfg.ema_decay)
     total = max_steps or cfg.max_steps
@@ -372,11 +336,6 @@ def train(
         elapsed = time.perf_counter() - start
         if time_budget_s is not None and step == 10:  # plan the cosine over what the budget allows
             planned = max(step + 1, min(total, int(time_budget_s / (elapsed / step))))
-        if report.calibration is None and step >= cfg.calib_release * planned:
-            report.calibration = calibration(average.current)
-            if scene.any():  # give the scene days back; the boxes stay held
-                train_values = np.where(validation.held & ~scene, np.nan, data.values)
-                offset = RecordOffset.of(torch.from_numpy(train_values), data.grid)
         if step % cfg.eval_every == 0 or step == total:
             val = validation.mae(average.current, data, train_values, offset, cfg, device)
             report.history.append((step, float(loss.detach()), val))
@@ -411,8 +370,7 @@ def train(
             report.best_val_mae = val
             best_state = _copy(average.current)
     model.load_state_dict(best_state)
-    if report.calibration is None:
-        report.calibration = calibration(model)
+    report.std_scale = validation.std_scale(model, data, train_values, offset, cfg, device)
     report.steps, report.seconds = step, time.perf_counter() - start
     return report
 

@@ -30,8 +30,7 @@ NEURAL = ("st_transformer", "psan")
 def _fill(
     problem: Problem, model: str, seed: int, time_budget_s: float | None, st_hparams: dict[str, Any]
 ) -> tuple[ImputeResult, float, Any]:
-    """(result, fit seconds, fitted method or None for a peer) of one model on the problem's
-    fit rows."""
+    """(result, fit seconds, training report) of one model on the problem's fit rows."""
     rows = problem.fit_rows
     if model in peers.PEERS:
         if not peers.available():
@@ -59,7 +58,7 @@ def _fill(
     res = imp.impute(
         problem.values, problem.covariates, problem.static, problem.coords, times=problem.times
     )
-    return res, imp.fit_seconds, imp.method
+    return res, imp.fit_seconds, getattr(imp.method, "report", None)
 
 
 def run_model(
@@ -73,8 +72,7 @@ def run_model(
 ) -> dict[str, Any]:
     """Fit on the problem's fit rows, impute the whole input, score on the eval mask."""
     log.info("%s / %s / %s: fitting", problem.name, problem.protocol, model)
-    res, fit_seconds, method = _fill(problem, model, seed, time_budget_s, st_hparams)
-    report = getattr(method, "report", None)
+    res, fit_seconds, report = _fill(problem, model, seed, time_budget_s, st_hparams)
     if keep is not None:
         keep[model] = res
     has_std = bool(np.isfinite(res.std).any())
@@ -103,7 +101,7 @@ def run_model(
     if report is not None:
         out["train_steps"] = report.steps
         out["stopped_by"] = report.stopped_by
-        out["std_scale"], out["std_scale_dark"] = method.calibration.lit, method.calibration.dark
+        out["std_scale"] = report.std_scale
     log.info(
         "%s / %s / %s: MAE %.4f (fit %.0fs, impute %.1fs)",
         problem.name,

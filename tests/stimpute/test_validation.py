@@ -31,9 +31,7 @@ def test_validation_holds_its_rate_and_scores_boxes_in_batches_as_one_by_one():
         model = STTransformer(STTransformerConfig(dim=16, layers=1, heads=2))
         args = (data, train_values, offset, cfg, torch.device("cpu"))
         together = val.predictions(model, *args)
-        alone = [
-            Validation(val.held, val.scene, [box]).predictions(model, *args) for box in val.boxes
-        ]
+        alone = [Validation(val.held, [box]).predictions(model, *args) for box in val.boxes]
         for k in range(3):
             np.testing.assert_allclose(
                 together[k], np.concatenate([a[k] for a in alone]), rtol=1e-5, atol=1e-6
