@@ -125,7 +125,7 @@ def sparsity_figure(curve: list[dict], path: Path) -> Path | None:
         return None
     shares = [100 * c["observed_share"] for c in curve]
     fig, ax = plt.subplots(figsize=(6.5, 4.5), constrained_layout=True)
-    tab20 = plt.get_cmap("tab20").colors  # pairs of a dark and a light shade of one hue
+    tab20 = plt.get_cmap("tab20")(np.arange(20))  # pairs of a dark and a light shade of one hue
     colours = [*tab20[::2], *tab20[1::2]]  # the ten dark ones first
     for i, model in enumerate(r["model"] for r in curve[0]["results"]):
         maes = [next(r["mae"] for r in c["results"] if r["model"] == model) for c in curve]
