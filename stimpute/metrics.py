@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import numpy as np
 
 from stimpute.errors import NoObservationsError, ShapeError
 
-Z90 = 1.6448536269514722  # two-sided 90% normal quantile
-Z50 = 0.6744897501960817
+Z90 = NormalDist().inv_cdf(0.95)  # two-sided 90% normal quantile
 
 
 def _pairs(
@@ -71,11 +71,14 @@ def mre(pred, target, mask=None) -> float:
     return float(np.sum(np.abs(p - t)) / denom) if denom > 0 else math.nan
 
 
+def two_sided_z(level: float) -> float:
+    """z such that the central `level` of a standard normal lies within +/- z."""
+    return NormalDist().inv_cdf(0.5 + level / 2)
+
+
 def coverage(pred, std, target, mask=None, *, level: float = 0.9) -> float:
     """Share of targets inside pred +/- z * std, z the two-sided normal quantile of `level`."""
-    from statistics import NormalDist
-
-    z = NormalDist().inv_cdf(0.5 + level / 2)
+    z = two_sided_z(level)
     pred = np.asarray(pred, dtype=np.float64)
     std = np.asarray(std, dtype=np.float64)
     if std.shape != pred.shape:

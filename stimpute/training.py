@@ -6,7 +6,6 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -15,6 +14,7 @@ import torch
 from stimpute.context import RecordOffset
 from stimpute.inference import autocast
 from stimpute.masks import MODES, hide
+from stimpute.metrics import two_sided_z
 from stimpute.models import STTransformer
 from stimpute.tensors import Scaled, to_model_inputs
 
@@ -225,7 +225,7 @@ class Validation:
         mean, scale, truth = self.predictions(*args)
         if len(truth) < 50:
             return 1.0
-        z = float(NormalDist().inv_cdf(0.5 + level / 2))
+        z = two_sided_z(level)
         ratio = np.abs(mean - truth) / (np.sqrt(2.0) * np.maximum(scale, 1e-6))
         return float(np.clip(np.quantile(ratio, level) / z, 0.2, 5.0))
 

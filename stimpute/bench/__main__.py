@@ -230,7 +230,10 @@ def main(argv: list[str] | None = None) -> int:
                         raise StimputeError("aqi36 has one protocol: --protocol native")
                     problem = aqi36_problem(args.data_dir)
                 filled: dict = {}
-                result = _run(args, problem, models, seed, time_budget, budget["st"], earlier,
+                # several seeds make a summary, which replaces the earlier one whole: only a
+                # single run's table is merged row by row, so only it must be the same problem
+                table_of = earlier if len(seeds) == 1 else None
+                result = _run(args, problem, models, seed, time_budget, budget["st"], table_of,
                               keep=filled)  # fmt: skip
                 result["budget"] = args.budget
                 if seed == seeds[0]:

@@ -81,6 +81,15 @@ def test_merge_adds_models_to_an_earlier_table_and_refuses_another_problem(tmp_p
     before = out.read_text()
     assert main([*base[:-1], "41", "--models", "mean", *tail]) == 2
     assert out.read_text() == before
+    # several seeds make a summary beside the tables (seed 1 is another twin, and no reason
+    # to refuse: the summary is not merged row by row)
+    assert main([*base, "--models", "mean", "--seeds", "0,1", *tail]) == 0
+    tables = json.loads(out.read_text())
+    assert [("summary" in t, t["protocol"]) for t in tables] == [
+        (False, "point"),
+        (False, "day"),
+        (True, "point"),
+    ]
 
 
 def test_resume_takes_the_rows_a_dead_run_saved_and_fits_only_the_rest(tmp_path, monkeypatch):
