@@ -9,7 +9,13 @@ import numpy as np
 
 from stimpute.errors import NoObservationsError, ShapeError
 
-Z90 = NormalDist().inv_cdf(0.95)  # two-sided 90% normal quantile
+
+def two_sided_z(level: float) -> float:
+    """z such that the central `level` of a standard normal lies within +/- z."""
+    return NormalDist().inv_cdf(0.5 + level / 2)
+
+
+Z90 = two_sided_z(0.9)
 
 
 def _pairs(
@@ -69,11 +75,6 @@ def mre(pred, target, mask=None) -> float:
     p, t = _pairs(pred, target, mask)
     denom = np.sum(np.abs(t))
     return float(np.sum(np.abs(p - t)) / denom) if denom > 0 else math.nan
-
-
-def two_sided_z(level: float) -> float:
-    """z such that the central `level` of a standard normal lies within +/- z."""
-    return NormalDist().inv_cdf(0.5 + level / 2)
 
 
 def coverage(pred, std, target, mask=None, *, level: float = 0.9) -> float:

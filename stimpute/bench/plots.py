@@ -10,7 +10,7 @@ from stimpute.bench.datasets import Problem
 from stimpute.bench.peers import PEERS
 from stimpute.bench.runner import NEURAL
 from stimpute.imputer import ImputeResult
-from stimpute.metrics import Z90
+from stimpute.metrics import Z90, coverage
 
 
 def twin_figure(
@@ -69,18 +69,6 @@ def twin_figure(
     return path
 
 
-def reliability(
-    pred: np.ndarray, std: np.ndarray, target: np.ndarray, mask: np.ndarray, levels: np.ndarray
-) -> np.ndarray:
-    """Share of masked targets inside the central normal interval of each nominal level."""
-    from statistics import NormalDist
-
-    keep = mask & np.isfinite(target) & np.isfinite(pred) & np.isfinite(std)
-    err = np.abs(pred[keep] - target[keep])
-    s = std[keep]
-    return np.array([np.mean(err <= NormalDist().inv_cdf(0.5 + lv / 2) * s) for lv in levels])
-
-
 def reliability_figure(
     problem: Problem, results: dict[str, ImputeResult], path: Path
 ) -> Path | None:
@@ -101,7 +89,10 @@ def reliability_figure(
         [0, 1], [-0.05, 0.95], [0.05, 1.05], color="grey", alpha=0.15, label="±5 points"
     )
     for name, res in results.items():
-        cov = reliability(res.values, res.std, problem.target, problem.eval_mask, levels)
+        cov = [
+            coverage(res.values, res.std, problem.target, problem.eval_mask, level=lv)
+            for lv in levels
+        ]
         ax.plot(levels, cov, marker="o", ms=3, label=name)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
