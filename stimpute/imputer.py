@@ -33,7 +33,7 @@ MODELS: dict[str, type[Method]] = {
     "mice": Mice,
     "random_forest": RandomForest,
 }
-FORMAT = "stimpute-imputer/1"
+FORMAT = "stimpute-imputer/2"  # 2: covariates gap-filled in time (covariates.py)
 
 
 @dataclass
@@ -164,8 +164,15 @@ class Imputer:
             raise CheckpointError(
                 f"{path} is not a readable stimpute imputer ({exc}); save it again"
             ) from exc
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        if not isinstance(payload, dict) or not str(payload.get("format", "")).startswith(
+            FORMAT.split("/")[0]
+        ):
             raise CheckpointError(f"{path} is not a {FORMAT} file")
+        if payload["format"] != FORMAT:
+            raise CheckpointError(
+                f"{path} was saved as {payload['format']} by an older stimpute, whose models "
+                f"took other covariate inputs; fit the imputer again and save it ({FORMAT})"
+            )
         hparams = {
             k: (v.tolist() if isinstance(v, torch.Tensor) else v)
             for k, v in payload["hparams"].items()

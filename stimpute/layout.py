@@ -7,6 +7,7 @@ from functools import cached_property
 
 import numpy as np
 
+from stimpute.covariates import with_gap_fill
 from stimpute.errors import NoObservationsError, ShapeError
 
 
@@ -33,7 +34,7 @@ class Batch:
 
     layout: Layout
     values: np.ndarray  # (T, N)
-    covariates: np.ndarray | None  # (T, N, C)
+    covariates: np.ndarray | None  # (T, N, 3C): as given, filled in time, gap (covariates.py)
     static: np.ndarray | None  # (N, S)
     coords: np.ndarray | None  # (N, 2)
     times: np.ndarray  # (T,) time index in steps, used for the periodic encodings
@@ -94,6 +95,7 @@ def prepare(
         cov = cov.reshape(n_time, n_node, cov.shape[-1])
         if np.isinf(cov).any():  # copy only when there is something to mark missing
             cov = np.where(np.isinf(cov), np.nan, cov)
+        cov = with_gap_fill(cov)
 
     stat = None
     if static is not None:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from stimpute.baselines.base import Method
+from stimpute.covariates import PER_CHANNEL
 from stimpute.errors import ConfigError, NotFittedError, ShapeError, WindowError
 from stimpute.inference import predict
 from stimpute.layout import Batch
@@ -164,8 +165,8 @@ class TransformerMethod(Method):
         n_stat = 0 if batch.static is None else batch.static.shape[-1]
         if n_cov != cfg.n_covariates or n_stat != cfg.n_static:
             raise ShapeError(
-                f"the model was fitted with {cfg.n_covariates} covariates and {cfg.n_static} static "
-                f"fields; impute() got {n_cov} and {n_stat}"
+                f"the model was fitted with {cfg.n_covariates // PER_CHANNEL} covariates and "
+                f"{cfg.n_static} static fields; impute() got {n_cov // PER_CHANNEL} and {n_stat}"
             )
         if cfg.n_nodes is not None and batch.layout.n_node != cfg.n_nodes:
             raise ShapeError(
