@@ -28,7 +28,7 @@ from stimpute.bench.runner import (
 )
 from stimpute.errors import StimputeError
 
-DEFAULT_MODELS = "st_transformer,mean,linear,dctpls,mice,random_forest"
+DEFAULT_MODELS = "st_transformer,mean,linear,neighbours,dctpls,mice,random_forest"
 SHARED_AQI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "aqi36"
 
 # What a budget means: the ST-Transformer's training time per fit and its size. `small` is
