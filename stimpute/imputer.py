@@ -164,13 +164,12 @@ class Imputer:
             raise CheckpointError(
                 f"{path} is not a readable stimpute imputer ({exc}); save it again"
             ) from exc
-        if not isinstance(payload, dict) or not str(payload.get("format", "")).startswith(
-            FORMAT.split("/")[0]
-        ):
+        found = payload.get("format") if isinstance(payload, dict) else None
+        if not str(found).startswith("stimpute-imputer/"):
             raise CheckpointError(f"{path} is not a {FORMAT} file")
-        if payload["format"] != FORMAT:
+        if found != FORMAT:
             raise CheckpointError(
-                f"{path} was saved as {payload['format']} by an older stimpute, whose models "
+                f"{path} was saved as {found} by an older stimpute, whose models "
                 f"took other covariate inputs; fit the imputer again and save it ({FORMAT})"
             )
         hparams = {

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from stimpute.gaps import fill_in_time
 from stimpute.layout import Batch
 from stimpute.masks import hide_days, hide_points
 
@@ -42,20 +43,11 @@ class Method(ABC):
 
 
 def gap_distance(observed: np.ndarray) -> np.ndarray:
-    """Steps from each (t, n) to the nearest observed time step of the same node (0 if observed)."""
+    """Steps from each (t, n) to the nearest observed time step of the same node (0 if observed;
+    4T at a node never observed, past every gap bin)."""
     n_time = observed.shape[0]
-    big = np.float64(n_time * 4)
-    fwd = np.full(observed.shape, big)
-    bwd = np.full(observed.shape, big)
-    last = np.full(observed.shape[1:], -big)
-    for t in range(n_time):
-        last = np.where(observed[t], t, last)
-        fwd[t] = t - last
-    nxt = np.full(observed.shape[1:], big * 2)
-    for t in range(n_time - 1, -1, -1):
-        nxt = np.where(observed[t], t, nxt)
-        bwd[t] = nxt - t
-    return np.minimum(fwd, bwd)
+    dist = fill_in_time(np.where(observed, 0.0, np.nan))[1].astype(np.float64)
+    return np.where(observed.any(axis=0), dist, float(n_time * 4))
 
 
 class GapErrorModel:

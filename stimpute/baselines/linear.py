@@ -5,20 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from stimpute.baselines.base import GapCalibrated, fill_unseen_nodes
+from stimpute.gaps import fill_in_time
 from stimpute.layout import Batch
 
 
 def interpolate_in_time(values: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
     """(T, N) with NaN gaps -> linear in time between observations, constant past the ends."""
-    n_time = values.shape[0]
-    t = np.arange(n_time, dtype=np.float64) if times is None else times
-    out = np.full(values.shape, np.nan, dtype=np.float64)
-    for node in range(values.shape[1]):
-        col = values[:, node]
-        ok = ~np.isnan(col)
-        if ok.any():
-            out[:, node] = np.interp(t, t[ok], col[ok])
-    return fill_unseen_nodes(out)
+    return fill_unseen_nodes(fill_in_time(values.astype(np.float64), times)[0])
 
 
 class LinearInTime(GapCalibrated):

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 import stimpute
-from stimpute.covariates import PER_CHANNEL, fill_in_time
+from stimpute.covariates import PER_CHANNEL
+from stimpute.gaps import fill_in_time
 from stimpute.layout import prepare
 
 nan = np.nan
@@ -18,6 +19,9 @@ def test_fill_in_time_by_hand():
     np.testing.assert_array_equal(dist[:, 0], [1, 0, 1, 1, 0, 1])
     np.testing.assert_array_equal(dist[:, 1], 6)
     np.testing.assert_array_equal(dist[:, 2], 0)
+    # uneven steps: day 4 lies a quarter of the way from day 3 to day 7
+    at_days, _ = fill_in_time(np.array([nan, 1.0, nan, 5.0]), times=np.array([0, 3, 4, 7]))
+    np.testing.assert_allclose(at_days, [1, 1, 2, 5])
 
 
 def test_every_model_gets_each_covariate_as_given_filled_and_its_gap():
