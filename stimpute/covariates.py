@@ -14,18 +14,19 @@ twins); every model gets the same channels, so the comparison stays fair.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from stimpute.gaps import fill_in_time
+from stimpute.gaps import Array, as_tensor, fill_in_time
 
 PER_CHANNEL = 3  # as given, filled in time, log(1 + steps to the nearest present value)
 
 
-def with_gap_fill(covariates: np.ndarray) -> np.ndarray:
+def with_gap_fill(covariates: Array) -> Array:
     """(T, N, C) with NaN -> (T, N, 3C): the channels as given, then each filled in time, then
-    log(1 + steps to its nearest present value)."""
-    n_cov = covariates.shape[-1]
-    out = np.empty((*covariates.shape[:-1], PER_CHANNEL * n_cov), covariates.dtype)
-    out[..., :n_cov] = covariates
-    out[..., n_cov : 2 * n_cov], dist = fill_in_time(covariates)
-    np.log1p(dist, out=out[..., 2 * n_cov :], dtype=covariates.dtype)
-    return out
+    log(1 + steps to its nearest present value). numpy in, numpy out (the baselines); a tensor
+    in, a tensor out on its device (the neural models fill there, before windowing, so a region
+    on the GPU does not wait on the host)."""
+    x = as_tensor(covariates)
+    filled, dist = fill_in_time(x)
+    out = torch.cat([x, filled, torch.log1p(dist.to(x.dtype))], dim=-1)
+    return out.numpy() if isinstance(covariates, np.ndarray) else out

@@ -34,7 +34,7 @@ class Batch:
 
     layout: Layout
     values: np.ndarray  # (T, N)
-    covariates: np.ndarray | None  # (T, N, 3C): as given, filled in time, gap (covariates.py)
+    covariates: np.ndarray | None  # (T, N, C), NaN where missing
     static: np.ndarray | None  # (N, S)
     coords: np.ndarray | None  # (N, 2)
     times: np.ndarray  # (T,) time index in steps, used for the periodic encodings
@@ -42,6 +42,12 @@ class Batch:
     @cached_property
     def observed(self) -> np.ndarray:
         return ~np.isnan(self.values)
+
+    @cached_property
+    def covariates_filled(self) -> np.ndarray | None:
+        """(T, N, 3C): each covariate as given, filled in time, and its gap (covariates.py), as
+        the baselines see them; the neural models build the same on their device."""
+        return None if self.covariates is None else with_gap_fill(self.covariates)
 
 
 def _as_float(name: str, array: object) -> np.ndarray:
@@ -95,7 +101,6 @@ def prepare(
         cov = cov.reshape(n_time, n_node, cov.shape[-1])
         if np.isinf(cov).any():  # copy only when there is something to mark missing
             cov = np.where(np.isinf(cov), np.nan, cov)
-        cov = with_gap_fill(cov)
 
     stat = None
     if static is not None:

@@ -95,7 +95,9 @@ class TransformerMethod(Method):
         node_emb = self.hparams.get("node_embedding", "auto")
         use_nodes = batch.layout.grid is None if node_emb == "auto" else bool(node_emb)
         return self.config_cls(
-            n_covariates=0 if batch.covariates is None else batch.covariates.shape[-1],
+            n_covariates=0
+            if batch.covariates is None
+            else PER_CHANNEL * batch.covariates.shape[-1],
             n_static=0 if batch.static is None else batch.static.shape[-1],
             n_nodes=batch.layout.n_node if use_nodes else None,
             use_coords=batch.coords is not None,
@@ -163,10 +165,10 @@ class TransformerMethod(Method):
         cfg = model.cfg
         n_cov = 0 if batch.covariates is None else batch.covariates.shape[-1]
         n_stat = 0 if batch.static is None else batch.static.shape[-1]
-        if n_cov != cfg.n_covariates or n_stat != cfg.n_static:
+        if PER_CHANNEL * n_cov != cfg.n_covariates or n_stat != cfg.n_static:
             raise ShapeError(
                 f"the model was fitted with {cfg.n_covariates // PER_CHANNEL} covariates and "
-                f"{cfg.n_static} static fields; impute() got {n_cov // PER_CHANNEL} and {n_stat}"
+                f"{cfg.n_static} static fields; impute() got {n_cov} and {n_stat}"
             )
         if cfg.n_nodes is not None and batch.layout.n_node != cfg.n_nodes:
             raise ShapeError(

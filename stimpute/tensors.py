@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from stimpute.context import RecordOffset, model_inputs
+from stimpute.covariates import with_gap_fill
 from stimpute.layout import Batch
 
 
@@ -41,7 +42,7 @@ class Scaler:
 
         vals = batch.values[batch.observed]
         std = float(vals.std()) if vals.size > 1 else 1.0
-        cov_mean, cov_std = stats(batch.covariates, (0, 1))
+        cov_mean, cov_std = stats(batch.covariates_filled, (0, 1))
         st_mean, st_std = stats(batch.static, (0,))
         cmin = cspan = None
         if batch.coords is not None:
@@ -92,12 +93,17 @@ def standardise(
     batch: Batch, scaler: Scaler, device: torch.device
 ) -> tuple[torch.Tensor | None, ...]:
     """(values, covariates, static, coords, times) as float32 tensors on `device`, scaled there
-    (NaN stays NaN; coords to [-1, 1])."""
+    (NaN stays NaN; coords to [-1, 1]). The covariates go up as given and are filled in time
+    there (T, N, C) -> (T, N, 3C), as Scaler.fit saw them."""
 
-    def put(a: np.ndarray | None, shift: Any = None, scale: Any = None) -> torch.Tensor | None:
+    def put(
+        a: np.ndarray | None, shift: Any = None, scale: Any = None, then: Any = None
+    ) -> torch.Tensor | None:
         if a is None:
             return None
         t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(device)
+        if then is not None:
+            t = then(t)
         if shift is None or scale is None:
             return t
         return (t - torch.as_tensor(shift, device=device)) / torch.as_tensor(scale, device=device)
@@ -105,7 +111,7 @@ def standardise(
     coords = put(batch.coords, scaler.coord_min, scaler.coord_span)
     return (
         put(batch.values, scaler.value_mean, scaler.value_std),
-        put(batch.covariates, scaler.cov_mean, scaler.cov_std),
+        put(batch.covariates, scaler.cov_mean, scaler.cov_std, then=with_gap_fill),
         put(batch.static, scaler.static_mean, scaler.static_std),
         None if coords is None else 2 * coords - 1,
         put(batch.times),

@@ -57,8 +57,8 @@ def _features(batch: Batch, *, leave_one_out: bool) -> np.ndarray:
         np.broadcast_to(np.cos(phase)[:, None], values.shape),
     ]
     feats = [np.stack(cols, axis=-1)]
-    if batch.covariates is not None:
-        cov = batch.covariates.astype(np.float64)
+    if batch.covariates_filled is not None:
+        cov = batch.covariates_filled.astype(np.float64)
         miss = np.isnan(cov)
         fill = np.nanmean(np.where(miss, np.nan, cov), axis=(0, 1))
         feats += [np.where(miss, np.nan_to_num(fill), cov), miss.astype(np.float64)]
@@ -119,10 +119,10 @@ class Mice(GapCalibrated):
         observed = batch.observed
         seen = observed.any(axis=0)
         table: list[np.ndarray] = [values[:, seen]]
-        if batch.covariates is not None:
+        if batch.covariates_filled is not None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                cov_mean = np.nanmean(batch.covariates.astype(np.float64), axis=1)
+                cov_mean = np.nanmean(batch.covariates_filled.astype(np.float64), axis=1)
             fill = np.asarray(np.nanmean(cov_mean, axis=0), dtype=np.float64)
             table.append(np.asarray(np.where(np.isnan(cov_mean), fill, cov_mean), dtype=np.float64))
         table_arr = np.concatenate(table, axis=1)
