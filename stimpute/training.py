@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from stimpute.calibration import NO_FACTORS, fit_factors, same_day_support, support_level
 from stimpute.context import RecordOffset
 from stimpute.inference import autocast
 from stimpute.masks import MODES, hide
-from stimpute.metrics import two_sided_z
 from stimpute.models import STTransformer
 from stimpute.tensors import Scaled, to_model_inputs
 
@@ -52,8 +52,15 @@ class TrainReport:
     seconds: float = 0.0
     best_val_mae: float = math.inf
     stopped_by: str = ""
-    std_scale: float = 1.0  # recalibration of the standard error, fitted on validation values
+    # recalibration of the standard error, fitted on validation values: (pooled, one per
+    # same-day support level), see calibration.py
+    std_factors: tuple[float, ...] = NO_FACTORS
     history: list[tuple[int, float, float]] = field(default_factory=list)
+
+    @property
+    def std_scale(self) -> float:
+        """The pooled factor."""
+        return self.std_factors[0]
 
 
 class WindowSampler:
@@ -178,14 +185,14 @@ class Validation:
         offset: RecordOffset,
         cfg: TrainConfig,
         device: torch.device,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(mean, Laplace scale, truth) at the held values inside the boxes (scaled units),
-        predicted from the training values only."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(mean, Laplace scale, truth, same-day support level) at the held values inside the
+        boxes (scaled units), predicted from the training values only."""
         model.eval()
-        means, scales, truths = [], [], []
+        means, scales, truths, levels = [], [], [], []
         if not self.boxes:
             empty = np.zeros(0, np.float32)
-            return empty, empty, empty
+            return empty, empty, empty, empty.astype(np.int64)
         n_nodes = data.values.shape[1] if self.boxes[0][1] is None else len(self.boxes[0][1])
         chunk = max(1, min(32, 400_000 // (cfg.window * n_nodes)))  # boxes per forward pass
         for c in range(0, len(self.boxes), chunk):
@@ -201,7 +208,9 @@ class Validation:
             crops = [nodes for _, nodes, _ in part if nodes is not None]
             off = offset.features(steps, torch.from_numpy(np.stack(crops)) if crops else None)
             grid = part[0][2]
-            kw = to_model_inputs(win, ~np.isnan(vals), device, grid, off)
+            visible = ~np.isnan(vals)
+            kw = to_model_inputs(win, visible, device, grid, off)
+            level = support_level(same_day_support(torch.from_numpy(visible), grid)).numpy()
             with autocast(device):
                 mean, log_scale = model(grid=grid, all_layers=False, **kw)[-1]
             mean_np = mean.float().cpu().numpy()
@@ -212,22 +221,20 @@ class Validation:
                 means.append(mean_np[b][held])
                 scales.append(scale_np[b][held])
                 truths.append(data.values[t0 : t0 + cfg.window][:, sel][held])
-        return np.concatenate(means), np.concatenate(scales), np.concatenate(truths)
+                levels.append(level[b][held])
+        return tuple(np.concatenate(a) for a in (means, scales, truths, levels))  # type: ignore[return-value]
 
     def mae(self, *args: Any) -> float:
         """MAE (scaled units) on the held values inside the boxes, predicted from training values."""
-        mean, _, truth = self.predictions(*args)
+        mean, _, truth, _ = self.predictions(*args)
         return float(np.abs(mean - truth).mean()) if len(truth) else math.nan
 
-    def std_scale(self, *args: Any, level: float = 0.9) -> float:
-        """The factor on the model's standard error that puts `level` of the held values inside
-        the central `level` normal interval (1.0 when there is too little to fit it on)."""
-        mean, scale, truth = self.predictions(*args)
-        if len(truth) < 50:
-            return 1.0
-        z = two_sided_z(level)
+    def std_factors(self, *args: Any) -> tuple[float, ...]:
+        """The factors on the model's standard error that put 90% of the held values inside the
+        central 90% normal interval: pooled, and per same-day support level (calibration.py)."""
+        mean, scale, truth, level = self.predictions(*args)
         ratio = np.abs(mean - truth) / (np.sqrt(2.0) * np.maximum(scale, 1e-6))
-        return float(np.clip(np.quantile(ratio, level) / z, 0.2, 5.0))
+        return fit_factors(ratio, level)
 
 
 def loss_on_hidden(
@@ -370,7 +377,7 @@ def train(
             report.best_val_mae = val
             best_state = _copy(average.current)
     model.load_state_dict(best_state)
-    report.std_scale = validation.std_scale(model, data, train_values, offset, cfg, device)
+    report.std_factors = validation.std_factors(model, data, train_values, offset, cfg, device)
     report.steps, report.seconds = step, time.perf_counter() - start
     return report
 
