@@ -240,7 +240,9 @@ class TransformerMethod(Method):
         self.model.load_state_dict(state["weights"])
         self.scaler = Scaler.from_state(state["scaler"])
         pooled = float(state.get("std_scale", 1.0))  # saved before per-level factors: pooled only
-        self.std_factors = tuple(float(f) for f in state.get("std_factors", [pooled] * 4))
+        self.std_factors = tuple(
+            float(f) for f in state.get("std_factors", [pooled] * len(NO_FACTORS))
+        )
 
 
 class PSANMethod(TransformerMethod):

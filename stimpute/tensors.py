@@ -111,7 +111,10 @@ def standardise(
     coords = put(batch.coords, scaler.coord_min, scaler.coord_span)
     return (
         put(batch.values, scaler.value_mean, scaler.value_std),
-        put(batch.covariates, scaler.cov_mean, scaler.cov_std, then=with_gap_fill),
+        # on the CPU the fill Scaler.fit made (cached on the batch) is reused, not made again
+        put(batch.covariates_filled, scaler.cov_mean, scaler.cov_std)
+        if device.type == "cpu"
+        else put(batch.covariates, scaler.cov_mean, scaler.cov_std, then=with_gap_fill),
         put(batch.static, scaler.static_mean, scaler.static_std),
         None if coords is None else 2 * coords - 1,
         put(batch.times),
