@@ -11,7 +11,6 @@ import numpy as np
 import torch
 
 from stimpute.baselines.base import Method
-from stimpute.calibration import NO_FACTORS, factor_at
 from stimpute.covariates import PER_CHANNEL
 from stimpute.errors import ConfigError, NotFittedError, ShapeError, WindowError
 from stimpute.inference import predict
@@ -31,16 +30,7 @@ def _arch_names(config_cls: Any) -> set[str]:
 
 
 _TRAIN = {f.name for f in dataclasses.fields(TrainConfig)} - {"window"}
-_INFER = {
-    "stride",
-    "infer_tile",
-    "tile_overlap",
-    "infer_batch",
-    "node_embedding",
-    "compile",
-    "calibration",
-}
-CALIBRATIONS = ("pooled", "support")  # calibration.py: one std factor, or one per support level
+_INFER = {"stride", "infer_tile", "tile_overlap", "infer_batch", "node_embedding", "compile"}
 
 
 def resolve_device(device: str) -> torch.device:
@@ -71,17 +61,13 @@ class TransformerMethod(Method):
             raise ConfigError(
                 f"unknown hyper-parameter(s) {sorted(unknown)} for {self.name}; allowed: {allowed}"
             )
-        if hparams.get("calibration", "pooled") not in CALIBRATIONS:
-            raise ConfigError(
-                f"calibration={hparams['calibration']!r}: use one of {', '.join(CALIBRATIONS)}"
-            )
         super().__init__(seed=seed, **hparams)
         self.window = int(window)
         self.device = resolve_device(device)
         self.model: Any = None
         self.scaler: Scaler | None = None
         self.report: TrainReport | None = None
-        self.std_factors = NO_FACTORS
+        self.std_scale = 1.0
         self._compiled: Any = None
 
     @property
@@ -163,17 +149,15 @@ class TransformerMethod(Method):
             max_steps=max_steps,
             time_budget_s=time_budget_s,
         )
-        self.std_factors = self.report.std_factors
+        self.std_scale = self.report.std_scale
         log.info(
-            "%s: %d steps in %.1fs (%s), best validation MAE %.4f (scaled), std x %.2f "
-            "(by same-day support: %s)",
+            "%s: %d steps in %.1fs (%s), best validation MAE %.4f (scaled), std x %.2f",
             self.name,
             self.report.steps,
             self.report.seconds,
             self.report.stopped_by,
             self.report.best_val_mae,
-            self.std_factors[0],
-            " / ".join(f"{f:.2f}" for f in self.std_factors[1:]),
+            self.std_scale,
         )
 
     def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
@@ -207,9 +191,7 @@ class TransformerMethod(Method):
         # back to physical units on the device; a Laplace scale b has standard deviation sqrt(2) b.
         # Imputer.impute puts the observed values (and std 0) back in, for every method alike.
         mean = mean_s * scaler.value_std + scaler.value_mean
-        by_support = self.hparams.get("calibration", "pooled") == "support"
-        factor = factor_at(self.std_factors, ~data.values.isnan(), data.grid, by_support)
-        std = scale_s * float(np.sqrt(2.0) * scaler.value_std) * factor
+        std = scale_s * float(np.sqrt(2.0) * scaler.value_std * self.std_scale)
         return mean.cpu().numpy(), std.cpu().numpy()
 
     def _compiled_forward(self, model: Any) -> Any:
@@ -228,8 +210,7 @@ class TransformerMethod(Method):
             "arch": model.cfg.to_dict(),
             "weights": model.state_dict(),
             "scaler": scaler.state(),
-            "std_scale": self.std_factors[0],
-            "std_factors": list(self.std_factors),
+            "std_scale": self.std_scale,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -239,10 +220,9 @@ class TransformerMethod(Method):
         self._compiled = None
         self.model.load_state_dict(state["weights"])
         self.scaler = Scaler.from_state(state["scaler"])
-        pooled = float(state.get("std_scale", 1.0))  # saved before per-level factors: pooled only
-        self.std_factors = tuple(
-            float(f) for f in state.get("std_factors", [pooled] * len(NO_FACTORS))
-        )
+        # checkpoints from 8b3cc58 to the support calibration's removal also hold std_factors
+        # (pooled first); std_scale, which they hold too, is that pooled factor
+        self.std_scale = float(state.get("std_scale", 1.0))
 
 
 class PSANMethod(TransformerMethod):

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from stimpute.calibration import NO_FACTORS, fit_factors, same_day_support, support_level
+from stimpute.calibration import fit_factor
 from stimpute.context import RecordOffset
 from stimpute.inference import autocast
 from stimpute.masks import MODES, hide
@@ -52,15 +52,8 @@ class TrainReport:
     seconds: float = 0.0
     best_val_mae: float = math.inf
     stopped_by: str = ""
-    # recalibration of the standard error, fitted on validation values: (pooled, one per
-    # same-day support level), see calibration.py
-    std_factors: tuple[float, ...] = NO_FACTORS
+    std_scale: float = 1.0  # recalibration of the standard error (calibration.py)
     history: list[tuple[int, float, float]] = field(default_factory=list)
-
-    @property
-    def std_scale(self) -> float:
-        """The pooled factor."""
-        return self.std_factors[0]
 
 
 class WindowSampler:
@@ -185,14 +178,14 @@ class Validation:
         offset: RecordOffset,
         cfg: TrainConfig,
         device: torch.device,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(mean, Laplace scale, truth, same-day support level) at the held values inside the
-        boxes (scaled units), predicted from the training values only."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(mean, Laplace scale, truth) at the held values inside the boxes (scaled units),
+        predicted from the training values only."""
         model.eval()
-        means, scales, truths, levels = [], [], [], []
+        means, scales, truths = [], [], []
         if not self.boxes:
             empty = np.zeros(0, np.float32)
-            return empty, empty, empty, empty.astype(np.int64)
+            return empty, empty, empty
         n_nodes = data.values.shape[1] if self.boxes[0][1] is None else len(self.boxes[0][1])
         chunk = max(1, min(32, 400_000 // (cfg.window * n_nodes)))  # boxes per forward pass
         for c in range(0, len(self.boxes), chunk):
@@ -208,9 +201,7 @@ class Validation:
             crops = [nodes for _, nodes, _ in part if nodes is not None]
             off = offset.features(steps, torch.from_numpy(np.stack(crops)) if crops else None)
             grid = part[0][2]
-            visible = ~np.isnan(vals)
-            kw = to_model_inputs(win, visible, device, grid, off)
-            level = support_level(same_day_support(torch.from_numpy(visible), grid)).numpy()
+            kw = to_model_inputs(win, ~np.isnan(vals), device, grid, off)
             with autocast(device):
                 mean, log_scale = model(grid=grid, all_layers=False, **kw)[-1]
             mean_np = mean.float().cpu().numpy()
@@ -221,20 +212,18 @@ class Validation:
                 means.append(mean_np[b][held])
                 scales.append(scale_np[b][held])
                 truths.append(data.values[t0 : t0 + cfg.window][:, sel][held])
-                levels.append(level[b][held])
-        return tuple(np.concatenate(a) for a in (means, scales, truths, levels))  # type: ignore[return-value]
+        return np.concatenate(means), np.concatenate(scales), np.concatenate(truths)
 
     def mae(self, *args: Any) -> float:
         """MAE (scaled units) on the held values inside the boxes, predicted from training values."""
-        mean, _, truth, _ = self.predictions(*args)
+        mean, _, truth = self.predictions(*args)
         return float(np.abs(mean - truth).mean()) if len(truth) else math.nan
 
-    def std_factors(self, *args: Any) -> tuple[float, ...]:
-        """The factors on the model's standard error that put 90% of the held values inside the
-        central 90% normal interval: pooled, and per same-day support level (calibration.py)."""
-        mean, scale, truth, level = self.predictions(*args)
-        ratio = np.abs(mean - truth) / (np.sqrt(2.0) * np.maximum(scale, 1e-6))
-        return fit_factors(ratio, level)
+    def std_scale(self, *args: Any) -> float:
+        """The factor on the model's standard error that puts 90% of the held values inside the
+        central 90% normal interval (calibration.py)."""
+        mean, scale, truth = self.predictions(*args)
+        return fit_factor(np.abs(mean - truth) / (np.sqrt(2.0) * np.maximum(scale, 1e-6)))
 
 
 def loss_on_hidden(
@@ -377,7 +366,7 @@ def train(
             report.best_val_mae = val
             best_state = _copy(average.current)
     model.load_state_dict(best_state)
-    report.std_factors = validation.std_factors(model, data, train_values, offset, cfg, device)
+    report.std_scale = validation.std_scale(model, data, train_values, offset, cfg, device)
     report.steps, report.seconds = step, time.perf_counter() - start
     return report
 

@@ -6,16 +6,14 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import torch
 
 from stimpute import metrics
 from stimpute.bench import peers
 from stimpute.bench.datasets import Problem
-from stimpute.calibration import factor_at
 from stimpute.errors import StimputeError
 from stimpute.imputer import Imputer, ImputeResult
 
@@ -63,15 +61,6 @@ def _fill(
     return res, imp.fit_seconds, getattr(imp.method, "report", None)
 
 
-def by_support(std: np.ndarray, values: np.ndarray, factors: Sequence[float]) -> np.ndarray:
-    """A pooled-calibration `std` rescaled to one factor per same-day support level of the
-    input `values` (time, *space), NaN where not seen."""
-    grid = values.shape[1:] if values.ndim == 3 else None
-    visible = torch.from_numpy(~np.isnan(values.reshape(values.shape[0], -1)))
-    factor = factor_at(tuple(factors), visible, grid, by_support=True)
-    return std * (np.asarray(factor).reshape(std.shape) / factors[0])
-
-
 def run_model(
     problem: Problem,
     model: str,
@@ -113,17 +102,6 @@ def run_model(
         out["train_steps"] = report.steps
         out["stopped_by"] = report.stopped_by
         out["std_scale"] = report.std_scale
-        out["std_factors"] = list(report.std_factors)
-        if has_std and st_hparams.get("calibration") != "support":
-            # the same fit with one std factor per same-day support level (calibration.py)
-            alt = metrics.summary(
-                res.values,
-                problem.target,
-                problem.eval_mask,
-                std=by_support(res.std, problem.values, report.std_factors),
-            )
-            out["coverage50_by_support"] = alt["coverage50"]
-            out["coverage90_by_support"] = alt["coverage90"]
     log.info(
         "%s / %s / %s: MAE %.4f (fit %.0fs, impute %.1fs)",
         problem.name,
