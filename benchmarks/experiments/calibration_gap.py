@@ -30,6 +30,7 @@ import torch
 from stimpute import Imputer
 from stimpute.bench.__main__ import BUDGETS
 from stimpute.bench.datasets import twin_problem
+from stimpute.calibration import fit_factor
 from stimpute.context import RecordOffset
 from stimpute.imputer import prepare
 from stimpute.metrics import Z90, two_sided_z
@@ -37,10 +38,6 @@ from stimpute.tensors import Scaled
 from stimpute.training import Validation
 
 Z50 = two_sided_z(0.5)
-
-
-def factor(ratio: np.ndarray) -> float:
-    return float(np.quantile(ratio, 0.9) / Z90)
 
 
 def main(protocol: str, model: str, seed: int, budget: float) -> dict:
@@ -64,7 +61,7 @@ def main(protocol: str, model: str, seed: int, budget: float) -> dict:
 
     out = {"protocol": protocol, "model": model, "seed": seed, "steps": method.report.steps,
            "eval_mae": float(err.mean()), "validation": coverage(f0),
-           "oracle": coverage(factor(err / raw))}  # fmt: skip
+           "oracle": coverage(fit_factor(err / raw))}  # fmt: skip
 
     # the validation boxes training drew: its rng is seeded with the model's seed and the draw
     # is the first thing it takes from it
@@ -75,7 +72,7 @@ def main(protocol: str, model: str, seed: int, budget: float) -> dict:
 
     on_path = impute(np.where(held, np.nan, p.values))
     path_err = np.abs(on_path.values[held] - p.values[held])
-    out["inference"] = coverage(factor(path_err / (on_path.std[held] / f0)))
+    out["inference"] = coverage(fit_factor(path_err / (on_path.std[held] / f0)))
     out["inference"]["validation_mae"] = float(path_err.mean())
 
     train_values = np.where(val.held, np.nan, data.values)
@@ -84,18 +81,20 @@ def main(protocol: str, model: str, seed: int, budget: float) -> dict:
     for share in (0.3, 0.6):
         back = np.asarray(rng.random(val.held.shape[0]) < share)
         kept = val.held & ~back[:, None]
-        mean, scale, truth = Validation(kept, val.boxes).predictions(
+        # the same fit training makes (Validation.std_scale), on the held values not given back
+        f = Validation(kept, val.boxes).std_scale(
             method.model, data, np.where(kept, np.nan, data.values), offset, cfg, method.device
         )
-        ratio = np.abs(mean - truth) / (np.sqrt(2.0) * np.maximum(scale, 1e-6))
-        out[f"give_back_{share}"] = coverage(factor(ratio))
+        out[f"give_back_{share}"] = coverage(f)
 
     for tile in (24, 12):
         method.hparams["infer_tile"] = tile
         r = impute(p.values)
-        out[f"tile_{tile}"] = {"eval_mae": float(np.abs(r.values[e] - p.target[e]).mean()),
-                               "cov90": float(np.mean(np.abs(r.values[e] - p.target[e])
-                                                      <= Z90 * r.std[e]))}  # fmt: skip
+        tile_err = np.abs(r.values[e] - p.target[e])
+        out[f"tile_{tile}"] = {
+            "eval_mae": float(tile_err.mean()),
+            "cov90": float(np.mean(tile_err <= Z90 * r.std[e])),
+        }
     return out
 
 
