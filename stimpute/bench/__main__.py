@@ -34,7 +34,7 @@ SHARED_AQI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "a
 # What a budget means: the ST-Transformer's training time per fit and its size. `small` is
 # sized for 2 CPU cores (the whole twin benchmark in about 20 minutes); `full` is the paper's
 # model trained up to the 3,000-step cap (TrainConfig.max_steps) or an hour, whichever comes
-# first: on 2 CPU cores AQI-36 reaches the cap in about 46 minutes; a GPU gets there in minutes.
+# first (on 2 CPU cores AQI-36 reaches the cap in about 46 minutes).
 BUDGETS: dict[str, dict[str, Any]] = {
     "small": {
         "time_budget_s": 400.0,
