@@ -33,11 +33,9 @@ from stimpute.bench.datasets import twin_problem
 from stimpute.calibration import fit_factor
 from stimpute.context import RecordOffset
 from stimpute.imputer import prepare
-from stimpute.metrics import Z90, two_sided_z
+from stimpute.metrics import coverage
 from stimpute.tensors import Scaled
 from stimpute.training import Validation
-
-Z50 = two_sided_z(0.5)
 
 
 def main(protocol: str, model: str, seed: int, budget: float) -> dict:
@@ -52,16 +50,17 @@ def main(protocol: str, model: str, seed: int, budget: float) -> dict:
 
     res = impute(p.values)
     e = p.eval_mask
-    err = np.abs(res.values[e] - p.target[e])
+    pred, target = res.values[e], p.target[e]
+    err = np.abs(pred - target)
     raw = res.std[e] / f0  # the head's std, before the factor
 
-    def coverage(f: float) -> dict:
-        return {"factor": f, "cov90": float(np.mean(err <= Z90 * raw * f)),
-                "cov50": float(np.mean(err <= Z50 * raw * f))}  # fmt: skip
+    def scored(f: float) -> dict:
+        return {"factor": f, "cov90": coverage(pred, raw * f, target),
+                "cov50": coverage(pred, raw * f, target, level=0.5)}  # fmt: skip
 
     out = {"protocol": protocol, "model": model, "seed": seed, "steps": method.report.steps,
-           "eval_mae": float(err.mean()), "validation": coverage(f0),
-           "oracle": coverage(fit_factor(err / raw))}  # fmt: skip
+           "eval_mae": float(err.mean()), "validation": scored(f0),
+           "oracle": scored(fit_factor(err / raw))}  # fmt: skip
 
     # the validation boxes training drew: its rng is seeded with the model's seed and the draw
     # is the first thing it takes from it
@@ -72,7 +71,7 @@ def main(protocol: str, model: str, seed: int, budget: float) -> dict:
 
     on_path = impute(np.where(held, np.nan, p.values))
     path_err = np.abs(on_path.values[held] - p.values[held])
-    out["inference"] = coverage(fit_factor(path_err / (on_path.std[held] / f0)))
+    out["inference"] = scored(fit_factor(path_err / (on_path.std[held] / f0)))
     out["inference"]["validation_mae"] = float(path_err.mean())
 
     train_values = np.where(val.held, np.nan, data.values)
@@ -85,15 +84,14 @@ def main(protocol: str, model: str, seed: int, budget: float) -> dict:
         f = Validation(kept, val.boxes).std_scale(
             method.model, data, np.where(kept, np.nan, data.values), offset, cfg, method.device
         )
-        out[f"give_back_{share}"] = coverage(f)
+        out[f"give_back_{share}"] = scored(f)
 
     for tile in (24, 12):
         method.hparams["infer_tile"] = tile
         r = impute(p.values)
-        tile_err = np.abs(r.values[e] - p.target[e])
         out[f"tile_{tile}"] = {
-            "eval_mae": float(tile_err.mean()),
-            "cov90": float(np.mean(tile_err <= Z90 * r.std[e])),
+            "eval_mae": float(np.abs(r.values[e] - target).mean()),
+            "cov90": coverage(r.values[e], r.std[e], target),
         }
     return out
 
