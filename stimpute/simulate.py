@@ -34,6 +34,7 @@ class Twin:
     covariates: np.ndarray  # (T, H, W, C)
     static: np.ndarray  # (H, W, S)
     dates: np.ndarray  # (T,) datetime64[D]
+    retrieval_bias: np.ndarray | None = None  # (H, W) m3/m3, the per-pixel bias in `retrieval`
     covariate_names: tuple[str, ...] = COVARIATES
     static_names: tuple[str, ...] = STATIC
     params: dict = field(default_factory=dict)
@@ -222,5 +223,6 @@ def twin(
         covariates=covariates,
         static=static,
         dates=dates,
+        retrieval_bias=bias.astype(np.float32),
         params=params,
     )

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from stimpute.simulate import COVARIATES, STATIC, twin
 
@@ -25,3 +26,17 @@ def test_twin_is_seeded_realistic_and_sparse():
 
 def test_twin_seeds_differ():
     assert not np.array_equal(twin(days=30, seed=1).truth, twin(days=30, seed=2).truth)
+
+
+def test_twin_exposes_the_bias_its_retrievals_carry():
+    # truth + bias leaves only the day's noise: the floor that the noise-floor script reports
+    a = twin(height=18, width=18, days=120, seed=3)
+    assert a.retrieval_bias is not None and a.retrieval_bias.shape == (18, 18)
+    seen = np.isfinite(a.retrieval) & (a.retrieval > 0.02) & (a.retrieval < 0.6)  # not clipped
+    resid = (a.retrieval - a.truth - a.retrieval_bias[None])[seen]
+    assert abs(resid.mean()) < 0.002
+    forest = a.static[..., STATIC.index("lc_forest")] > 0.5
+    sigma = np.broadcast_to(np.where(forest, 1.5, 1.0) * a.params["noise_std"], seen.shape)
+    assert np.std(resid) == pytest.approx(np.sqrt((sigma[seen] ** 2).mean()), rel=0.1)
+    # without the bias the residual is wider: the bias is really in the retrievals
+    assert np.std((a.retrieval - a.truth)[seen]) > 1.05 * np.std(resid)
