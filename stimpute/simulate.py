@@ -34,7 +34,7 @@ class Twin:
     covariates: np.ndarray  # (T, H, W, C)
     static: np.ndarray  # (H, W, S)
     dates: np.ndarray  # (T,) datetime64[D]
-    retrieval_bias: np.ndarray | None = None  # (H, W) m3/m3, the per-pixel bias in `retrieval`
+    retrieval_bias: np.ndarray  # (H, W) m3/m3, the per-pixel bias in `retrieval`
     covariate_names: tuple[str, ...] = COVARIATES
     static_names: tuple[str, ...] = STATIC
     params: dict = field(default_factory=dict)

@@ -29,7 +29,6 @@ def floor(protocol: str, seed: int) -> dict:
     tw = twin(height=36, width=36, days=365, seed=seed)  # twin_problem's twin, checked below
     if not np.array_equal(tw.observed, p.target, equal_nan=True):
         raise SystemExit("the twin here is not the bench's twin: match twin_problem's settings")
-    assert tw.retrieval_bias is not None
     e = p.eval_mask
     oracle = np.clip(tw.truth + tw.retrieval_bias, 0.02, 0.6)
     forest = tw.static[..., STATIC.index("lc_forest")] > 0.5  # the noise is 1.5 x over forest

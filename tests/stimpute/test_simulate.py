@@ -31,7 +31,7 @@ def test_twin_seeds_differ():
 def test_twin_exposes_the_bias_its_retrievals_carry():
     # truth + bias leaves only the day's noise: the floor that the noise-floor script reports
     a = twin(height=18, width=18, days=120, seed=3)
-    assert a.retrieval_bias is not None and a.retrieval_bias.shape == (18, 18)
+    assert a.retrieval_bias.shape == (18, 18)
     seen = np.isfinite(a.retrieval) & (a.retrieval > 0.02) & (a.retrieval < 0.6)  # not clipped
     resid = (a.retrieval - a.truth - a.retrieval_bias[None])[seen]
     assert abs(resid.mean()) < 0.002
