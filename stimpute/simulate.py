@@ -21,6 +21,7 @@ COVARIATES = ("precipitation", "sm_9km", "tmax")
 LAND_COVER = ("grass", "crop", "shrub", "forest")
 STATIC = ("elevation", "sand", "clay", *(f"lc_{c}" for c in LAND_COVER))
 QC_NOT_COVERED, QC_FROZEN, QC_DENSE_VEGETATION, QC_RETRIEVAL = 1, 2, 4, 8
+RETRIEVAL_RANGE = (0.02, 0.6)  # m3/m3: a retrieval is clipped to this
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Twin:
     static: np.ndarray  # (H, W, S)
     dates: np.ndarray  # (T,) datetime64[D]
     retrieval_bias: np.ndarray  # (H, W) m3/m3, the per-pixel bias in `retrieval`
+    retrieval_noise_std: np.ndarray  # (H, W) m3/m3, the sd of each day's noise in `retrieval`
     covariate_names: tuple[str, ...] = COVARIATES
     static_names: tuple[str, ...] = STATIC
     params: dict = field(default_factory=dict)
@@ -177,9 +179,10 @@ def twin(
             rng.standard_normal(4000), 1 - qc_patch_share
         )
     dense = forest[None] & (rng.random((days, *shape)) < 0.35)
-    noise = rng.standard_normal((days, *shape)) * noise_std * np.where(forest, 1.5, 1.0)
+    noise_sd = noise_std * np.where(forest, 1.5, 1.0)
+    noise = rng.standard_normal((days, *shape)) * noise_sd
     bias = pixel_bias_std * gaussian_field(shape, 1.0, rng)
-    retrieval = np.clip(truth + noise + bias, 0.02, 0.6)
+    retrieval = np.clip(truth + noise + bias, *RETRIEVAL_RANGE)
     qc = np.where(coverage, 0, QC_NOT_COVERED).astype(np.uint8)
     qc |= np.where(coverage & frozen, QC_FROZEN, 0).astype(np.uint8)
     qc |= np.where(coverage & dense, QC_DENSE_VEGETATION, 0).astype(np.uint8)
@@ -224,5 +227,6 @@ def twin(
         static=static,
         dates=dates,
         retrieval_bias=bias.astype(np.float32),
+        retrieval_noise_std=noise_sd.astype(np.float32),
         params=params,
     )

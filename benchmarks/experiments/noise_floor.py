@@ -21,7 +21,7 @@ import numpy as np
 
 from stimpute.bench.datasets import twin_problem
 from stimpute.metrics import mae
-from stimpute.simulate import STATIC, twin
+from stimpute.simulate import RETRIEVAL_RANGE, twin
 
 
 def floor(protocol: str, seed: int) -> dict:
@@ -30,10 +30,9 @@ def floor(protocol: str, seed: int) -> dict:
     if not np.array_equal(tw.observed, p.target, equal_nan=True):
         raise SystemExit("the twin here is not the bench's twin: match twin_problem's settings")
     e = p.eval_mask
-    oracle = np.clip(tw.truth + tw.retrieval_bias, 0.02, 0.6)
-    forest = tw.static[..., STATIC.index("lc_forest")] > 0.5  # the noise is 1.5 x over forest
-    sigma = tw.params["noise_std"] * np.where(forest, 1.5, 1.0)
-    expected = float(np.sqrt(2 / np.pi) * np.broadcast_to(sigma, e.shape)[e].mean())
+    oracle = np.clip(tw.truth + tw.retrieval_bias, *RETRIEVAL_RANGE)
+    sigma = np.broadcast_to(tw.retrieval_noise_std, e.shape)[e]
+    expected = float(np.sqrt(2 / np.pi) * sigma.mean())
     return {
         "seed": seed,
         "held_out": int(e.sum()),

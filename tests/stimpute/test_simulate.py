@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from stimpute.simulate import COVARIATES, STATIC, twin
+from stimpute.simulate import COVARIATES, RETRIEVAL_RANGE, STATIC, twin
 
 
 def test_twin_is_seeded_realistic_and_sparse():
@@ -32,11 +32,15 @@ def test_twin_exposes_the_bias_its_retrievals_carry():
     # truth + bias leaves only the day's noise: the floor that the noise-floor script reports
     a = twin(height=18, width=18, days=120, seed=3)
     assert a.retrieval_bias.shape == (18, 18)
-    seen = np.isfinite(a.retrieval) & (a.retrieval > 0.02) & (a.retrieval < 0.6)  # not clipped
+    low, high = RETRIEVAL_RANGE
+    seen = np.isfinite(a.retrieval) & (a.retrieval > low) & (a.retrieval < high)  # not clipped
     resid = (a.retrieval - a.truth - a.retrieval_bias[None])[seen]
     assert abs(resid.mean()) < 0.002
+    # the noise sd it states: noise_std, half as much again over forest
     forest = a.static[..., STATIC.index("lc_forest")] > 0.5
-    sigma = np.broadcast_to(np.where(forest, 1.5, 1.0) * a.params["noise_std"], seen.shape)
+    assert forest.any() and (~forest).any()
+    assert np.allclose(a.retrieval_noise_std, np.where(forest, 1.5, 1.0) * a.params["noise_std"])
+    sigma = np.broadcast_to(a.retrieval_noise_std, seen.shape)
     assert np.std(resid) == pytest.approx(np.sqrt((sigma[seen] ** 2).mean()), rel=0.1)
     # without the bias the residual is wider: the bias is really in the retrievals
     assert np.std((a.retrieval - a.truth)[seen]) > 1.05 * np.std(resid)
