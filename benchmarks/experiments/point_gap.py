@@ -15,7 +15,7 @@ what holds the model back is its training, not what it is given.
 
     python benchmarks/experiments/point_gap.py 0 [point|day|block] > out.json
 
-Runs in about a minute on 2 cores. Results: benchmarks/README.md, "The point gap".
+Runs in a minute or two on 2 cores. Results: benchmarks/README.md, "The point gap".
 """
 
 from __future__ import annotations
