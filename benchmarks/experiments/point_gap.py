@@ -2,8 +2,9 @@
 
 The model sees, as context features, everything `neighbours` uses (the same day's 3 x 3 and
 7 x 7 neighbour means and the pixel's record offset) plus the interpolation in time and the
-covariates. This probe asks whether those features alone are enough: it fits readouts that
-see only the features, with no attention, on points hidden from the training input the way
+covariates. This probe asks whether what the model is given per pixel-day (those features,
+the day's covariates filled in time, the static maps) is enough: it fits readouts of it with
+no attention, on points hidden from the training input the way
 the protocol hides them, and scores them on the bench's own held-out values.
 
 - `least_squares`: one linear readout of the features for every value.
