@@ -23,6 +23,16 @@ def n_context(n_covariates: int) -> int:
     return 3 + 2 * n_covariates + 2 * len(SPATIAL_RADII) + 2
 
 
+def neighbour_regimes(context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """From a `model_inputs` context [..., n_context]: 1.0 where a 3 x 3 neighbour is seen that
+    step, and 1.0 where only a 7 x 7 one is (else 0.0). The context ends with the spatial
+    features (mean, log(1 + count) per radius) and then the record offset's two, so the counts
+    sit at fixed places from the end whatever the number of covariates."""
+    near_count, wide_count = context[..., -5], context[..., -3]
+    near = (near_count > 0).to(context.dtype)
+    return near, (wide_count > 0).to(context.dtype) * (1 - near)
+
+
 def neighbour_departure(values: torch.Tensor, grid: tuple[int, int] | None) -> torch.Tensor:
     """Each observed value minus the mean of its observed 3 x 3 neighbours of the same step (on
     a point set: of all other nodes); NaN where either is missing. values (T, N) with NaN."""

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from stimpute.context import neighbour_regimes
 from stimpute.errors import ShapeError
 from stimpute.models.attention import SelfAttention, WindowAttention
 from stimpute.models.embedding import TokenEmbedding
@@ -30,6 +31,10 @@ class STTransformerConfig:
     # per token: value interpolated in time from the visible values of its node, and the gaps
     # to the previous/next visible one (as BRITS and GRU-D); not in the paper, see README
     temporal_context: bool = True
+    # the context's linear path to the readout changes where a neighbour is seen that day
+    # (`context.neighbour_regimes`); on by default on grids (`neural._arch`), off on point sets,
+    # where every node neighbours every other; see benchmarks/README.md, "The point gap"
+    regime_readout: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,16 +67,26 @@ class STLayer(nn.Module):
 
 class Readout(nn.Module):
     """(mean, log_scale) from the normed token state, plus an exact linear path from the
-    context features (interpolations of visible values), so the trunk learns a correction."""
+    context features (interpolations of visible values), so the trunk learns a correction.
 
-    def __init__(self, dim: int, n_context: int) -> None:
+    With `regimes`, the linear path is three: one for every token, plus a change of it where a
+    3 x 3 neighbour is seen that day and another where only a 7 x 7 one is. The best linear
+    readout differs between those cases (a neighbour mean is worth most where there is one), and
+    a single map fitted across the training mix of hidden points, days and blocks fits none of
+    them: on the twin's random points it scores 0.027 against 0.013 for the three
+    (`benchmarks/experiments/point_gap.py`)."""
+
+    def __init__(self, dim: int, n_context: int, *, regimes: bool = False) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(dim)
         self.state = nn.Linear(dim, 2)
         self.context = nn.Linear(n_context, 2) if n_context else None
-        if self.context is not None:
-            nn.init.zeros_(self.context.weight)
-            nn.init.zeros_(self.context.bias)
+        paths = 2 if regimes and n_context else 0
+        self.regimes = nn.ModuleList(nn.Linear(n_context, 2) for _ in range(paths))
+        for path in [self.context, *self.regimes]:
+            if path is not None:
+                nn.init.zeros_(path.weight)
+                nn.init.zeros_(path.bias)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
         # in fp32 even under bf16 autocast: the answer should not carry bf16 rounding (about
@@ -79,7 +94,12 @@ class Readout(nn.Module):
         with torch.autocast(x.device.type, enabled=False):
             out = self.state(self.norm(x.float()))
             if self.context is not None and context is not None:
-                out = out + self.context(context.float())
+                ctx = context.float()
+                out = out + self.context(ctx)
+                if self.regimes:
+                    near, wide_only = neighbour_regimes(ctx)
+                    out = out + self.regimes[0](ctx) * near[..., None]
+                    out = out + self.regimes[1](ctx) * wide_only[..., None]
         return out
 
 
@@ -102,7 +122,9 @@ class STTransformer(nn.Module):
         )
         self.blocks = nn.ModuleList(STLayer(cfg, shift=bool(i % 2)) for i in range(cfg.layers))
         n_context = self.embed.n_context if cfg.temporal_context else 0
-        self.readouts = nn.ModuleList(Readout(cfg.dim, n_context) for _ in range(cfg.layers))
+        self.readouts = nn.ModuleList(
+            Readout(cfg.dim, n_context, regimes=cfg.regime_readout) for _ in range(cfg.layers)
+        )
 
     def forward(
         self,
