@@ -92,8 +92,9 @@ class TransformerMethod(Method):
             kw["window"] = self.window
         if "periods" in kw:
             kw["periods"] = tuple(float(p) for p in kw["periods"])
-        if "regime_readout" in {f.name for f in dataclasses.fields(self.config_cls)}:
-            kw.setdefault("regime_readout", batch.layout.grid is not None)
+        for on_grids in ("regime_readout", "regime_blend"):
+            if on_grids in {f.name for f in dataclasses.fields(self.config_cls)}:
+                kw.setdefault(on_grids, batch.layout.grid is not None)
         node_emb = self.hparams.get("node_embedding", "auto")
         use_nodes = batch.layout.grid is None if node_emb == "auto" else bool(node_emb)
         return self.config_cls(

@@ -53,6 +53,7 @@ class TrainReport:
     best_val_mae: float = math.inf
     stopped_by: str = ""
     std_scale: float = 1.0  # recalibration of the standard error (calibration.py)
+    blend_counts: list[int] | None = None  # validation values per regime of the blend (blend.py)
     history: list[tuple[int, float, float]] = field(default_factory=list)
 
 
@@ -178,14 +179,14 @@ class Validation:
         offset: RecordOffset,
         cfg: TrainConfig,
         device: torch.device,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(mean, Laplace scale, truth) at the held values inside the boxes (scaled units),
-        predicted from the training values only."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(mean, Laplace scale, truth, context features) at the held values inside the boxes
+        (scaled units), predicted from the training values only."""
         model.eval()
-        means, scales, truths = [], [], []
+        means, scales, truths, contexts = [], [], [], []
         if not self.boxes:
             empty = np.zeros(0, np.float32)
-            return empty, empty, empty
+            return empty, empty, empty, np.zeros((0, 0), np.float32)
         n_nodes = data.values.shape[1] if self.boxes[0][1] is None else len(self.boxes[0][1])
         chunk = max(1, min(32, 400_000 // (cfg.window * n_nodes)))  # boxes per forward pass
         for c in range(0, len(self.boxes), chunk):
@@ -206,24 +207,49 @@ class Validation:
                 mean, log_scale = model(grid=grid, all_layers=False, **kw)[-1]
             mean_np = mean.float().cpu().numpy()
             scale_np = log_scale.float().exp().cpu().numpy()
+            context_np = kw["context"].float().cpu().numpy()
             for b, (t0, nodes, _) in enumerate(part):
                 sel = slice(None) if nodes is None else nodes
                 held = self.held[t0 : t0 + cfg.window][:, sel]
                 means.append(mean_np[b][held])
                 scales.append(scale_np[b][held])
                 truths.append(data.values[t0 : t0 + cfg.window][:, sel][held])
-        return np.concatenate(means), np.concatenate(scales), np.concatenate(truths)
+                contexts.append(context_np[b][held])
+        return (
+            np.concatenate(means),
+            np.concatenate(scales),
+            np.concatenate(truths),
+            np.concatenate(contexts),
+        )
 
     def mae(self, *args: Any) -> float:
         """MAE (scaled units) on the held values inside the boxes, predicted from training values."""
-        mean, _, truth = self.predictions(*args)
+        mean, _, truth, _ = self.predictions(*args)
         return float(np.abs(mean - truth).mean()) if len(truth) else math.nan
 
     def std_scale(self, *args: Any) -> float:
         """The factor on the model's standard error that puts 90% of the held values inside the
         central 90% normal interval (calibration.py)."""
-        mean, scale, truth = self.predictions(*args)
+        mean, scale, truth, _ = self.predictions(*args)
         return fit_factor(np.abs(mean - truth) / (np.sqrt(2.0) * np.maximum(scale, 1e-6)))
+
+    def fit_blend(self, model: STTransformer, *args: Any) -> list[int] | None:
+        """Fit the means of the model's regime blend (models/blend.py), if it has one, on the
+        held values; returns the number of values per regime."""
+        blend = getattr(model, "blend", None)
+        if blend is None:
+            return None
+        blend.reset()  # the network's own answer is what the blend weighs
+        mean, _, truth, context = self.predictions(model, *args)
+        if not len(truth):
+            return None
+        return blend.fit(*(torch.from_numpy(a) for a in (mean, context, truth)))
+
+    def fit_blend_scales(self, model: STTransformer, std_scale: float, *args: Any) -> None:
+        """The blended regimes' std factors, on top of the pooled `std_scale`."""
+        mean, scale, truth, context = self.predictions(model, *args)
+        ratio = np.abs(mean - truth) / (np.sqrt(2.0) * std_scale * np.maximum(scale, 1e-6))
+        model.blend.fit_scales(torch.from_numpy(ratio), torch.from_numpy(context))
 
 
 def loss_on_hidden(
@@ -366,7 +392,19 @@ def train(
             report.best_val_mae = val
             best_state = _copy(average.current)
     model.load_state_dict(best_state)
-    report.std_scale = validation.std_scale(model, data, train_values, offset, cfg, device)
+    fit_args = (data, train_values, offset, cfg, device)
+    # the pooled factor first, on the network's own answers: the values the blend leaves alone
+    # keep the calibration they had without it
+    report.std_scale = validation.std_scale(model, *fit_args)
+    report.blend_counts = validation.fit_blend(model, *fit_args)
+    if report.blend_counts is not None:
+        validation.fit_blend_scales(model, report.std_scale, *fit_args)
+        log.info(
+            "regime blend fitted on %s validation values; coefficients %s; std x %s",
+            report.blend_counts,
+            np.round(model.blend.coef.cpu().numpy(), 3).tolist(),
+            np.round(model.blend.log_scale_shift.exp().cpu().numpy(), 2).tolist(),
+        )
     report.steps, report.seconds = step, time.perf_counter() - start
     return report
 

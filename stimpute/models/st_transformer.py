@@ -10,6 +10,7 @@ from torch import nn
 from stimpute.context import neighbour_regimes
 from stimpute.errors import ShapeError
 from stimpute.models.attention import SelfAttention, WindowAttention
+from stimpute.models.blend import RegimeBlend
 from stimpute.models.embedding import TokenEmbedding
 
 
@@ -35,6 +36,9 @@ class STTransformerConfig:
     # (`context.neighbour_regimes`); on by default on grids (`neural._arch`), off on point sets,
     # where every node neighbours every other; see benchmarks/README.md, "The point gap"
     regime_readout: bool = False
+    # the answer's last step: a linear blend per neighbour regime fitted after training on the
+    # validation values (models/blend.py); on by default on grids, like regime_readout
+    regime_blend: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -125,6 +129,7 @@ class STTransformer(nn.Module):
         self.readouts = nn.ModuleList(
             Readout(cfg.dim, n_context, regimes=cfg.regime_readout) for _ in range(cfg.layers)
         )
+        self.blend = RegimeBlend() if cfg.regime_blend and n_context else None
 
     def forward(
         self,
@@ -163,5 +168,8 @@ class STTransformer(nn.Module):
             x = block(x, grid)
             if all_layers or i == last:
                 out = head(x, context)
-                outs.append((out[..., 0], out[..., 1]))
+                mean, log_scale = out[..., 0], out[..., 1]
+                if i == last and self.blend is not None and context is not None:
+                    mean, log_scale = self.blend(mean, log_scale, context)
+                outs.append((mean, log_scale))
         return outs
