@@ -9,7 +9,8 @@ takes the network's answer as it is and, per regime (no neighbour seen that step
 seen, only a 7 x 7 one seen), fits by least squares a blend of
 
     the network's answer, the value interpolated in time, the 3 x 3 mean + record offset,
-    the 7 x 7 mean + record offset, a constant
+    the 7 x 7 mean + record offset, a constant, and the two means and the answer times the
+    share of neighbours seen (so the weights follow how many are seen)
 
 on validation values that were never trained on (`training.Validation`). The fit is shrunk
 towards "the network's answer unchanged", and a regime with fewer than MIN_VALUES validation
@@ -30,7 +31,20 @@ from torch import nn
 from stimpute.calibration import fit_factor
 from stimpute.context import neighbour_regimes
 
-FEATURES = ("answer", "in time", "3 x 3 mean + offset", "7 x 7 mean + offset", "constant")
+FEATURES = (
+    "answer",
+    "in time",
+    "3 x 3 mean + offset",
+    "7 x 7 mean + offset",
+    "constant",
+    # the same times the share of neighbours seen (3 x 3: of 8, 7 x 7: of 48), so the weights
+    # follow how many are seen: the validation hides 20-80% of a window, the gaps to fill may
+    # leave far more (or fewer) neighbours seen, and a mean of many is worth more than of few
+    "3 x 3 mean + offset, x share seen",
+    "7 x 7 mean + offset, x share seen",
+    "answer x 3 x 3 share seen",
+)
+NEIGHBOURS = (8, 48)  # the 3 x 3 and 7 x 7 neighbourhoods' sizes
 REGIMES = ("no neighbour", "3 x 3 neighbour", "only 7 x 7 neighbour")
 # only where a neighbour is seen that step: without one, the features a blend could weigh are
 # inputs of the network already, and the validation's values of that regime come from a few
@@ -56,7 +70,16 @@ def blend_features(answer: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
     offset = ctx[..., -2]
     near = torch.where(ctx[..., -5] > 0, ctx[..., -6] + offset, 0.0)
     wide = torch.where(ctx[..., -3] > 0, ctx[..., -4] + offset, 0.0)
-    return torch.stack([answer.float(), ctx[..., 0], near, wide, torch.ones_like(offset)], dim=-1)
+    near_share, wide_share = (
+        (torch.expm1(ctx[..., k]).round() / size).clamp(0.0, 1.0)
+        for k, size in zip((-5, -3), NEIGHBOURS, strict=True)
+    )
+    answer = answer.float()
+    return torch.stack(
+        [answer, ctx[..., 0], near, wide, torch.ones_like(offset),
+         near * near_share, wide * wide_share, answer * near_share],
+        dim=-1,
+    )  # fmt: skip
 
 
 def identity() -> torch.Tensor:
@@ -84,6 +107,15 @@ class RegimeBlend(nn.Module):
         regime = regime_of(context)
         mean = (blend_features(answer, context) * self.coef[regime]).sum(-1)
         return mean.to(answer.dtype), log_scale + self.log_scale_shift[regime].to(log_scale.dtype)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        """A checkpoint from before the share features (3 x 5 coefficients) loads with zero
+        weight on them, which gives the same answers it gave."""
+        coef = state_dict.get(prefix + "coef")
+        if coef is not None and coef.shape[-1] < len(FEATURES):
+            pad = coef.new_zeros(*coef.shape[:-1], len(FEATURES) - coef.shape[-1])
+            state_dict[prefix + "coef"] = torch.cat([coef, pad], dim=-1)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def reset(self) -> None:
         self.coef.copy_(identity())
