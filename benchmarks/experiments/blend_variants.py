@@ -11,6 +11,8 @@ Variants:
 - bins:   base, with the 3 x 3 regime split by how many of the 8 are seen (1-2, 3-5, 6-8)
 
 PYTHONPATH=. python benchmarks/experiments/blend_variants.py point 0 400 [out.json]
+
+Run from `25d7829`: from `87e2d3c` on, "base" already has the share features.
 """
 
 import json
