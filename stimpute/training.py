@@ -249,6 +249,7 @@ class Validation:
         """The blended regimes' std factors, on top of the pooled `std_scale`."""
         mean, scale, truth, context = self.predictions(model, *args)
         ratio = np.abs(mean - truth) / (np.sqrt(2.0) * std_scale * np.maximum(scale, 1e-6))
+        assert model.blend is not None
         model.blend.fit_scales(torch.from_numpy(ratio), torch.from_numpy(context))
 
 
@@ -424,7 +425,7 @@ def train(
     # keep the calibration they had without it
     report.std_scale = validation.std_scale(model, *fit_args)
     report.blend_counts = validation.fit_blend(model, *fit_args)
-    if report.blend_counts is not None:
+    if report.blend_counts is not None and model.blend is not None:
         validation.fit_blend_scales(model, report.std_scale, *fit_args)
         log.info(
             "regime blend fitted on %s validation values; coefficients %s; std x %s",

@@ -139,4 +139,5 @@ for name, (feats, regime, blended, n_reg) in VARIANTS.items():
 model.blend = fitted
 print(json.dumps(res, indent=1))
 if len(sys.argv) > 4:
-    json.dump(res, open(sys.argv[4], "w"), indent=1)
+    with open(sys.argv[4], "w") as f:
+        json.dump(res, f, indent=1)

@@ -24,6 +24,7 @@ unbiased for the truth, and the neighbour means' own noise is part of what the f
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -96,6 +97,9 @@ class RegimeBlend(nn.Module):
     the pooled recalibration (calibration.py) that every value gets, which is fitted first, on
     the network's own answers."""
 
+    coef: torch.Tensor  # (regime, feature)
+    log_scale_shift: torch.Tensor  # (regime,)
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("coef", identity())
@@ -108,7 +112,9 @@ class RegimeBlend(nn.Module):
         mean = (blend_features(answer, context) * self.coef[regime]).sum(-1)
         return mean.to(answer.dtype), log_scale + self.log_scale_shift[regime].to(log_scale.dtype)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def _load_from_state_dict(
+        self, state_dict: dict[str, torch.Tensor], prefix: str, *args: Any, **kwargs: Any
+    ) -> None:
         """A checkpoint from before the share features (3 x 5 coefficients) loads with zero
         weight on them, which gives the same answers it gave."""
         coef = state_dict.get(prefix + "coef")
