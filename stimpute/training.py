@@ -16,6 +16,7 @@ from stimpute.context import RecordOffset
 from stimpute.inference import autocast
 from stimpute.masks import MODES, hide
 from stimpute.models import STTransformer
+from stimpute.models.blend import RegimeBlend
 from stimpute.tensors import Scaled, to_model_inputs
 
 log = logging.getLogger("stimpute")
@@ -227,30 +228,34 @@ class Validation:
         mean, _, truth, _ = self.predictions(*args)
         return float(np.abs(mean - truth).mean()) if len(truth) else math.nan
 
-    def std_scale(self, *args: Any) -> float:
-        """The factor on the model's standard error that puts 90% of the held values inside the
-        central 90% normal interval (calibration.py)."""
-        mean, scale, truth, _ = self.predictions(*args)
-        return fit_factor(np.abs(mean - truth) / (np.sqrt(2.0) * np.maximum(scale, 1e-6)))
-
-    def fit_blend(self, model: STTransformer, *args: Any) -> list[int] | None:
-        """Fit the means of the model's regime blend (models/blend.py), if it has one, on the
-        held values; returns the number of values per regime."""
-        blend = getattr(model, "blend", None)
-        if blend is None:
-            return None
-        blend.reset()  # the network's own answer is what the blend weighs
-        mean, _, truth, context = self.predictions(model, *args)
-        if not len(truth):
-            return None
-        return blend.fit(*(torch.from_numpy(a) for a in (mean, context, truth)))
-
-    def fit_blend_scales(self, model: STTransformer, std_scale: float, *args: Any) -> None:
-        """The blended regimes' std factors, on top of the pooled `std_scale`."""
+    def calibrate(self, model: STTransformer, *args: Any) -> tuple[float, list[int] | None]:
+        """After training, from one pass over the held values: the factor on the model's
+        standard error that puts 90% of them inside the central 90% normal interval
+        (calibration.py), fitted on the network's own answers, so the values the blend leaves
+        alone keep the calibration they had without it; then the model's regime blend
+        (models/blend.py), if it has one, and its blended regimes' std factors on top of the
+        pooled one. Returns (the pooled factor, validation values per regime of the blend)."""
+        blend: RegimeBlend | None = getattr(model, "blend", None)  # PSAN has none
+        if blend is not None:
+            blend.reset()  # the network's own answer is what the blend weighs
         mean, scale, truth, context = self.predictions(model, *args)
-        ratio = np.abs(mean - truth) / (np.sqrt(2.0) * std_scale * np.maximum(scale, 1e-6))
-        assert model.blend is not None
-        model.blend.fit_scales(torch.from_numpy(ratio), torch.from_numpy(context))
+        scale = np.sqrt(2.0) * np.maximum(scale, 1e-6)  # the Laplace scale's std
+        std_scale = fit_factor(np.abs(mean - truth) / scale)
+        if blend is None or not len(truth):
+            return std_scale, None
+        answer, ctx, target = (torch.from_numpy(a) for a in (mean, context, truth))
+        counts = blend.fit(answer, ctx, target)
+        on = blend.coef.device
+        blended = blend(answer.to(on), torch.zeros_like(answer, device=on), ctx.to(on))[0]
+        blended = blended.cpu().numpy()
+        blend.fit_scales(torch.from_numpy(np.abs(blended - truth) / (std_scale * scale)), ctx)
+        log.info(
+            "regime blend fitted on %s validation values; coefficients %s; std x %s",
+            counts,
+            np.round(blend.coef.cpu().numpy(), 3).tolist(),
+            np.round(blend.log_scale_shift.exp().cpu().numpy(), 2).tolist(),
+        )
+        return std_scale, counts
 
 
 def loss_on_hidden(
@@ -420,19 +425,9 @@ def train(
             report.best_val_mae = val
             best_state = _copy(average.current)
     model.load_state_dict(best_state)
-    fit_args = (data, train_values, offset, cfg, device)
-    # the pooled factor first, on the network's own answers: the values the blend leaves alone
-    # keep the calibration they had without it
-    report.std_scale = validation.std_scale(model, *fit_args)
-    report.blend_counts = validation.fit_blend(model, *fit_args)
-    if report.blend_counts is not None and model.blend is not None:
-        validation.fit_blend_scales(model, report.std_scale, *fit_args)
-        log.info(
-            "regime blend fitted on %s validation values; coefficients %s; std x %s",
-            report.blend_counts,
-            np.round(model.blend.coef.cpu().numpy(), 3).tolist(),
-            np.round(model.blend.log_scale_shift.exp().cpu().numpy(), 2).tolist(),
-        )
+    report.std_scale, report.blend_counts = validation.calibrate(
+        model, data, train_values, offset, cfg, device
+    )
     report.steps, report.seconds = step, clock.elapsed()
     return report
 

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from stimpute.calibration import fit_factor
-from stimpute.context import neighbour_regimes
+from stimpute.context import NEIGHBOURHOOD_SIZES, Neighbours, neighbour_regimes
 
 FEATURES = (
     "answer",
@@ -45,7 +45,6 @@ FEATURES = (
     "7 x 7 mean + offset, x share seen",
     "answer x 3 x 3 share seen",
 )
-NEIGHBOURS = (8, 48)  # the 3 x 3 and 7 x 7 neighbourhoods' sizes
 REGIMES = ("no neighbour", "3 x 3 neighbour", "only 7 x 7 neighbour")
 # only where a neighbour is seen that step: without one, the features a blend could weigh are
 # inputs of the network already, and the validation's values of that regime come from a few
@@ -64,20 +63,21 @@ def regime_of(context: torch.Tensor) -> torch.Tensor:
 
 
 def blend_features(answer: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-    """[..., len(FEATURES)] from the network's answer [...] and the context [..., n_context].
-    The context starts with the value interpolated in time and ends with the spatial features
-    (mean, log(1 + count) for 3 x 3 then 7 x 7) and the record offset's two."""
+    """[..., len(FEATURES)] from the network's answer [...] and the context [..., n_context],
+    which starts with the value interpolated in time."""
     ctx = context.float()
-    offset = ctx[..., -2]
-    near = torch.where(ctx[..., -5] > 0, ctx[..., -6] + offset, 0.0)
-    wide = torch.where(ctx[..., -3] > 0, ctx[..., -4] + offset, 0.0)
+    seen = Neighbours.of(ctx)
+    near, wide = (
+        torch.where(count > 0, mean + seen.offset, 0.0)
+        for mean, count in zip(seen.means, seen.counts, strict=True)
+    )
     near_share, wide_share = (
-        (torch.expm1(ctx[..., k]).round() / size).clamp(0.0, 1.0)
-        for k, size in zip((-5, -3), NEIGHBOURS, strict=True)
+        (count / size).clamp(0.0, 1.0)
+        for count, size in zip(seen.counts, NEIGHBOURHOOD_SIZES, strict=True)
     )
     answer = answer.float()
     return torch.stack(
-        [answer, ctx[..., 0], near, wide, torch.ones_like(offset),
+        [answer, ctx[..., 0], near, wide, torch.ones_like(near),
          near * near_share, wide * wide_share, answer * near_share],
         dim=-1,
     )  # fmt: skip
