@@ -239,8 +239,8 @@ class Validation:
         if blend is not None:
             blend.reset()  # the network's own answer is what the blend weighs
         mean, scale, truth, context = self.predictions(model, *args)
+        std_scale = pooled_std_factor(mean, scale, truth)
         scale = np.sqrt(2.0) * np.maximum(scale, 1e-6)  # the Laplace scale's std
-        std_scale = fit_factor(np.abs(mean - truth) / scale)
         if blend is None or not len(truth):
             return std_scale, None
         answer, ctx, target = (torch.from_numpy(a) for a in (mean, context, truth))
@@ -256,6 +256,12 @@ class Validation:
             np.round(blend.log_scale_shift.exp().cpu().numpy(), 2).tolist(),
         )
         return std_scale, counts
+
+
+def pooled_std_factor(mean: np.ndarray, scale: np.ndarray, truth: np.ndarray) -> float:
+    """The factor on the standard error (sqrt(2) x the Laplace scale) that puts 90% of the held
+    values inside the central 90% normal interval (calibration.py)."""
+    return fit_factor(np.abs(mean - truth) / (np.sqrt(2.0) * np.maximum(scale, 1e-6)))
 
 
 def loss_on_hidden(

@@ -35,7 +35,7 @@ from stimpute.context import RecordOffset
 from stimpute.imputer import prepare
 from stimpute.metrics import coverage
 from stimpute.tensors import Scaled
-from stimpute.training import Validation
+from stimpute.training import Validation, pooled_std_factor
 
 
 def main(protocol: str, model: str, seed: int, budget: float) -> dict:
@@ -80,10 +80,12 @@ def main(protocol: str, model: str, seed: int, budget: float) -> dict:
     for share in (0.3, 0.6):
         back = np.asarray(rng.random(val.held.shape[0]) < share)
         kept = val.held & ~back[:, None]
-        # the same fit training makes (Validation.std_scale), on the held values not given back
-        f = Validation(kept, val.boxes).std_scale(
+        # the same fit training makes (training.pooled_std_factor), on the held values not
+        # given back
+        mean, scale, truth, _ = Validation(kept, val.boxes).predictions(
             method.model, data, np.where(kept, np.nan, data.values), offset, cfg, method.device
         )
+        f = pooled_std_factor(mean, scale, truth)
         out[f"give_back_{share}"] = scored(f)
 
     for tile in (24, 12):
