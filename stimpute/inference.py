@@ -16,7 +16,7 @@ import torch
 
 from stimpute.models import STTransformer
 from stimpute.tensors import OnDevice, crop_nodes
-from stimpute.windows import starts, taper
+from stimpute.windows import fit_side, spread, starts, taper
 
 
 def autocast(device: torch.device):
@@ -24,6 +24,19 @@ def autocast(device: torch.device):
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return nullcontext()
+
+
+def time_windows(
+    n_time: int, window: int, *, overlap: int, stride: int | None = None
+) -> tuple[list[int], int]:
+    """(window starts, taper edge) in time: the fewest windows, spread evenly, that overlap by
+    at least `overlap` days; or, given a `stride`, windows every `stride` days with the last
+    shifted in (`windows.starts`, the plan before `spread`)."""
+    if stride is not None:
+        found, edge = starts(n_time, window, stride), window - stride
+    else:
+        found, edge = spread(n_time, window, overlap), overlap
+    return found, edge if len(found) > 1 else 0
 
 
 def spatial_tiles(
@@ -34,11 +47,11 @@ def spatial_tiles(
     if grid is None:
         return None, np.ones(n_node), None
     height, width = grid
-    th, tw = min(tile, height), min(tile, width)
+    th, tw = fit_side(height, tile, overlap), fit_side(width, tile, overlap)
     nodes = [
         crop_nodes(grid, r0, c0, th, tw)
-        for r0 in starts(height, th, max(1, th - overlap))
-        for c0 in starts(width, tw, max(1, tw - overlap))
+        for r0 in spread(height, th, min(overlap, th - 1))
+        for c0 in spread(width, tw, min(overlap, tw - 1))
     ]
     weight = np.outer(
         taper(th, edge=overlap if th < height else 0),
@@ -53,7 +66,8 @@ def predict(
     data: OnDevice,
     *,
     window: int,
-    stride: int,
+    time_overlap: int,
+    stride: int | None = None,
     tile: int,
     tile_overlap: int,
     batch_size: int,
@@ -69,8 +83,8 @@ def predict(
     model.eval()
     run = model if forward is None else forward
     n_time, n_node = data.values.shape
-    time_starts = starts(n_time, window, stride)
-    time_w = taper(window, edge=(window - stride) if len(time_starts) > 1 else 0)
+    time_starts, edge = time_windows(n_time, window, overlap=time_overlap, stride=stride)
+    time_w = taper(window, edge=edge)
     tiles, space_w, grid = spatial_tiles(data.grid, n_node, tile, tile_overlap)
     weight = torch.from_numpy(time_w[:, None] * space_w[None, :]).float().to(device)  # (L, n)
     n_tiles = 1 if tiles is None else len(tiles)

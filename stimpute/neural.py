@@ -13,7 +13,7 @@ import torch
 from stimpute.baselines.base import Method
 from stimpute.covariates import PER_CHANNEL
 from stimpute.errors import ConfigError, NotFittedError, ShapeError, WindowError
-from stimpute.inference import predict
+from stimpute.inference import predict, time_windows
 from stimpute.layout import Batch
 from stimpute.models import PSAN, PSANConfig, STTransformer, STTransformerConfig
 from stimpute.tensors import OnDevice, Scaled, Scaler
@@ -30,7 +30,7 @@ def _arch_names(config_cls: Any) -> set[str]:
 
 
 _TRAIN = {f.name for f in dataclasses.fields(TrainConfig)} - {"window"}
-_INFER = {"stride", "infer_tile", "tile_overlap", "infer_batch", "node_embedding", "compile"}
+_INFER = {"stride", "time_overlap", "infer_tile", "tile_overlap", "infer_batch", "node_embedding", "compile"}  # fmt: skip
 
 
 def resolve_device(device: str) -> torch.device:
@@ -71,9 +71,21 @@ class TransformerMethod(Method):
         self._compiled: Any = None
 
     @property
-    def stride(self) -> int:
-        """Steps between inference windows: a third of each window overlaps by default."""
-        return int(self.hparams.get("stride", max(1, (2 * self.window) // 3)))
+    def stride(self) -> int | None:
+        """Steps between inference windows when set (hparam `stride`); None: the windows are
+        spread evenly (`time_overlap`)."""
+        stride = self.hparams.get("stride")
+        return None if stride is None else int(stride)
+
+    @property
+    def time_overlap(self) -> int:
+        """Least overlap of neighbouring inference windows in time: a sixth of the window by
+        default (on a 365-day year, six 72-day windows)."""
+        return int(self.hparams.get("time_overlap", self.window // 6))
+
+    def window_plan(self, n_time: int) -> tuple[list[int], int]:
+        """(starts, taper edge) of the inference windows over `n_time` steps."""
+        return time_windows(n_time, self.window, overlap=self.time_overlap, stride=self.stride)
 
     @property
     def infer_batch(self) -> int:
@@ -184,6 +196,7 @@ class TransformerMethod(Method):
             model,
             data,
             window=self.window,
+            time_overlap=self.time_overlap,
             stride=self.stride,
             tile=int(self.hparams.get("infer_tile", 36)),
             tile_overlap=int(self.hparams.get("tile_overlap", 4)),

@@ -11,6 +11,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from stimpute.imputer import Imputer
+from stimpute.inference import spatial_tiles
 from stimpute.simulate import twin
 
 
@@ -88,13 +89,13 @@ def measure(
     dev = imp.method.device  # type: ignore[attr-defined]
     flops = model_flops_per_token(imp, tw.observed, tw.covariates, tw.static)
     window = imp.method.window  # type: ignore[attr-defined]
-    stride = imp.method.stride  # type: ignore[attr-defined]
-    from stimpute.windows import starts
-
     hp = imp.method.hparams
-    side = min(int(hp.get("infer_tile", 36)), size)
-    tiles = len(starts(size, side, max(1, side - int(hp.get("tile_overlap", 4))))) ** 2
-    tokens = len(starts(days, window, stride)) * window * side**2 * tiles
+    tiles, _, tile_grid = spatial_tiles(
+        (size, size), size * size, int(hp.get("infer_tile", 36)), int(hp.get("tile_overlap", 4))
+    )
+    side = size if tile_grid is None else tile_grid[0]
+    n_windows = len(imp.method.window_plan(days)[0])  # type: ignore[attr-defined]
+    tokens = n_windows * window * (1 if tiles is None else tiles.size)
     pd_per_s = observed.size / best
     achieved = tokens / best * flops / 1e9
     peak = matmul_gflops(dev)

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from stimpute.errors import ConfigError
+from stimpute.errors import ConfigError, WindowError
+from stimpute.inference import spatial_tiles, time_windows
 from stimpute.masks import hide, hide_blocks, hide_days, hide_history, hide_points
-from stimpute.windows import OverlapAverage, starts, taper
+from stimpute.windows import OverlapAverage, fit_side, spread, starts, taper
 
 
 @pytest.fixture
@@ -72,6 +73,54 @@ def test_starts_cover_the_axis_and_never_drop_the_remainder():
         for t0 in s:
             covered[t0 : t0 + window] = True
         assert covered.all() and s[-1] == length - window
+
+
+def _overlaps(s: list[int], window: int) -> np.ndarray:
+    return window - np.diff(s)
+
+
+def test_spread_takes_the_fewest_windows_that_overlap_enough():
+    for length, window, overlap in [
+        (365, 72, 12),
+        (365, 72, 24),
+        (100, 36, 4),
+        (73, 72, 0),
+        (72, 72, 5),
+    ]:
+        s = spread(length, window, overlap)
+        covered = np.zeros(length, bool)
+        for t0 in s:
+            covered[t0 : t0 + window] = True
+        assert covered.all() and s[0] == 0 and s[-1] == length - window
+        assert (_overlaps(s, window) >= overlap).all()
+        fewer = np.linspace(0, length - window, len(s) - 1) if len(s) > 1 else None
+        if fewer is not None and len(fewer) > 1:  # one window fewer cannot overlap enough
+            assert (window - np.diff(fewer)).min() < overlap
+    assert spread(365, 72, 12) == [0, 59, 117, 176, 234, 293]  # 6 windows; starts(.., 48): 8
+    assert len(starts(365, 72, 48)) == 8
+    with pytest.raises(WindowError, match="longer than the series"):
+        spread(10, 12, 2)
+    with pytest.raises(WindowError, match="overlap"):
+        spread(100, 12, 12)
+
+
+def test_tiles_shrink_to_the_fewest_that_cover_the_grid():
+    assert fit_side(36, 36, 4) == 36 and fit_side(20, 36, 4) == 20
+    assert fit_side(72, 36, 4) == 27  # 3 tiles of 27 (overlap 4.5), not 3 of 36 (overlap 18)
+    for length in (37, 72, 100, 180, 288):
+        side = fit_side(length, 36, 4)
+        s = spread(length, side, 4)
+        assert side <= 36 and len(s) == len(spread(length, 36, 4))
+        assert (_overlaps(s, side) >= 4).all()
+    tiles, weight, grid = spatial_tiles((72, 50), 72 * 50, 36, 4)
+    assert grid == (27, 27) and tiles.shape == (3 * 2, 27 * 27) and weight.shape == (27 * 27,)
+    assert np.array_equal(np.unique(tiles), np.arange(72 * 50))  # every node in some tile
+
+
+def test_time_windows_spread_by_default_and_keep_an_explicit_stride():
+    assert time_windows(365, 72, overlap=12) == ([0, 59, 117, 176, 234, 293], 12)
+    assert time_windows(365, 72, overlap=12, stride=48) == (starts(365, 72, 48), 24)
+    assert time_windows(72, 72, overlap=12) == ([0], 0)  # a lone window: no taper
 
 
 def test_overlap_average_is_identity_for_identical_windows():
