@@ -30,12 +30,13 @@ def time_windows(
     n_time: int, window: int, *, overlap: int, stride: int | None = None
 ) -> tuple[list[int], int]:
     """(window starts, taper edge) in time: the fewest windows, spread evenly, that overlap by
-    at least `overlap` days; or, given a `stride`, windows every `stride` days with the last
-    shifted in (`windows.starts`, the plan before `spread`)."""
+    at least `overlap` days, tapered over the overlap they have; or, given a `stride`, windows
+    every `stride` days with the last shifted in (`windows.starts`, the plan before `spread`)."""
     if stride is not None:
         found, edge = starts(n_time, window, stride), window - stride
     else:
-        found, edge = spread(n_time, window, overlap), overlap
+        found = spread(n_time, window, overlap)
+        edge = window - int(max(np.diff(found), default=window))
     return found, edge if len(found) > 1 else 0
 
 

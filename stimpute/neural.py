@@ -79,9 +79,10 @@ class TransformerMethod(Method):
 
     @property
     def time_overlap(self) -> int:
-        """Least overlap of neighbouring inference windows in time: a sixth of the window by
-        default (on a 365-day year, six 72-day windows)."""
-        return int(self.hparams.get("time_overlap", self.window // 6))
+        """Least overlap of neighbouring inference windows in time: a quarter of the window by
+        default (on a 365-day year, seven 72-day windows overlapping by 23 or 24 days, where a
+        stride of 48 took eight; `benchmarks/README.md`, "Inference windows")."""
+        return int(self.hparams.get("time_overlap", self.window // 4))
 
     def window_plan(self, n_time: int) -> tuple[list[int], int]:
         """(starts, taper edge) of the inference windows over `n_time` steps."""

@@ -118,7 +118,8 @@ def test_tiles_shrink_to_the_fewest_that_cover_the_grid():
 
 
 def test_time_windows_spread_by_default_and_keep_an_explicit_stride():
-    assert time_windows(365, 72, overlap=12) == ([0, 59, 117, 176, 234, 293], 12)
+    assert time_windows(365, 72, overlap=12) == ([0, 59, 117, 176, 234, 293], 72 - 59)
+    assert time_windows(365, 72, overlap=18) == ([0, 49, 98, 146, 195, 244, 293], 72 - 49)
     assert time_windows(365, 72, overlap=12, stride=48) == (starts(365, 72, 48), 24)
     assert time_windows(72, 72, overlap=12) == ([0], 0)  # a lone window: no taper
 
