@@ -18,7 +18,12 @@ for step in $steps; do
       t() { $py -m stimpute.bench.throughput --device cuda --repeats 3 "$@" | tail -1; }
       t --size 36 --out "$out/throughput-36.json"
       t --size 288 --out "$out/throughput-288.json"
-      t --size 288 --compile --out "$out/throughput-288-compiled.json" ;;
+      t --size 288 --compile --out "$out/throughput-288-compiled.json"
+      # fewer tokens per pixel-day: tiles of 75 (4 x 4 on 288, 1.18 in space, not 1.27) with as
+      # many tokens a batch, and 6 time windows on the year (1.18 in time, not 1.38)
+      t --size 288 --compile --tile 76 --batch 12 --out "$out/throughput-288-compiled-tile76.json"
+      t --size 288 --compile --tile 76 --batch 12 --time-overlap 12 \
+        --out "$out/throughput-288-compiled-tile76-6windows.json" ;;
     point|day|block)
       $py -m stimpute.bench --dataset twin --protocol "$step" --models st_transformer --budget full \
         --time-budget "${TRAIN_S:-200}" --no-throughput --out "$out/twin-$step.json" 2>&1 | tee "$out/twin-$step.log" | grep -v "^[0-9:]* step" ;;

@@ -144,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=36)
     parser.add_argument("--repeats", type=int, default=2, help="timed runs; the best counts")
     parser.add_argument("--batch", type=int, default=None, help="windows per forward pass")
-    parser.add_argument("--tile", type=int, default=None, help="inference tile side in pixels")
+    parser.add_argument("--tile", type=int, default=None, help="most pixels of a tile's side")
+    parser.add_argument(
+        "--time-overlap", type=int, default=None, help="least overlap of time windows, days"
+    )
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -156,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             hp["infer_batch"] = args.batch
         if args.tile is not None:
             hp["infer_tile"] = args.tile
+        if args.time_overlap is not None:
+            hp["time_overlap"] = args.time_overlap
         result = measure(
             days=args.days, size=args.size, device=args.device, repeats=args.repeats, st_hparams=hp
         )
