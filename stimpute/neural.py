@@ -63,6 +63,12 @@ class TransformerMethod(Method):
             )
         super().__init__(seed=seed, **hparams)
         self.window = int(window)
+        overlap = hparams.get("time_overlap")
+        if overlap is not None and not 0 <= int(overlap) < self.window:
+            raise ConfigError(
+                f"time_overlap={overlap} days: pass 0 to {self.window - 1}, less than the "
+                f"window ({self.window})"
+            )
         self.device = resolve_device(device)
         self.model: Any = None
         self.scaler: Scaler | None = None

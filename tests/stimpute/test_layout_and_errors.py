@@ -36,6 +36,8 @@ def test_imputer_rejects_unknown_model_and_hparams():
         stimpute.Imputer("nope")
     with pytest.raises(stimpute.ConfigError, match="allowed"):
         stimpute.Imputer("st_transformer", bogus=1)
+    with pytest.raises(stimpute.ConfigError, match="time_overlap=24 days: pass 0 to 23"):
+        stimpute.Imputer("st_transformer", window=24, time_overlap=24)
 
 
 def test_window_longer_than_series_is_explained():
