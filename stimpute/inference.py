@@ -67,8 +67,7 @@ def predict(
     data: OnDevice,
     *,
     window: int,
-    time_overlap: int,
-    stride: int | None = None,
+    time_plan: tuple[list[int], int],
     tile: int,
     tile_overlap: int,
     batch_size: int,
@@ -76,7 +75,7 @@ def predict(
     forward: Callable[..., Any] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean, scale) in scaled units, (T, N) tensors on the device, averaged over every window
-    that covers a value.
+    that covers a value. `time_plan`: (window starts, taper edge), from `time_windows`.
 
     `forward` replaces `model` for the forward pass (a torch.compile'd copy); batches are then
     padded to `batch_size` so one compiled shape serves the whole run.
@@ -84,7 +83,7 @@ def predict(
     model.eval()
     run = model if forward is None else forward
     n_time, n_node = data.values.shape
-    time_starts, edge = time_windows(n_time, window, overlap=time_overlap, stride=stride)
+    time_starts, edge = time_plan
     time_w = taper(window, edge=edge)
     tiles, space_w, grid = spatial_tiles(data.grid, n_node, tile, tile_overlap)
     weight = torch.from_numpy(time_w[:, None] * space_w[None, :]).float().to(device)  # (L, n)

@@ -95,6 +95,16 @@ class TransformerMethod(Method):
         return time_windows(n_time, self.window, overlap=self.time_overlap, stride=self.stride)
 
     @property
+    def infer_tile(self) -> int:
+        """Most pixels of an inference tile's side on grids (tiles shrink to fit the grid)."""
+        return int(self.hparams.get("infer_tile", 36))
+
+    @property
+    def tile_overlap(self) -> int:
+        """Least overlap of neighbouring inference tiles, pixels."""
+        return int(self.hparams.get("tile_overlap", 4))
+
+    @property
     def infer_batch(self) -> int:
         """Windows per forward pass at inference: small on a CPU (cache-friendly), large on a GPU."""
         return int(self.hparams.get("infer_batch", 2 if self.device.type == "cpu" else 48))
@@ -203,10 +213,9 @@ class TransformerMethod(Method):
             model,
             data,
             window=self.window,
-            time_overlap=self.time_overlap,
-            stride=self.stride,
-            tile=int(self.hparams.get("infer_tile", 36)),
-            tile_overlap=int(self.hparams.get("tile_overlap", 4)),
+            time_plan=self.window_plan(data.values.shape[0]),
+            tile=self.infer_tile,
+            tile_overlap=self.tile_overlap,
             batch_size=self.infer_batch,
             device=self.device,
             forward=self._compiled_forward(model),

@@ -15,10 +15,7 @@ def starts(length: int, window: int, stride: int) -> list[int]:
     """
     if window < 1 or stride < 1:
         raise WindowError(f"window ({window}) and stride ({stride}) must be at least 1")
-    if window > length:
-        raise WindowError(
-            f"window of {window} steps is longer than the series ({length}); pass a smaller window"
-        )
+    _fits(length, window)
     out = list(range(0, length - window + 1, stride))
     if out[-1] != length - window:
         out.append(length - window)
@@ -36,10 +33,7 @@ def spread(length: int, window: int, overlap: int) -> list[int]:
         raise WindowError(
             f"window ({window}) must be at least 1 and overlap ({overlap}) in 0..window-1"
         )
-    if window > length:
-        raise WindowError(
-            f"window of {window} steps is longer than the series ({length}); pass a smaller window"
-        )
+    _fits(length, window)
     room = length - window
     n = -(-room // (window - overlap)) + 1
     return [0] if n == 1 else [round(i * room / (n - 1)) for i in range(n)]
@@ -51,6 +45,13 @@ def fit_side(length: int, most: int, overlap: int) -> int:
     side = min(most, length)
     n = len(spread(length, side, min(overlap, side - 1)))
     return min(side, -(-(length + (n - 1) * overlap) // n))
+
+
+def _fits(length: int, window: int) -> None:
+    if window > length:
+        raise WindowError(
+            f"window of {window} steps is longer than the series ({length}); pass a smaller window"
+        )
 
 
 def taper(window: int, *, edge: int) -> np.ndarray:

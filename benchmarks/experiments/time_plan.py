@@ -2,12 +2,16 @@
 in time, all on the same trained network (paired, free of training noise).
 
 The cost of inference is the number of tokens: windows x window length per pixel-day. On a
-365-day year with 72-day windows, the default stride (48) cuts 8 windows (1.58 tokens per
-pixel-day); 6 windows (1.18) is the fewest that cover the year. A plan is (name, starts, taper
-edge): `stride N` is `windows.starts` with that stride (the last window shifted in), `even N`
-spreads N windows evenly and tapers over their smallest overlap.
+365-day year with 72-day windows, a stride of 48 cuts 8 windows (1.58 tokens per pixel-day); 6
+windows (1.18) is the fewest that cover the year. A plan is a set of inference hparams:
+`stride N` puts a window every N days with the last shifted in (`windows.starts`, the default
+up to `b337b8f`), tapered over window - N days; `even N` is the `time_overlap` that spreads N
+windows evenly (`windows.spread`, the default since: 7), tapered over the overlap they have.
 
 PYTHONPATH=. python benchmarks/experiments/time_plan.py point 0 400 [out.json]
+
+The results in `benchmarks/results/exp-window-plan/` were run from `baee192`, by an earlier form
+of this script that patched `inference.starts`; the plans (starts and taper edges) are the same.
 """
 
 import json
@@ -17,55 +21,33 @@ import time
 import numpy as np
 
 from stimpute import Imputer, metrics
-from stimpute import inference as inf
 from stimpute.bench.__main__ import BUDGETS
 from stimpute.bench.datasets import twin_problem
-from stimpute.windows import starts
 
 protocol, seed, budget = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 p = twin_problem(protocol, seed=seed)
 n_time = p.values.shape[0]
-WINDOW = 72
-
-
-def even(n: int) -> list[int]:
-    return [int(round(s)) for s in np.linspace(0, n_time - WINDOW, n)]
-
-
-def plan(kind: str, n: int) -> tuple[list[int], int]:
-    if kind == "stride":
-        return starts(n_time, WINDOW, n), WINDOW - n
-    s = even(n)
-    return s, int(min(WINDOW - np.diff(s)))
-
 
 PLANS = {
-    "stride 24": plan("stride", 24),
-    "stride 48 (default)": plan("stride", 48),
-    "even 8": plan("even", 8),
-    "even 7": plan("even", 7),
-    "even 6": plan("even", 6),
-    "stride 72": plan("stride", 72),
+    "stride 24": {"stride": 24},
+    "stride 48 (default)": {"stride": 48},
+    "even 8": {"time_overlap": 30},
+    "even 7": {"time_overlap": 18},
+    "even 6": {"time_overlap": 12},
+    "stride 72": {"stride": 72},
 }
-CURRENT: list[list[int]] = []
-orig_starts = inf.starts
-
-
-def patched(length, window, stride):
-    if length == n_time and window == WINDOW and CURRENT:
-        return CURRENT[0]
-    return orig_starts(length, window, stride)
-
-
-inf.starts = patched  # type: ignore[assignment]
 
 imp = Imputer("st_transformer", seed=seed, **dict(BUDGETS["small"]["st"]))
 imp.fit(p.values, p.covariates, p.static, times=p.times, time_budget_s=budget)
+method = imp.method
 e, gaps = p.eval_mask, np.isnan(p.values)
-res: dict = {"protocol": protocol, "seed": seed, "steps": imp.method.report.steps, "plans": {}}
-for name, (st, edge) in PLANS.items():
-    CURRENT[:] = [st]
-    imp.method.hparams["stride"] = WINDOW - edge  # the taper's edge is window - stride
+res: dict = {"protocol": protocol, "seed": seed, "steps": method.report.steps, "plans": {}}
+for name, hparams in PLANS.items():
+    method.hparams = {
+        k: v for k, v in method.hparams.items() if k not in ("stride", "time_overlap")
+    }
+    method.hparams.update(hparams)
+    starts, edge = method.window_plan(n_time)
     best = np.inf
     for _ in range(2):
         t0 = time.perf_counter()
@@ -73,9 +55,9 @@ for name, (st, edge) in PLANS.items():
         best = min(best, time.perf_counter() - t0)
     m = metrics.summary(r.values, p.target, e, std=r.std)
     row = {
-        "starts": st,
+        "starts": starts,
         "edge": edge,
-        "tokens_per_pixel_day": len(st) * WINDOW / n_time,
+        "tokens_per_pixel_day": len(starts) * method.window / n_time,
         "mae": m["mae"],
         "coverage90": m["coverage90"],
         "truth_mae_eval": metrics.mae(r.values, p.truth, e),

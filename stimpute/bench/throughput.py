@@ -86,24 +86,22 @@ def measure(
         start = time.perf_counter()
         imp.impute(observed, covariates, static, times=tw.day_of_year)
         best = min(best, time.perf_counter() - start)
-    dev = imp.method.device  # type: ignore[attr-defined]
+    method: Any = imp.method
+    dev = method.device
     flops = model_flops_per_token(imp, tw.observed, tw.covariates, tw.static)
-    window = imp.method.window  # type: ignore[attr-defined]
-    hp = imp.method.hparams
     tiles, _, tile_grid = spatial_tiles(
-        (size, size), size * size, int(hp.get("infer_tile", 36)), int(hp.get("tile_overlap", 4))
+        (size, size), size * size, method.infer_tile, method.tile_overlap
     )
-    side = size if tile_grid is None else tile_grid[0]
-    n_windows = len(imp.method.window_plan(days)[0])  # type: ignore[attr-defined]
-    tokens = n_windows * window * (1 if tiles is None else tiles.size)
+    assert tiles is not None and tile_grid is not None  # a grid is always cut into tiles
+    tokens = len(method.window_plan(days)[0]) * method.window * tiles.size
     pd_per_s = observed.size / best
     achieved = tokens / best * flops / 1e9
     peak = matmul_gflops(dev)
     return {
         "device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
-        "compiled": bool(hp.get("compile", False)),
-        "infer_batch": imp.method.infer_batch,  # type: ignore[attr-defined]
-        "infer_tile": side,
+        "compiled": bool(method.hparams.get("compile", False)),
+        "infer_batch": method.infer_batch,
+        "infer_tile": tile_grid[0],
         "threads": torch.get_num_threads(),
         "cpu": platform.processor() or platform.machine(),
         "shape": [days, size, size],
