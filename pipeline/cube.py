@@ -5,9 +5,10 @@ dynamic covariates on the 1 km grid (`sm_9km`: SPL3SMP_E AM/PM mean, each 9 km c
 over its 9 x 9 block; Daymet variables reprojected bilinearly), the static fields and
 `in_region`. Dims (time, y, x), projected x/y in metres, EPSG:6933 as a CF grid mapping.
 Chunks are (32 days, 36, 36): one chunk is one tile over a month, a pixel's year is 12 chunks.
-The cube is built in 32-day blocks, so memory grows with the region's area, not with the
-record; each block keeps a fingerprint of its granules so re-runs rebuild only what changed,
-and all writing goes to `cube.zarr.part`, renamed when complete.
+The store is laid out first, then filled block by block: 32 days by a band of whole chunk rows
+of about BAND_PIXELS pixels, so memory follows the block, not the region or the record. Each
+32-day block keeps a fingerprint of its granules so re-runs rebuild only what changed, and all
+writing goes to `cube.zarr.part`, renamed when complete.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ from pipeline.cube_inputs import DYNAMIC_ATTRS, BlockReader
 from pipeline.errors import CubeError
 from pipeline.files import part_of, swap_dir
 from pipeline.grid import CRS, RegionGrid
+from pipeline.progress import Ticker
 
 log = logging.getLogger("pipeline")
 CUBE_FORMAT = 2  # raise when the cube's layout or content rules change: forces rebuilds
 TIME_CHUNK = 32
 SPACE_CHUNK = 36
+BAND_PIXELS = 160_000  # pixels of one band of rows built at a time (x 32 days x ~5 fields)
 
 
 def grid_mapping() -> xr.DataArray:
@@ -84,32 +87,19 @@ def build(
         shutil.copytree(out, part)
         todo = [i for i, k in enumerate(keys) if old_keys[i] != k]
     else:
-        todo = list(range(len(starts)))
-    task = progress.add_task("cube", total=len(todo) * TIME_CHUNK) if progress else None
-    for i in todo:
-        b0 = starts[i]
-        arrays = reader.block(b0, min(TIME_CHUNK, days - b0), progress, task)
-        block = _dataset(
-            grid,
-            arrays.first_day,
-            arrays.soil_moisture,
-            arrays.dynamic,
-            reader.static,
-            reader.inside,
+        _template(grid, first, days, reader).to_zarr(
+            part, mode="w", compute=False, encoding=_encoding(days), zarr_format=2, consolidated=True
         )
-        timeless = [n for n, v in block.variables.items() if "time" not in v.dims]
-        if len(todo) < len(starts):  # into the copy of the existing cube, in place
-            block.drop_vars(timeless).to_zarr(
-                part, region={"time": slice(b0, b0 + len(block.time))}
-            )
-        elif b0 == 0:
-            block.to_zarr(
-                part, mode="w", encoding=_encoding(block), zarr_format=2, consolidated=True
-            )
-        else:
-            block.drop_vars([n for n in timeless if n not in ("x", "y")]).to_zarr(
-                part, append_dim="time", consolidated=True
-            )
+        todo = list(range(len(starts)))
+    bands = row_bands(grid.height, grid.width)
+    ticker = Ticker(progress, "cube", len(todo) * len(bands), "blocks")
+    for i in todo:
+        b0, n = starts[i], min(TIME_CHUNK, days - starts[i])
+        for rows in bands:
+            arrays = reader.block(b0, n, rows)
+            block = _timed(arrays.first_day, arrays.soil_moisture, arrays.dynamic)
+            block.to_zarr(part, region={"time": slice(b0, b0 + n), "y": rows, "x": slice(None)})
+            ticker.advance()
     with xr.open_zarr(part) as ds:
         n_obs = int(ds["observed"].sum())
     meta = {
@@ -181,25 +171,49 @@ def _previous_build(out: Path) -> dict[str, Any]:
         return {}
 
 
-def _dataset(
-    grid: RegionGrid,
-    day0: date,
-    sm: np.ndarray,
-    dynamic: dict[str, np.ndarray],
-    static: dict[str, tuple[np.ndarray, dict]],
-    inside: np.ndarray,
-) -> xr.Dataset:
-    times = np.datetime64(day0, "ns") + np.arange(len(sm)) * np.timedelta64(1, "D")
+VARIABLE_ATTRS = {
+    "soil_moisture": {"units": "m3 m-3", "long_name": "surface soil moisture (SPL2SMAP_S, 1 km)", "standard_name": "volume_fraction_of_condensed_water_in_soil"},
+    "observed": {"long_name": "1 where soil_moisture was retrieved and passed QC", "flag_values": np.array([0, 1], np.uint8), "flag_meanings": "missing observed"},
+    "sm_9km": {"units": "m3 m-3", "long_name": "SPL3SMP_E 9 km soil moisture, AM/PM mean, on the 1 km grid"},
+    **DYNAMIC_ATTRS,
+}  # fmt: skip
+CF = {"grid_mapping": "spatial_ref"}
+
+
+def row_bands(height: int, width: int, pixels: int = BAND_PIXELS) -> list[slice]:
+    """Bands of whole chunk rows holding about `pixels` pixels each (at least one chunk row), so
+    a block of the cube in memory is (32 days, band) whatever the region's size."""
+    step = max(1, pixels // (width * SPACE_CHUNK)) * SPACE_CHUNK
+    return [slice(r, min(r + step, height)) for r in range(0, height, step)]
+
+
+def _timed(day0: date, sm: np.ndarray, dynamic: dict[str, np.ndarray]) -> xr.Dataset:
+    """The (time, y, x) variables of one block, to be written into its region of the store."""
     dims = ("time", "y", "x")
-    cf = {"grid_mapping": "spatial_ref"}
+    fields = {"soil_moisture": sm, "observed": np.isfinite(sm).astype(np.uint8), **dynamic}
+    return xr.Dataset({name: (dims, v) for name, v in fields.items()})
+
+
+def _template(grid: RegionGrid, first: date, days: int, reader: BlockReader) -> xr.Dataset:
+    """The whole cube as lazy (time, y, x) arrays plus the static fields and coordinates: written
+    with compute=False it lays out the store, and the blocks fill it region by region."""
+    import dask.array as da
+
+    times = np.datetime64(first, "ns") + np.arange(days) * np.timedelta64(1, "D")
+    dims, shape = ("time", "y", "x"), (days, *grid.shape)
+    chunks = (TIME_CHUNK, SPACE_CHUNK, SPACE_CHUNK)
+    names = ["soil_moisture", "observed", "sm_9km", *reader.daymet]
+
+    def lazy(name: str) -> xr.Variable:
+        dtype = np.uint8 if name == "observed" else np.float32
+        fill = 0 if name == "observed" else np.nan
+        return xr.Variable(dims, da.full(shape, fill, dtype=dtype, chunks=chunks), {**CF, **VARIABLE_ATTRS.get(name, {})})
+
     ds = xr.Dataset(
         {
-            "soil_moisture": (dims, sm, {**cf, "units": "m3 m-3", "long_name": "surface soil moisture (SPL2SMAP_S, 1 km)", "standard_name": "volume_fraction_of_condensed_water_in_soil"}),
-            "observed": (dims, np.isfinite(sm).astype(np.uint8), {**cf, "long_name": "1 where soil_moisture was retrieved and passed QC", "flag_values": np.array([0, 1], np.uint8), "flag_meanings": "missing observed"}),
-            "in_region": (("y", "x"), inside.astype(np.uint8), {**cf, "long_name": "1 inside the region boundary, 0 outside (no-data)", "flag_values": np.array([0, 1], np.uint8), "flag_meanings": "outside inside"}),
-            "sm_9km": (dims, dynamic["sm_9km"], {**cf, "units": "m3 m-3", "long_name": "SPL3SMP_E 9 km soil moisture, AM/PM mean, on the 1 km grid"}),
-            **{name: (dims, v, {**cf, **DYNAMIC_ATTRS.get(name, {})}) for name, v in dynamic.items() if name != "sm_9km"},
-            **{name: (("y", "x"), v, {**cf, **attrs}) for name, (v, attrs) in static.items()},
+            **{name: lazy(name) for name in names},
+            "in_region": (("y", "x"), reader.inside.astype(np.uint8), {**CF, "long_name": "1 inside the region boundary, 0 outside (no-data)", "flag_values": np.array([0, 1], np.uint8), "flag_meanings": "outside inside"}),
+            **{name: (("y", "x"), v, {**CF, **attrs}) for name, (v, attrs) in reader.static.items()},
         },
         coords={
             "spatial_ref": grid_mapping(),
@@ -217,11 +231,8 @@ def _dataset(
     return ds
 
 
-def _encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
-    chunks = (TIME_CHUNK, SPACE_CHUNK, SPACE_CHUNK)
-    timed = [str(name) for name, v in ds.data_vars.items() if v.dims == ("time", "y", "x")]
-    out: dict[str, dict[str, Any]] = {name: {"chunks": chunks} for name in timed}
-    return out | {"time": {"units": "days since 1970-01-01", "dtype": "int32"}}
+def _encoding(days: int) -> dict[str, dict[str, Any]]:
+    return {"time": {"units": "days since 1970-01-01", "dtype": "int32"}}
 
 
 def _set_attrs(store: Path, meta: dict[str, Any]) -> None:

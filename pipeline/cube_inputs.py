@@ -19,7 +19,7 @@ from pipeline.grid import RegionGrid, factor
 from pipeline.readers.decode import Decoded
 from pipeline.readers.modis import read_mcd12q1
 from pipeline.readers.regrid import read_daymet, read_geotiff
-from pipeline.readers.smap import composite, read_l2, read_l3, to_fine
+from pipeline.readers.smap import composite, read_l2, read_l3, scene_bounds, to_fine
 
 log = logging.getLogger("pipeline")
 
@@ -32,16 +32,22 @@ def _granules_by_day(raw: Path, product: str, manifest: dict[str, Any]) -> dict[
     return out
 
 
-def _read_day(paths: list[Path], read, strict: bool, skipped: list[str]) -> list[Decoded]:
+def _read_day(
+    paths: list[Path], read, strict: bool, skipped: list[str], keep: set[Path] | None = None
+) -> list[tuple[Path, Decoded]]:
+    """Each readable file decoded; a damaged one raises when strict, else is skipped, and is
+    logged and listed in `skipped` (only for files in `keep`, when given, so a file read for
+    several bands is reported once)."""
     out = []
     for path in paths:
         try:
-            out.append(read(path))
+            out.append((path, read(path)))
         except GranuleError as exc:
             if strict:
                 raise
-            log.warning("skipped: %s", exc)
-            skipped.append(str(path.name))
+            if keep is None or path in keep:
+                log.warning("skipped: %s", exc)
+                skipped.append(str(path.name))
     return out
 
 
@@ -72,42 +78,73 @@ class BlockReader:
                 f"region {region.name}: no pixel centre lies inside its boundary; check the boundary file"
             )
         self.dropped: Counter[str] = Counter()
+        self._bounds: dict[Path, tuple[int, int, int, int]] = {}
         self.skipped: list[str] = []
         self.daymet = _files_by_variable(raw, products.get("daymet"), manifest)
         self.static = _static_fields(raw, products, manifest, self.grid, self.inside, self.dropped)
 
-    def block(self, b0: int, n: int, progress: Any = None, task: Any = None) -> Block:
-        grid, products = self.grid, self.products
-        w9, k9 = grid.coarsen("9km"), factor("1km", "9km")
-        sm = np.full((n, *grid.shape), np.nan, dtype=np.float32)
-        sm9 = np.full((n, *grid.shape), np.nan, dtype=np.float32)
+    def band(self, rows: slice) -> RegionGrid:
+        """The grid of region rows [rows.start, rows.stop), all columns."""
+        g = self.grid
+        return RegionGrid(g.row0 + rows.start, g.col0, rows.stop - rows.start, g.width, g.resolution)
+
+    def _scenes(self, day: date, band: RegionGrid) -> list[tuple[Path, bool]]:
+        """The day's SPL2SMAP_S files that reach `band`, each with whether this band is the first
+        of the region it reaches (its drop counts are taken there, once)."""
+        product, g = self.products["SPL2SMAP_S"], self.grid
+        out = []
+        for path in self.target.get(day, []):
+            if path not in self._bounds:
+                try:
+                    self._bounds[path] = scene_bounds(path, product)
+                except GranuleError:
+                    self._bounds[path] = (0, 1 << 30, 0, 1 << 30)  # read_l2 reports it
+            r0, r1, c0, c1 = self._bounds[path]
+            if r1 <= band.row0 or r0 >= band.row0 + band.height:
+                continue
+            if c1 <= g.col0 or c0 >= g.col0 + g.width:
+                continue
+            out.append((path, band.row0 <= max(r0, g.row0) < band.row0 + band.height))
+        return out
+
+    def block(self, b0: int, n: int, rows: slice | None = None) -> Block:
+        """Days [b0, b0 + n) of region rows `rows` (all of them by default)."""
+        rows = rows or slice(0, self.grid.height)
+        band, products = self.band(rows), self.products
+        w9, k9 = band.coarsen("9km"), factor("1km", "9km")
+        sm = np.full((n, *band.shape), np.nan, dtype=np.float32)
+        sm9 = np.full((n, *band.shape), np.nan, dtype=np.float32)
         for i in range(n):
             day = self.first + timedelta(days=b0 + i)
+            found = self._scenes(day, band)
+            first = {p for p, f in found if f}
             scenes = _read_day(
-                self.target.get(day, []),
-                lambda p: read_l2(p, products["SPL2SMAP_S"], grid),
+                [p for p, _ in found],
+                lambda p: read_l2(p, products["SPL2SMAP_S"], self.grid, part=band),
                 self.strict,
                 self.skipped,
+                keep=first,
             )
             if scenes:
-                comp = composite(scenes)
+                comp = composite([d for _, d in scenes])
                 sm[i] = comp.values
-                self.dropped.update(comp.dropped)
+                self.dropped["overlapping_scenes"] += comp.dropped["overlapping_scenes"]
+                for path, dec in scenes:
+                    if path in first:
+                        self.dropped.update(dec.dropped)
             if "SPL3SMP_E" in products:
-                for dec in _read_day(
+                for _, dec in _read_day(
                     self.coarse.get(day, []),
                     lambda p: _am_pm(p, products["SPL3SMP_E"], w9),
                     self.strict,
-                    self.skipped,
+                    self.skipped if rows.start == 0 else [],
                 ):
                     sm9[i] = to_fine(dec.values, k9)
-            if progress:
-                progress.advance(task)
         dynamic = {"sm_9km": sm9}
         for name, paths in self.daymet.items():
             path, product = paths[0], products["daymet"]
             stamps, dec = read_daymet(
-                path, product, product.variables[name], grid, slice(b0, b0 + n)
+                path, product, product.variables[name], band, slice(b0, b0 + n)
             )
             if len(stamps) != n or stamps[0] != np.datetime64(self.first + timedelta(days=b0)):
                 raise CubeError(
@@ -115,9 +152,10 @@ class BlockReader:
                 )
             dynamic[name] = dec.values
             self.dropped.update({f"{name}_{k}": v for k, v in dec.dropped.items()})
-        sm[:, ~self.inside] = np.nan  # outside the boundary is no-data, not a gap to fill
+        outside = ~self.inside[rows]
+        sm[:, outside] = np.nan  # outside the boundary is no-data, not a gap to fill
         for values in dynamic.values():
-            values[:, ~self.inside] = np.nan
+            values[:, outside] = np.nan
         return Block(self.first + timedelta(days=b0), sm, dynamic)
 
 

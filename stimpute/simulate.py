@@ -74,6 +74,31 @@ def _block_mean(a: np.ndarray, block: int) -> np.ndarray:
     return np.repeat(np.repeat(means, block, axis=-2), block, axis=-1)[..., :h, :w]
 
 
+def soil_water_step(
+    fast: np.ndarray,
+    slow: np.ndarray,
+    rain: np.ndarray,
+    tmax: np.ndarray,
+    porosity: np.ndarray,
+    residual: np.ndarray,
+    tau0: np.ndarray,
+    runoff: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One day of the two-store bucket: both stores drain (the fast one faster when hot), then
+    the day's rain less runoff infiltrates 70/30, capped by the room above the residual.
+    Pixel-local, so a field can be stepped over any window. Returns the new (fast, slow)."""
+    tau = tau0 * np.exp(-(tmax - 20) / 18)
+    fast = fast * np.exp(-1 / np.maximum(tau, 0.7))
+    slow = slow * np.exp(-1 / 45.0)
+    water = rain * (1 - runoff) / 50.0  # mm over a 50 mm (5 cm) layer -> m3/m3
+    fast = fast + 0.7 * water
+    slow = slow + 0.3 * water * 0.5
+    room = porosity - residual
+    slow = np.minimum(slow, 0.6 * room)
+    fast = np.minimum(fast, room - slow)
+    return fast, slow
+
+
 def twin(
     *,
     height: int = 36,
@@ -150,15 +175,7 @@ def twin(
     fast = np.full(shape, 0.05)
     slow = 0.3 * (porosity - residual)
     for t in range(days):
-        tau = tau0 * np.exp(-(tmax[t] - 20) / 18)
-        fast *= np.exp(-1 / np.maximum(tau, 0.7))
-        slow *= np.exp(-1 / 45.0)
-        water = rain[t] * (1 - runoff) / 50.0  # mm over a 50 mm (5 cm) layer -> m3/m3
-        fast += 0.7 * water
-        slow += 0.3 * water * 0.5
-        room = porosity - residual
-        slow = np.minimum(slow, 0.6 * room)
-        fast = np.minimum(fast, room - slow)
+        fast, slow = soil_water_step(fast, slow, rain[t], tmax[t], porosity, residual, tau0, runoff)
         truth[t] = residual + fast + slow
 
     # observation plan: two partial swaths in each revisit cycle, fixed geometry

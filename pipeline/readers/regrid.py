@@ -15,7 +15,7 @@ from rasterio.enums import Resampling
 
 from pipeline.catalog import Product, Variable
 from pipeline.errors import GranuleError
-from pipeline.grid import CRS, RegionGrid
+from pipeline.grid import CRS, RegionGrid, box_edge
 from pipeline.readers.decode import Decoded, decode
 
 
@@ -33,6 +33,21 @@ def _onto(da: xr.DataArray, grid: RegionGrid, categorical: bool) -> np.ndarray:
 def _valid(values: np.ndarray, var: Variable) -> Decoded:
     """Values already NaN at fill: apply the valid range and the scale, counting drops."""
     return decode(np.where(np.isnan(values), var.fill, values), var)
+
+
+def _covering(ds: xr.Dataset, crs: pyproj.CRS, grid: RegionGrid, pad: int = 3) -> dict[str, slice]:
+    """Index slices of the file's x/y that cover `grid` with `pad` cells to spare, so a band of a
+    state reads its own part of a state-wide file, not all of it."""
+    to_file = pyproj.Transformer.from_crs(CRS, crs, always_xy=True)
+    ex, ey = to_file.transform(*box_edge(*grid.bounds()))
+    out = {}
+    for dim, lo, hi in (("x", min(ex), max(ex)), ("y", min(ey), max(ey))):
+        coord = ds[dim].values
+        hit = np.flatnonzero((coord >= lo) & (coord <= hi))
+        if hit.size == 0:  # the grid falls between cells or outside: keep the file's extent
+            continue
+        out[dim] = slice(max(0, int(hit.min()) - pad), int(hit.max()) + pad + 1)
+    return out
 
 
 def read_daymet(
@@ -59,7 +74,7 @@ def read_daymet(
         crs = pyproj.CRS.from_cf(ds[mapping].attrs)
         da = (
             ds[var.path]
-            .isel(time=days)
+            .isel(time=days, **_covering(ds, crs, grid))
             .rio.set_spatial_dims(x_dim="x", y_dim="y")
             .rio.write_crs(crs.to_wkt())
         )

@@ -16,6 +16,8 @@ from pipeline.errors import GranuleError
 from pipeline.grid import RegionGrid, rowcol_of
 from pipeline.readers.decode import Decoded, decode
 
+INDEX_FILL = 65534  # SPL2SMAP_S fill of the uint16 EASE index arrays
+
 _DATE = re.compile(r"_(\d{8})(?:T\d{6})?_")
 
 
@@ -137,8 +139,25 @@ def _indices(
     return rows, cols
 
 
-def read_l2(path: Path, product: Product, region: RegionGrid) -> Decoded:
-    """An SPL2SMAP_S scene placed on the 1 km `region` grid (NaN where it has nothing)."""
+def scene_bounds(path: Path, product: Product) -> tuple[int, int, int, int]:
+    """(row0, row1, col0, col1) of the global 1 km cells an SPL2SMAP_S scene holds, from its EASE
+    index arrays (the whole global grid when it has none), so a reader can skip scenes that
+    miss the part of a region it is building."""
+    with open_h5(path) as f:
+        if product.row_index in f and product.col_index in f:
+            rows = f[product.row_index][:].astype(np.int64)
+            cols = f[product.col_index][:].astype(np.int64)
+            ok = (rows < INDEX_FILL) & (cols < INDEX_FILL)
+            if ok.any():
+                return int(rows[ok].min()), int(rows[ok].max()) + 1, int(cols[ok].min()), int(cols[ok].max()) + 1
+    return 0, 1 << 30, 0, 1 << 30
+
+
+def read_l2(
+    path: Path, product: Product, region: RegionGrid, *, part: RegionGrid | None = None
+) -> Decoded:
+    """An SPL2SMAP_S scene placed on the 1 km `region` grid (NaN where it has nothing), or on
+    `part` of it when given (values outside the region are still counted against the region)."""
     var = next(iter(product.variables.values()))
     qc = var.qc or product.qc
     with open_h5(path) as f:
@@ -151,10 +170,12 @@ def read_l2(path: Path, product: Product, region: RegionGrid) -> Decoded:
     dec = decode(raw, _with_qc(var, qc), flags)
     if qc is not None and flags is None:
         dec.dropped["no_qc_in_file"] += 1
-    r, c, inside = region.locate(rows, cols)
+    _, _, in_region = region.locate(rows, cols)
+    dec.dropped["outside_region"] = int((np.isfinite(dec.values) & ~in_region).sum())
+    target = part or region
+    r, c, inside = target.locate(rows, cols)
     keep = inside & np.isfinite(dec.values)
-    dec.dropped["outside_region"] = int((np.isfinite(dec.values) & ~inside).sum())
-    out = np.full(region.shape, np.nan, dtype=np.float32)
+    out = np.full(target.shape, np.nan, dtype=np.float32)
     out[r[keep], c[keep]] = dec.values[keep]
     return Decoded(out, dec.dropped)
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pyproj
 import rasterio
-import xarray as xr
 from affine import Affine
 
 from pipeline.files import replacing
@@ -38,44 +37,74 @@ def _sample_ease(
     return field[..., r, c].astype(np.float32)
 
 
-def write_daymet(
-    path: Path, variable: str, units: str, field: np.ndarray, grid: RegionGrid, days: np.ndarray
-) -> Path:
-    """`field` (T, H, W) on the EASE `grid` -> a Daymet-layout NetCDF covering the grid."""
-    to_lcc = pyproj.Transformer.from_crs("EPSG:4326", DAYMET_CRS, always_xy=True)
-    to_ll = pyproj.Transformer.from_crs(DAYMET_CRS, "EPSG:4326", always_xy=True)
-    lon0, lat0, lon1, lat1 = grid.lonlat_bbox()
-    ex, ey = to_lcc.transform(
-        np.array([lon0, lon0, lon1, lon1]), np.array([lat0, lat1, lat0, lat1])
-    )
-    # Daymet cell centres sit on whole kilometres + 0.5 km; pad a cell so bilinear has neighbours
-    xs = np.arange(np.floor(ex.min() / 1000) - 1, np.ceil(ex.max() / 1000) + 2) * 1000.0 + 500.0
-    ys = (np.arange(np.floor(ey.min() / 1000) - 1, np.ceil(ey.max() / 1000) + 2) * 1000.0 + 500.0)[
-        ::-1
-    ]
-    xx, yy = np.meshgrid(xs, ys)
-    lon, lat = to_ll.transform(xx, yy)
-    values = _sample_ease(field, grid, lon, lat)
-    cf = DAYMET_CRS.to_cf()
-    ds = xr.Dataset(
-        {
-            variable: (("time", "y", "x"), np.where(np.isnan(values), DAYMET_FILL, values).astype(np.float32),
-                       {"units": units, "grid_mapping": "lambert_conformal_conic", "cell_methods": "area: mean time: sum" if variable == "prcp" else "area: mean time: maximum"}),
-            "lat": (("y", "x"), lat.astype(np.float32), {"units": "degrees_north", "long_name": "latitude coordinate"}),
-            "lon": (("y", "x"), lon.astype(np.float32), {"units": "degrees_east", "long_name": "longitude coordinate"}),
-            "lambert_conformal_conic": ((), np.int16(0), cf),
-        },
-        coords={
-            "time": ("time", days.astype("datetime64[ns]")),
-            "x": ("x", xs, {"units": "m", "standard_name": "projection_x_coordinate"}),
-            "y": ("y", ys, {"units": "m", "standard_name": "projection_y_coordinate"}),
-        },
-        attrs={"Conventions": "CF-1.6", "source": "Daymet Software Version 4.0 (layout); values from the stimpute twin"},
-    )  # fmt: skip
-    enc = {variable: {"_FillValue": DAYMET_FILL, "zlib": True, "chunksizes": (1, len(ys), len(xs))}}
-    with replacing(path) as tmp:
-        ds.to_netcdf(tmp, engine="netcdf4", encoding=enc)
-    return path
+class DaymetWriter:
+    """A Daymet-layout NetCDF covering an EASE `grid`, written one day at a time, so a state's
+    year never sits in memory. Use as a context manager; the file appears complete or not at all.
+
+    Values come from fields on `grid`, sampled at each Daymet cell's centre (nearest cell)."""
+
+    def __init__(
+        self, path: Path, variable: str, units: str, grid: RegionGrid, days: np.ndarray
+    ) -> None:
+        self.path, self.variable, self.units, self.grid = path, variable, units, grid
+        self.days = np.asarray(days).astype("datetime64[D]")
+        to_lcc = pyproj.Transformer.from_crs("EPSG:4326", DAYMET_CRS, always_xy=True)
+        to_ll = pyproj.Transformer.from_crs(DAYMET_CRS, "EPSG:4326", always_xy=True)
+        ex, ey = to_lcc.transform(*box_edge(*grid.lonlat_bbox()))
+        # Daymet cell centres sit on whole kilometres + 0.5 km; pad a cell so bilinear has neighbours
+        self.xs = np.arange(np.floor(min(ex) / 1000) - 1, np.ceil(max(ex) / 1000) + 2) * 1000.0 + 500.0
+        self.ys = (np.arange(np.floor(min(ey) / 1000) - 1, np.ceil(max(ey) / 1000) + 2) * 1000.0 + 500.0)[::-1]
+        xx, yy = np.meshgrid(self.xs, self.ys)
+        self.lon, self.lat = (np.asarray(a) for a in to_ll.transform(xx, yy))
+        self.r, self.c = grid.clamp(*grid.rowcol_of(self.lon, self.lat))
+
+    def __enter__(self) -> DaymetWriter:
+        import netCDF4
+
+        self._replacing = replacing(self.path)
+        tmp = self._replacing.__enter__()
+        nc = netCDF4.Dataset(tmp, "w", format="NETCDF4")
+        nc.setncatts({"Conventions": "CF-1.6", "source": "Daymet Software Version 4.0 (layout); values from the stimpute twin"})
+        nc.createDimension("time", len(self.days))
+        nc.createDimension("y", len(self.ys))
+        nc.createDimension("x", len(self.xs))
+        first = str(self.days[0]) if len(self.days) else "1970-01-01"
+        t = nc.createVariable("time", "i4", ("time",))
+        t.setncatts({"units": f"days since {first}", "calendar": "proleptic_gregorian"})
+        t[:] = (self.days - self.days[0]).astype(int) if len(self.days) else []
+        for name, values, attrs in (
+            ("x", self.xs, {"units": "m", "standard_name": "projection_x_coordinate"}),
+            ("y", self.ys, {"units": "m", "standard_name": "projection_y_coordinate"}),
+        ):
+            v = nc.createVariable(name, "f8", (name,))
+            v.setncatts(attrs)
+            v[:] = values
+        for name, values, attrs in (
+            ("lat", self.lat, {"units": "degrees_north", "long_name": "latitude coordinate"}),
+            ("lon", self.lon, {"units": "degrees_east", "long_name": "longitude coordinate"}),
+        ):
+            v = nc.createVariable(name, "f4", ("y", "x"), zlib=True)
+            v.setncatts(attrs)
+            v[:] = values.astype(np.float32)
+        crs = nc.createVariable("lambert_conformal_conic", "i2", ())
+        crs.setncatts(DAYMET_CRS.to_cf())
+        var = nc.createVariable(
+            self.variable, "f4", ("time", "y", "x"), zlib=True,
+            chunksizes=(1, len(self.ys), len(self.xs)), fill_value=DAYMET_FILL,
+        )  # fmt: skip
+        method = "time: sum" if self.variable == "prcp" else "time: maximum"
+        var.setncatts({"units": self.units, "grid_mapping": "lambert_conformal_conic", "cell_methods": f"area: mean {method}"})
+        self.nc, self.var = nc, var
+        return self
+
+    def write(self, t: int, field: np.ndarray) -> None:
+        """Day `t` (index into `days`) from `field` (H, W) on the grid."""
+        values = field[self.r, self.c].astype(np.float32)
+        self.var[t] = np.where(np.isnan(values), DAYMET_FILL, values)
+
+    def __exit__(self, *exc: object) -> None:
+        self.nc.close()
+        self._replacing.__exit__(*exc)
 
 
 def nasadem_tiles(grid: RegionGrid) -> list[tuple[int, int]]:

@@ -1,10 +1,15 @@
 """The offline source: the soil-moisture twin of a region and year, written as granule files in
 the real product layouts and handed to the download stage like any other source.
 
-The archive lives under `<archive>/<region>/<year>/` and is written once (a `.complete`
-marker closes it); searches list its files with size and SHA-256, as CMR metadata would.
-One scene is written twice, the second as a reissue with a higher counter, so the newest-
-reissue rule is exercised on every run.
+The twin is `stimpute.field_twin`: every value depends on the pixel's global EASE-Grid 2.0 row and
+column, the day and a seed per year, so a region cut out of a larger one holds the same data and
+any region, Texas included, is generated a day at a time in memory that follows one day of it.
+SPL2SMAP_S comes as real scenes do: each day's acquisitions are orbit tracks, cut along track
+into overlapping scenes that are windows of the global grid (the part inside the region is
+written). The archive lives under `<archive>/<region>/<year>/` and is written once (a
+`.complete` marker closes it); searches list its files with size and SHA-256, as CMR metadata
+would. The year's first scene is written twice, the second as a reissue with a higher counter,
+so the newest-reissue rule is exercised on every run.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import zlib
 from datetime import date, timedelta
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,16 +29,17 @@ from pipeline.errors import GranuleError, SourceError
 from pipeline.grid import RegionGrid
 from pipeline.sources.base import Granule, scene_and_counter, sha256
 from pipeline.sources.covariate_files import (
+    DaymetWriter,
     daymet_name,
-    write_daymet,
     write_geotiff,
     write_mcd12q1,
     write_nasadem,
 )
 from pipeline.sources.smap_files import l2_name, l3_name, tile_name, write_l2, write_l3
+from pipeline.progress import Ticker
 
 if TYPE_CHECKING:
-    from stimpute.simulate import Twin
+    from stimpute.field_twin import Day, Orbit
 
 log = logging.getLogger("pipeline")
 
@@ -41,17 +47,8 @@ log = logging.getLogger("pipeline")
 WRITERS = ("SPL2SMAP_S", "SPL3SMP_E", "daymet", "elevation", "land_cover", "soil_texture")
 IGBP = {"grass": 10, "crop": 12, "shrub": 7, "forest": 4}  # twin land cover -> MCD12Q1 class
 REISSUE_BIAS = 0.05  # the superseded first issue of one scene is off by this much
-MAX_SAMPLE_PIXELS = 300 * 300  # the twin holds ~10 float arrays of (days, H, W) in memory
-
-
-def block_mean(a: np.ndarray, k: int) -> np.ndarray:
-    """Mean of the finite values in each k x k block of the last two axes (NaN if none)."""
-    *lead, h, w = a.shape
-    blocks = a.reshape(*lead, h // k, k, w // k, k)
-    ok = np.isfinite(blocks)
-    count = ok.sum(axis=(-3, -1))
-    total = np.where(ok, blocks, 0.0).sum(axis=(-3, -1))
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+MARGIN = 9  # px simulated around the region, so reprojected covariates have neighbours
+SCENE_ROWS, SCENE_OVERLAP = 160, 20  # along-track length of a scene and its overlap, px
 
 
 class SampleSource:
@@ -125,50 +122,97 @@ def _day_of(name: str, year: int) -> date:
         return date(year, 1, 1)
 
 
-def write_archive(folder: Path, region: Region, year: int) -> None:
-    """Simulate the region-year and write its SPL2SMAP_S scenes and SPL3SMP_E days."""
-    from stimpute.simulate import twin
+def padded(grid: RegionGrid, margin: int = MARGIN) -> RegionGrid:
+    """The grid grown by `margin` pixels on each side, within the global grid."""
+    from pipeline.grid import RESOLUTIONS
+
+    rows, cols = RESOLUTIONS[grid.resolution][1]
+    r0, c0 = max(0, grid.row0 - margin), max(0, grid.col0 - margin)
+    r1 = min(rows, grid.row0 + grid.height + margin)
+    c1 = min(cols, grid.col0 + grid.width + margin)
+    return RegionGrid(r0, c0, r1 - r0, c1 - c0, grid.resolution)
+
+
+def sample_seed(year: int) -> int:
+    """One seed per year, the same for every region, so regions agree where they overlap."""
+    return zlib.crc32(f"stimpute-sample:{year}".encode())
+
+
+def scenes(
+    day: Day, grid: RegionGrid, inner: tuple[slice, slice], orbit: Orbit
+) -> list[tuple[str, str, np.ndarray]]:
+    """The day's SPL2SMAP_S scenes inside `grid`: (tile label, acquisition time hhmmss, (H, W) bool mask)
+    per scene.
+
+    Each acquisition's swath is cut along track every SCENE_ROWS global rows into scenes that
+    overlap by SCENE_OVERLAP rows; a scene is named after its upper-left corner on the global
+    grid, so the same scene has the same name in every region that holds part of it."""
+    out = []
+    rows = np.arange(grid.row0, grid.row0 + grid.height)[:, None]
+    first = (grid.row0 - SCENE_ROWS - SCENE_OVERLAP) // SCENE_ROWS + 1
+    last = (grid.row0 + grid.height - 1) // SCENE_ROWS
+    for p in day.passes:
+        swath = p.inside[inner]
+        for j in range(first, last + 1):
+            lo, hi = j * SCENE_ROWS, j * SCENE_ROWS + SCENE_ROWS + SCENE_OVERLAP
+            mask = swath & (rows >= lo) & (rows < hi)
+            if not mask.any():
+                continue
+            # the scene's corner on the global grid: its first row, the swath's westmost column
+            west = orbit.track_west(p.track, hi - 1)
+            corner = RegionGrid(max(0, lo), max(0, int(np.floor(west))), 1, 1)
+            second = (p.track * 6000 + j * 23) % 86400  # scenes of a track follow each other
+            out.append((tile_name(corner), f"{second // 3600:02d}{second // 60 % 60:02d}{second % 60:02d}", mask))
+    return out
+
+
+def write_archive(folder: Path, region: Region, year: int, progress: Any = None) -> None:
+    """Simulate the region-year a day at a time and write its granules as each day comes:
+    SPL2SMAP_S scenes and the SPL3SMP_E day, the Daymet days into their yearly files; the
+    static files once."""
+    from stimpute.field_twin import FieldTwin
 
     grid = region.grid
-    if grid.height * grid.width > MAX_SAMPLE_PIXELS:
-        raise SourceError(
-            f"the sample source simulates {region.name} in memory, and its {grid.height} x {grid.width} "
-            f"grid is over the {MAX_SAMPLE_PIXELS:,}-pixel limit: use a smaller region (txson, "
-            "central_texas) or SOURCE=earthdata"
-        )
+    wide = padded(grid)
+    inner = (
+        slice(grid.row0 - wide.row0, grid.row0 - wide.row0 + grid.height),
+        slice(grid.col0 - wide.col0, grid.col0 - wide.col0 + grid.width),
+    )
     days = (date(year + 1, 1, 1) - date(year, 1, 1)).days
-    seed = zlib.crc32(f"{region.name}:{year}".encode())
     log.info("sample: simulating %s %d on a %d x %d grid", region.name, year, *grid.shape)
-    tw = twin(height=grid.height, width=grid.width, days=days, start=f"{year}-01-01", seed=seed)
-    tile = tile_name(grid)
+    tw = FieldTwin(
+        wide.row0, wide.col0, wide.height, wide.width,
+        seed=sample_seed(year), start=f"{year}-01-01", days=days,
+    )  # fmt: skip
+    w9 = grid.coarsen("9km")
+    i9 = (slice(inner[0].start // 9, inner[0].stop // 9), slice(inner[1].start // 9, inner[1].stop // 9))
+    ticker = Ticker(progress, "sample", days, "days")
     reissued = False
-    for t in range(days):
-        day = date(year, 1, 1) + timedelta(days=t)
-        covered = (tw.qc_flag[t] & 1) == 0
-        if covered.any():
-            sm = np.where(covered, tw.retrieval[t], np.nan)
-            bad = tw.qc_flag[t] != 0
-            if not reissued:  # a first issue, superseded by counter 002 below
-                write_l2(folder / l2_name(day, tile, 1), grid, sm + REISSUE_BIAS, bad)
-                write_l2(folder / l2_name(day, tile, 2), grid, sm, bad)
-                reissued = True
-            else:
-                write_l2(folder / l2_name(day, tile, 1), grid, sm, bad)
-        am = block_mean(tw.covariates[t, :, :, tw.covariate_names.index("sm_9km")], 9)
-        write_l3(folder / l3_name(day), grid.coarsen("9km"), am, np.full_like(am, np.nan))
-    write_covariates(folder, grid, year, tw)
+    with (
+        DaymetWriter(folder / daymet_name("prcp", year), "prcp", "mm/day", wide, tw.dates) as prcp,
+        DaymetWriter(folder / daymet_name("tmax", year), "tmax", "degrees C", wide, tw.dates) as tmax,
+    ):
+        for d in tw.days():
+            day = date(year, 1, 1) + timedelta(days=d.index)
+            retrieval, bad = d.retrieval[inner], d.qc_flag[inner] != 0
+            for label, when, mask in scenes(d, grid, inner, tw.orbit):
+                sm = np.where(mask, retrieval, np.nan)
+                if not reissued:  # a first issue, superseded by counter 002 below
+                    write_l2(folder / l2_name(day, label, 1, when), grid, sm + REISSUE_BIAS, bad & mask)
+                    write_l2(folder / l2_name(day, label, 2, when), grid, sm, bad & mask)
+                    reissued = True
+                else:
+                    write_l2(folder / l2_name(day, label, 1, when), grid, sm, bad & mask)
+            am = d.sm_9km[i9]
+            write_l3(folder / l3_name(day), w9, am, np.full_like(am, np.nan))
+            prcp.write(d.index, d.precipitation)
+            tmax.write(d.index, d.tmax)
+            ticker.advance()
+    write_static(folder, wide, year, tw.static)
 
 
-def write_covariates(folder: Path, grid: RegionGrid, year: int, tw: Twin) -> None:
-    """Daymet prcp/tmax NetCDFs and the static GeoTIFFs of the twin."""
-    cov = {name: tw.covariates[..., i] for i, name in enumerate(tw.covariate_names)}
-    write_daymet(
-        folder / daymet_name("prcp", year), "prcp", "mm/day", cov["precipitation"], grid, tw.dates
-    )
-    write_daymet(
-        folder / daymet_name("tmax", year), "tmax", "degrees C", cov["tmax"], grid, tw.dates
-    )
-    static = {name: tw.static[..., i] for i, name in enumerate(tw.static_names)}
+def write_static(folder: Path, grid: RegionGrid, year: int, static: dict[str, np.ndarray]) -> None:
+    """Elevation as NASADEM tiles, land cover as MCD12Q1 tiles, sand and clay as SoilGrids."""
     write_nasadem(folder, static["elevation"], grid)
     onehot = np.stack([static[f"lc_{c}"] for c in IGBP], axis=-1)
     classes = np.asarray(list(IGBP.values()), dtype=np.float32)[onehot.argmax(axis=-1)]

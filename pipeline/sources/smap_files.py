@@ -40,9 +40,11 @@ def _identify(f: h5py.File, short_name: str, version: str) -> None:
     ident.attrs["VersionID"] = np.bytes_(version)
 
 
-def l2_name(day: date, tile: str, counter: int) -> str:
+def l2_name(day: date, tile: str, counter: int, start: str = "003000") -> str:
+    """An SPL2SMAP_S file name: Sentinel-1 acquisition start (day and hhmmss), the SMAP pass,
+    the tile label, the release and the reissue counter."""
     stamp = day.strftime("%Y%m%d")
-    return f"SMAP_L2_SM_SP_1AIWDV_{stamp}T003000_{stamp}T124000_{tile}_R18240_{counter:03d}.h5"
+    return f"SMAP_L2_SM_SP_1AIWDV_{stamp}T{start}_{stamp}T124000_{tile}_R18240_{counter:03d}.h5"
 
 
 def tile_name(grid: RegionGrid) -> str:

@@ -1,0 +1,328 @@
+"""An endless seeded soil-moisture twin: any window of a global lattice, generated a day at a time.
+
+The same physics as `stimpute.simulate.twin` (storms, a two-store bucket, an orbit plan,
+quality-control losses, retrieval noise and bias, partial covariates), written so that every
+value of a pixel depends only on its global (row, col), the day and the seed, never on the
+window it was generated in:
+
+- smooth random fields are sums of random Fourier features evaluated at global coordinates
+  (`smooth_field`), separable into one small matrix product per field;
+- per-pixel draws (noise, dropouts) come from a counter-based hash of (seed, stream, day, row,
+  col) (`uniform`, `normal`);
+- coarse quantities (the 3-pixel rain blur, the 9-pixel coarse soil moisture) are means over
+  blocks of the global lattice, so windows must start and end on 9-pixel block edges;
+- the orbit plan is a set of fixed tracks on the lattice, each passing every `revisit_days`.
+
+So a small region cut out of a large one holds exactly the same data, blocks of a large region
+meet without edges, and memory follows one day of the window, not the year.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from stimpute.simulate import LAND_COVER, RETRIEVAL_RANGE, soil_water_step
+
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+COARSE = 9  # pixels per side of a coarse (9 km) cell; windows align on it
+RAIN_BLUR = 3  # pixels per side of the rain covariate's blur block
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a bijective scramble of uint64 values."""
+    x = (x ^ (x >> np.uint64(30))) * _M1
+    x = (x ^ (x >> np.uint64(27))) * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+def _hash(seed: int, stream: int, *keys: np.ndarray | int) -> np.ndarray:
+    """uint64 hash of (seed, stream, keys...), broadcast over the key arrays."""
+    h = _mix(np.asarray([(seed * 1_000_003 + stream) % 2**64], dtype=np.uint64))
+    for k in keys:
+        h = _mix(h ^ (np.atleast_1d(np.asarray(k, dtype=np.int64)).astype(np.uint64) + _GOLDEN))
+    return h
+
+
+def uniform(seed: int, stream: int, *keys: np.ndarray | int) -> np.ndarray:
+    """Uniform [0, 1) draws keyed by (seed, stream, keys...): the same keys give the same draw."""
+    return (_hash(seed, stream, *keys) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def normal(seed: int, stream: int, *keys: np.ndarray | int) -> np.ndarray:
+    """Standard normal draws keyed like `uniform` (Box-Muller on two hashed streams)."""
+    u1 = 1.0 - uniform(seed, 2 * stream, *keys)
+    u2 = uniform(seed, 2 * stream + 1, *keys)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2 * np.pi * u2)
+
+
+def smooth_field(
+    seed: int, stream: int, length_px: float, rows: np.ndarray, cols: np.ndarray, n: int = 192
+) -> np.ndarray:
+    """(len(rows), len(cols)) unit-variance Gaussian random field with correlation length
+    `length_px` (the same spectrum as `simulate.gaussian_field`), at global lattice indices.
+
+    A sum of `n` random Fourier features cos(w . (row, col) + phase), written as A @ B with
+    A (rows x 2n) and B (2n x cols), so one field of a 1000 x 1000 window is one matrix product.
+    """
+    rng = np.random.default_rng([seed, stream])
+    w = rng.normal(0.0, 1.0 / (np.sqrt(2.0) * length_px), size=(n, 2))
+    phase = rng.uniform(0.0, 2 * np.pi, size=n)
+    ay = np.outer(np.asarray(rows, np.float64), w[:, 0]) + phase
+    bx = np.outer(np.asarray(cols, np.float64), w[:, 1])
+    a = np.concatenate([np.cos(ay), -np.sin(ay)], axis=1)
+    b = np.concatenate([np.cos(bx), np.sin(bx)], axis=1).T
+    return np.sqrt(2.0 / n) * (a @ b)
+
+
+def block_mean(a: np.ndarray, k: int) -> np.ndarray:
+    """Mean over k x k blocks of the last two axes (sizes must be multiples of k), repeated back."""
+    *lead, h, w = a.shape
+    means = a.reshape(*lead, h // k, k, w // k, k).mean(axis=(-3, -1))
+    return np.repeat(np.repeat(means, k, axis=-2), k, axis=-1)
+
+
+@dataclass(frozen=True)
+class Orbit:
+    """Fixed descending tracks on the lattice: track k covers the pixels whose across-track
+    coordinate u = col - tilt * row lies in [k * spacing, k * spacing + swath), and passes on
+    the days d with d % revisit == (phase + k * step) % revisit. Swaths wider than the spacing
+    overlap, so some pixels are seen twice a cycle, as with Sentinel-1."""
+
+    revisit: int = 12
+    spacing: int = 220  # px between neighbouring tracks
+    swath: int = 250  # px across a track (Sentinel-1 IW: 250 km)
+    tilt: float = -0.2  # columns per row: descending tracks run south-southwest
+    step: int = 5  # days between neighbouring tracks' passes (coprime with the revisit)
+    phase: int = 2
+
+    def across(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return cols[None, :] - self.tilt * rows[:, None]
+
+    def tracks_on(self, day: int, u: np.ndarray) -> list[int]:
+        """Tracks passing on `day` whose swath meets the across-track values `u`."""
+        lo = int(np.floor((u.min() - self.swath) / self.spacing))
+        hi = int(np.floor(u.max() / self.spacing))
+        return [
+            k
+            for k in range(lo, hi + 1)
+            if day % self.revisit == (self.phase + k * self.step) % self.revisit
+        ]
+
+    def track_west(self, track: int, row: int) -> float:
+        """The westmost column of `track`'s swath on global `row`."""
+        return track * self.spacing + self.tilt * row
+
+    def inside(self, track: int, u: np.ndarray) -> np.ndarray:
+        lo = track * self.spacing
+        return (u >= lo) & (u < lo + self.swath)
+
+
+@dataclass
+class Pass:
+    """One acquisition of the day: its track and the window's pixels inside its swath."""
+
+    track: int
+    inside: np.ndarray  # (H, W) bool
+
+
+@dataclass
+class Day:
+    """One day of the window; NaN marks missing. Arrays are (H, W) float32 unless said."""
+
+    index: int  # days since the start
+    date: np.datetime64
+    truth: np.ndarray
+    retrieval: np.ndarray  # every retrieval inside an acquired swath, QC failures included
+    qc_flag: np.ndarray  # uint8 bits as in simulate: 1 not covered, 2 frozen, 4 forest, 8 QC
+    precipitation: np.ndarray  # mm/day, blurred and with a multiplicative error
+    tmax: np.ndarray  # degrees C
+    sm_9km: np.ndarray  # (H / 9, W / 9) coarse soil moisture, NaN outside its swaths
+    passes: list[Pass]
+
+    @property
+    def observed(self) -> np.ndarray:
+        return np.where(self.qc_flag == 0, self.retrieval, np.nan).astype(np.float32)
+
+
+class FieldTwin:
+    """The twin on the window [row0, row0 + height) x [col0, col0 + width) of a global lattice.
+
+    Args:
+        row0, col0, height, width: the window, in lattice pixels; all multiples of 9.
+        seed: everything is keyed by it (and by the global indices and the day).
+        start: first date (ISO); days: how many days `days()` yields.
+        The rest as in `stimpute.simulate.twin`.
+    """
+
+    def __init__(
+        self,
+        row0: int,
+        col0: int,
+        height: int,
+        width: int,
+        *,
+        seed: int,
+        start: str = "2022-01-01",
+        days: int = 365,
+        orbit: Orbit | None = None,
+        missed_pass: float = 0.3,
+        qc_patch_share: float = 0.08,
+        noise_std: float = 0.012,
+        pixel_bias_std: float = 0.008,
+        coarse_valid: float = 0.45,
+        rain_error: float = 0.5,
+    ) -> None:
+        for name, v in (("row0", row0), ("col0", col0), ("height", height), ("width", width)):
+            if v % COARSE or v < 0 or (name in ("height", "width") and v == 0):
+                raise ValueError(
+                    f"{name}={v}: the window must start and end on {COARSE}-pixel block edges "
+                    f"(a non-negative multiple of {COARSE})"
+                )
+        self.seed, self.n_days = int(seed), int(days)
+        self.rows = np.arange(row0, row0 + height)
+        self.cols = np.arange(col0, col0 + width)
+        self.shape = (height, width)
+        self.start = np.datetime64(start, "D")
+        self.orbit = orbit or Orbit()
+        self.missed_pass, self.qc_patch_share = missed_pass, qc_patch_share
+        self.noise_std, self.coarse_valid, self.rain_error = noise_std, coarse_valid, rain_error
+        self._statics(pixel_bias_std)
+        self._weather()
+
+    def _field(self, stream: int, length: float) -> np.ndarray:
+        return smooth_field(self.seed, stream, length, self.rows, self.cols)
+
+    def _statics(self, pixel_bias_std: float) -> None:
+        # elevation on the window grown by a pixel, so the slope is a central difference everywhere
+        rows = np.arange(self.rows[0] - 1, self.rows[-1] + 2)
+        cols = np.arange(self.cols[0] - 1, self.cols[-1] + 2)
+        elev = 350 + 120 * smooth_field(self.seed, 1, 10, rows, cols)
+        elev += 60 * smooth_field(self.seed, 2, 300, rows, cols)
+        gy, gx = np.gradient(elev, 1000.0)
+        slope = np.degrees(np.arctan(np.hypot(gx, gy)))[1:-1, 1:-1]
+        elevation = elev[1:-1, 1:-1]
+        sand = 0.15 + 0.7 / (1 + np.exp(-1.2 * self._field(3, 7)))
+        clay = (1 - sand) * (0.35 + 0.25 / (1 + np.exp(-self._field(4, 5))))
+        lc_field = self._field(5, 4) + 0.6 * (elevation - 350) / 134.0
+        spread = NormalDist(0.0, float(np.sqrt(1 + 0.36 * (120**2 + 60**2) / 134.0**2)))
+        cuts = [spread.inv_cdf(q) for q in (0.35, 0.6, 0.85)]  # the old twin's quantiles
+        land_cover = np.digitize(lc_field, cuts)  # 0 grass, 1 crop, 2 shrub, 3 forest
+        self.forest = land_cover == 3
+        self.porosity = 0.50 - 0.14 * sand + 0.06 * clay
+        self.residual = 0.02 + 0.14 * clay
+        self.tau0 = 2.0 + 9.0 * clay + np.array([0.0, 1.5, -0.5, 3.0])[land_cover]
+        self.runoff = np.clip(0.05 + 0.35 * clay + 0.015 * slope, 0, 0.7)
+        self.elevation = elevation
+        self.noise_sd = self.noise_std * np.where(self.forest, 1.5, 1.0)
+        self.bias = pixel_bias_std * self._field(6, 1.0)
+        self.coarse_bias = 0.01 * block_mean(self._field(7, 20), COARSE)
+        self.static = {
+            "elevation": elevation.astype(np.float32),
+            "sand": sand.astype(np.float32),
+            "clay": clay.astype(np.float32),
+            **{f"lc_{c}": (land_cover == i).astype(np.float32) for i, c in enumerate(LAND_COVER)},
+        }
+        self.land_cover = land_cover
+
+    def _weather(self) -> None:
+        """The region-wide weather of each day, keyed by the seed alone."""
+        dates = self.start + np.arange(self.n_days)
+        self.dates = dates
+        self.doy = (dates - dates.astype("datetime64[Y]")).astype(int) + 1
+        rng = np.random.default_rng([self.seed, 100])
+        anomaly = np.zeros(self.n_days)
+        for t in range(1, self.n_days):
+            anomaly[t] = 0.7 * anomaly[t - 1] + 2.5 * rng.standard_normal()
+        self.anomaly = anomaly
+        self.coarse_phase = float(np.random.default_rng([self.seed, 101]).uniform(0, 1))
+
+    def days(self) -> Iterator[Day]:
+        """Yield each day in order; the soil-water state is carried from one day to the next."""
+        fast = np.full(self.shape, 0.05)
+        slow = 0.3 * (self.porosity - self.residual)
+        u = self.orbit.across(self.rows, self.cols)
+        seed = self.seed
+        r, c = self.rows[:, None], self.cols[None, :]
+        frozen_lapse = 0.0065 * (self.elevation - 350)
+        for t in range(self.n_days):
+            doy = int(self.doy[t])
+            season = np.sin(2 * np.pi * (doy - 110) / 365.25)
+            tmax = 24 + 10 * season + self.anomaly[t] - frozen_lapse
+            rain = self._rain(t, doy)
+            fast, slow = soil_water_step(
+                fast, slow, rain, tmax, self.porosity, self.residual, self.tau0, self.runoff
+            )
+            truth = self.residual + fast + slow
+            # acquisitions of the day
+            passes = []
+            coverage = np.zeros(self.shape, bool)
+            for k in self.orbit.tracks_on(t, u):
+                if uniform(seed, 20, t, k)[0] < self.missed_pass:
+                    continue
+                inside = self.orbit.inside(k, u)
+                if inside.any():
+                    passes.append(Pass(k, inside))
+                    coverage |= inside
+            frozen = tmax < 1.0
+            qc = np.where(coverage, 0, 1).astype(np.uint8)
+            retrieval = np.full(self.shape, np.nan)
+            if coverage.any():
+                patch = self._field_day(30, t, 2.5) > NormalDist().inv_cdf(1 - self.qc_patch_share)
+                dense = self.forest & (uniform(seed, 31, t, r, c) < 0.35)
+                noise = normal(seed, 16, t, r, c) * self.noise_sd
+                value = np.clip(truth + noise + self.bias, *RETRIEVAL_RANGE)
+                retrieval = np.where(coverage, value, np.nan)
+                qc |= np.where(coverage & frozen, 2, 0).astype(np.uint8)
+                qc |= np.where(coverage & dense, 4, 0).astype(np.uint8)
+                qc |= np.where(coverage & patch, 8, 0).astype(np.uint8)
+            yield Day(
+                index=t,
+                date=self.dates[t],
+                truth=truth.astype(np.float32),
+                retrieval=retrieval.astype(np.float32),
+                qc_flag=qc,
+                precipitation=self._rain_covariate(t, rain).astype(np.float32),
+                tmax=tmax.astype(np.float32),
+                sm_9km=self._coarse(t, truth, frozen).astype(np.float32),
+                passes=passes,
+            )
+
+    def _field_day(self, stream: int, t: int, length: float) -> np.ndarray:
+        return smooth_field(self.seed * 1000 + stream, t, length, self.rows, self.cols)
+
+    def _rain(self, t: int, doy: int) -> np.ndarray:
+        """Storms: on a wet day (odds follow the season) a correlated rain cell over a larger
+        weather system, so parts of a large region stay dry on a wet day."""
+        rng = np.random.default_rng([self.seed, 200, t])
+        wet_odds = 0.18 + 0.08 * np.sin(2 * np.pi * (doy - 60) / 182.6)
+        if rng.random() >= wet_odds:
+            return np.zeros(self.shape)
+        length, offset, depth = rng.uniform(6, 18), rng.normal(0.3, 0.8), rng.gamma(0.8, 14.0)
+        cell = self._field_day(10, t, length) + offset + 0.8 * self._field_day(11, t, 150)
+        return depth * np.maximum(cell, 0) ** 1.5
+
+    def _rain_covariate(self, t: int, rain: np.ndarray) -> np.ndarray:
+        r, c = self.rows[:, None], self.cols[None, :]
+        err = self.rain_error
+        return block_mean(rain, RAIN_BLUR) * np.exp(
+            err * normal(self.seed, 17, t, r, c) - err**2 / 2
+        )
+
+    def _coarse(self, t: int, truth: np.ndarray, frozen: np.ndarray) -> np.ndarray:
+        """The 9 km soil moisture of the day on the window's coarse cells (NaN outside the
+        day's coarse swaths, where a cell is frozen, and on 5% random dropouts)."""
+        h, w = self.shape[0] // COARSE, self.shape[1] // COARSE
+        r9 = (self.rows[::COARSE] // COARSE)[:, None]
+        c9 = (self.cols[::COARSE] // COARSE)[None, :]
+        mean = truth.reshape(h, COARSE, w, COARSE).mean(axis=(1, 3))
+        noise = 0.012 * normal(self.seed, 18, t, r9, c9)
+        value = mean + noise + self.coarse_bias[::COARSE, ::COARSE]
+        band = ((c9 * 0.25 + t * 0.37 + self.coarse_phase) % 1.0) < self.coarse_valid
+        valid = band & (uniform(self.seed, 19, t, r9, c9) > 0.05)
+        cold = frozen.reshape(h, COARSE, w, COARSE).any(axis=(1, 3))
+        return np.where(valid & ~cold, value, np.nan)
