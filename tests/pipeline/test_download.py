@@ -67,11 +67,6 @@ def test_sample_source_names_what_it_cannot_provide(archive):
         SampleSource(archive).search(imerg, region("txson"), YEAR)
 
 
-def test_sample_source_refuses_a_region_too_big_to_simulate(tmp_path):
-    with pytest.raises(SourceError, match="over the .*-pixel limit"):
-        SampleSource(tmp_path).search(load_products()["SPL2SMAP_S"], region("texas"), YEAR)
-
-
 def test_disk_full_is_one_clear_error_and_keeps_what_was_complete(archive, tmp_path):
     import errno
 

@@ -1,0 +1,62 @@
+"""The endless twin: a window's values depend on the global indices, not on the window."""
+
+import numpy as np
+import pytest
+
+from stimpute.field_twin import FieldTwin, smooth_field, uniform
+
+FIELDS = ("truth", "retrieval", "precipitation", "tmax")
+
+
+def test_a_window_cut_from_a_larger_one_holds_the_same_data():
+    big = FieldTwin(3600, 7200, 90, 90, seed=7, days=40)
+    small = FieldTwin(3600 + 27, 7200 + 18, 36, 45, seed=7, days=40)
+    sl = (slice(27, 63), slice(18, 63))
+    for name, v in small.static.items():
+        assert np.allclose(big.static[name][sl], v, atol=1e-6), name
+    seen = 0
+    for a, b in zip(big.days(), small.days(), strict=True):
+        for f in FIELDS:
+            assert np.allclose(getattr(a, f)[sl], getattr(b, f), equal_nan=True, atol=1e-6), f
+        assert np.array_equal(a.qc_flag[sl], b.qc_flag)
+        assert np.allclose(a.sm_9km[3:7, 2:7], b.sm_9km, equal_nan=True, atol=1e-6)
+        assert [p.track for p in a.passes if p.inside[sl].any()] == [p.track for p in b.passes]
+        seen += int(np.isfinite(b.observed).sum())
+    assert seen > 0  # the window was observed on some days, so the check had teeth
+
+
+def test_blocks_meet_without_edges():
+    # the step across the line where two windows meet is like the steps inside them
+    tw = FieldTwin(900, 900, 72, 144, seed=1, days=1)
+    left = FieldTwin(900, 900, 72, 72, seed=1, days=1)
+    right = FieldTwin(900, 972, 72, 72, seed=1, days=1)
+    joined = np.concatenate([left.static["sand"], right.static["sand"]], axis=1)
+    assert np.allclose(joined, tw.static["sand"], atol=1e-6)
+    steps = np.abs(np.diff(tw.static["sand"], axis=1))
+    assert steps[:, 71].mean() < 3 * steps.mean()
+
+
+def test_the_year_is_sparse_and_physical():
+    tw = FieldTwin(0, 0, 36, 36, seed=3, days=365)
+    obs = total = 0
+    low, high = 1.0, 0.0
+    for d in tw.days():
+        obs += int(np.isfinite(d.observed).sum())
+        total += d.observed.size
+        low, high = min(low, float(d.truth.min())), max(high, float(d.truth.max()))
+    assert 0.9 < 1 - obs / total < 0.98
+    assert 0.02 <= low < high <= 0.5
+
+
+def test_draws_are_keyed_not_sequential():
+    r = np.arange(5)[:, None]
+    c = np.arange(4)[None, :]
+    assert np.array_equal(uniform(1, 2, 3, r, c)[1:3, 2:], uniform(1, 2, 3, r[1:3], c[:, 2:]))
+    assert not np.array_equal(uniform(1, 2, 3, r, c), uniform(2, 2, 3, r, c))
+    f = smooth_field(0, 1, 8.0, np.arange(400), np.arange(400))
+    assert abs(f.mean()) < 0.3 and 0.6 < f.std() < 1.4
+
+
+def test_a_window_off_the_coarse_cells_is_refused():
+    with pytest.raises(ValueError, match="col0=5: .*multiple of 9"):
+        FieldTwin(0, 5, 36, 36, seed=0)
