@@ -88,7 +88,12 @@ def build(
         todo = [i for i, k in enumerate(keys) if old_keys[i] != k]
     else:
         _template(grid, first, days, reader).to_zarr(
-            part, mode="w", compute=False, encoding=_encoding(days), zarr_format=2, consolidated=True
+            part,
+            mode="w",
+            compute=False,
+            encoding=_encoding(days),
+            zarr_format=2,
+            consolidated=True,
         )
         todo = list(range(len(starts)))
     bands = row_bands(grid.height, grid.width)
@@ -207,7 +212,11 @@ def _template(grid: RegionGrid, first: date, days: int, reader: BlockReader) -> 
     def lazy(name: str) -> xr.Variable:
         dtype = np.uint8 if name == "observed" else np.float32
         fill = 0 if name == "observed" else np.nan
-        return xr.Variable(dims, da.full(shape, fill, dtype=dtype, chunks=chunks), {**CF, **VARIABLE_ATTRS.get(name, {})})
+        return xr.Variable(
+            dims,
+            da.full(shape, fill, dtype=dtype, chunks=chunks),
+            {**CF, **VARIABLE_ATTRS.get(name, {})},
+        )
 
     ds = xr.Dataset(
         {

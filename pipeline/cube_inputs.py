@@ -86,7 +86,9 @@ class BlockReader:
     def band(self, rows: slice) -> RegionGrid:
         """The grid of region rows [rows.start, rows.stop), all columns."""
         g = self.grid
-        return RegionGrid(g.row0 + rows.start, g.col0, rows.stop - rows.start, g.width, g.resolution)
+        return RegionGrid(
+            g.row0 + rows.start, g.col0, rows.stop - rows.start, g.width, g.resolution
+        )
 
     def _scenes(self, day: date, band: RegionGrid) -> list[tuple[Path, bool]]:
         """The day's SPL2SMAP_S files that reach `band`, each with whether this band is the first

@@ -149,7 +149,12 @@ def scene_bounds(path: Path, product: Product) -> tuple[int, int, int, int]:
             cols = f[product.col_index][:].astype(np.int64)
             ok = (rows < INDEX_FILL) & (cols < INDEX_FILL)
             if ok.any():
-                return int(rows[ok].min()), int(rows[ok].max()) + 1, int(cols[ok].min()), int(cols[ok].max()) + 1
+                return (
+                    int(rows[ok].min()),
+                    int(rows[ok].max()) + 1,
+                    int(cols[ok].min()),
+                    int(cols[ok].max()) + 1,
+                )
     return 0, 1 << 30, 0, 1 << 30
 
 

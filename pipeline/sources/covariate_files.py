@@ -52,8 +52,12 @@ class DaymetWriter:
         to_ll = pyproj.Transformer.from_crs(DAYMET_CRS, "EPSG:4326", always_xy=True)
         ex, ey = to_lcc.transform(*box_edge(*grid.lonlat_bbox()))
         # Daymet cell centres sit on whole kilometres + 0.5 km; pad a cell so bilinear has neighbours
-        self.xs = np.arange(np.floor(min(ex) / 1000) - 1, np.ceil(max(ex) / 1000) + 2) * 1000.0 + 500.0
-        self.ys = (np.arange(np.floor(min(ey) / 1000) - 1, np.ceil(max(ey) / 1000) + 2) * 1000.0 + 500.0)[::-1]
+        self.xs = (
+            np.arange(np.floor(min(ex) / 1000) - 1, np.ceil(max(ex) / 1000) + 2) * 1000.0 + 500.0
+        )
+        self.ys = (
+            np.arange(np.floor(min(ey) / 1000) - 1, np.ceil(max(ey) / 1000) + 2) * 1000.0 + 500.0
+        )[::-1]
         xx, yy = np.meshgrid(self.xs, self.ys)
         self.lon, self.lat = (np.asarray(a) for a in to_ll.transform(xx, yy))
         self.r, self.c = grid.clamp(*grid.rowcol_of(self.lon, self.lat))
@@ -64,7 +68,12 @@ class DaymetWriter:
         self._replacing = replacing(self.path)
         tmp = self._replacing.__enter__()
         nc = netCDF4.Dataset(tmp, "w", format="NETCDF4")
-        nc.setncatts({"Conventions": "CF-1.6", "source": "Daymet Software Version 4.0 (layout); values from the stimpute twin"})
+        nc.setncatts(
+            {
+                "Conventions": "CF-1.6",
+                "source": "Daymet Software Version 4.0 (layout); values from the stimpute twin",
+            }
+        )
         nc.createDimension("time", len(self.days))
         nc.createDimension("y", len(self.ys))
         nc.createDimension("x", len(self.xs))
@@ -93,7 +102,13 @@ class DaymetWriter:
             chunksizes=(1, len(self.ys), len(self.xs)), fill_value=DAYMET_FILL,
         )  # fmt: skip
         method = "time: sum" if self.variable == "prcp" else "time: maximum"
-        var.setncatts({"units": self.units, "grid_mapping": "lambert_conformal_conic", "cell_methods": f"area: mean {method}"})
+        var.setncatts(
+            {
+                "units": self.units,
+                "grid_mapping": "lambert_conformal_conic",
+                "cell_methods": f"area: mean {method}",
+            }
+        )
         self.nc, self.var = nc, var
         return self
 

@@ -27,6 +27,7 @@ import numpy as np
 from pipeline.catalog import Product, Region
 from pipeline.errors import GranuleError, SourceError
 from pipeline.grid import RegionGrid
+from pipeline.progress import Ticker
 from pipeline.sources.base import Granule, scene_and_counter, sha256
 from pipeline.sources.covariate_files import (
     DaymetWriter,
@@ -36,7 +37,6 @@ from pipeline.sources.covariate_files import (
     write_nasadem,
 )
 from pipeline.sources.smap_files import l2_name, l3_name, tile_name, write_l2, write_l3
-from pipeline.progress import Ticker
 
 if TYPE_CHECKING:
     from stimpute.field_twin import Day, Orbit
@@ -162,7 +162,13 @@ def scenes(
             west = orbit.track_west(p.track, hi - 1)
             corner = RegionGrid(max(0, lo), max(0, int(np.floor(west))), 1, 1)
             second = (p.track * 6000 + j * 23) % 86400  # scenes of a track follow each other
-            out.append((tile_name(corner), f"{second // 3600:02d}{second // 60 % 60:02d}{second % 60:02d}", mask))
+            out.append(
+                (
+                    tile_name(corner),
+                    f"{second // 3600:02d}{second // 60 % 60:02d}{second % 60:02d}",
+                    mask,
+                )
+            )
     return out
 
 
@@ -185,12 +191,17 @@ def write_archive(folder: Path, region: Region, year: int, progress: Any = None)
         seed=sample_seed(year), start=f"{year}-01-01", days=days,
     )  # fmt: skip
     w9 = grid.coarsen("9km")
-    i9 = (slice(inner[0].start // 9, inner[0].stop // 9), slice(inner[1].start // 9, inner[1].stop // 9))
+    i9 = (
+        slice(inner[0].start // 9, inner[0].stop // 9),
+        slice(inner[1].start // 9, inner[1].stop // 9),
+    )
     ticker = Ticker(progress, "sample", days, "days")
     reissued = False
     with (
         DaymetWriter(folder / daymet_name("prcp", year), "prcp", "mm/day", wide, tw.dates) as prcp,
-        DaymetWriter(folder / daymet_name("tmax", year), "tmax", "degrees C", wide, tw.dates) as tmax,
+        DaymetWriter(
+            folder / daymet_name("tmax", year), "tmax", "degrees C", wide, tw.dates
+        ) as tmax,
     ):
         for d in tw.days():
             day = date(year, 1, 1) + timedelta(days=d.index)
@@ -198,7 +209,9 @@ def write_archive(folder: Path, region: Region, year: int, progress: Any = None)
             for label, when, mask in scenes(d, grid, inner, tw.orbit):
                 sm = np.where(mask, retrieval, np.nan)
                 if not reissued:  # a first issue, superseded by counter 002 below
-                    write_l2(folder / l2_name(day, label, 1, when), grid, sm + REISSUE_BIAS, bad & mask)
+                    write_l2(
+                        folder / l2_name(day, label, 1, when), grid, sm + REISSUE_BIAS, bad & mask
+                    )
                     write_l2(folder / l2_name(day, label, 2, when), grid, sm, bad & mask)
                     reissued = True
                 else:
