@@ -21,16 +21,16 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from pipeline import cluster, report
 from pipeline import cube as cube_stage
 from pipeline import download as download_stage
 from pipeline import export as export_stage
 from pipeline import fill as fill_stage
-from pipeline import report
 from pipeline import tile as tile_stage
 from pipeline import train as train_stage
 from pipeline.catalog import Region, load_products
 from pipeline.catalog import region as find_region
-from pipeline.errors import PipelineError, SourceError
+from pipeline.errors import ClusterError, PipelineError, SourceError
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -154,9 +154,17 @@ def stage_tile(reg: Region, year: int, root: Path, size: int, overlap: int) -> f
 
 
 def stage_impute(
-    reg: Region, year: int, root: Path, settings: fill_stage.Settings, bar: Progress
+    reg: Region,
+    year: int,
+    root: Path,
+    settings: fill_stage.Settings,
+    where: cluster.ClusterSettings,
+    bar: Progress,
 ) -> dict[str, Any]:
-    rec = fill_stage.run(root / reg.name / str(year), reg.name, year, root, settings, progress=bar)
+    with cluster.runner(where, settings.device) as run:
+        rec = fill_stage.run(
+            root / reg.name / str(year), reg.name, year, root, settings, run, progress=bar
+        )
     if rec.get("up_to_date"):
         log.info("impute %s %d: up to date (same cube, tiles, model and settings)", reg.name, year)
         return rec
@@ -167,9 +175,10 @@ def stage_impute(
         default=None,
     )
     log.info(
-        "impute %s %d: %s; %d values filled; %.1fs (%s pixel-days/s on %s)%s",
+        "impute %s %d: %s; %d values filled; %.1fs (%s pixel-days/s on %s, %s)%s",
         reg.name, year, rec["model"]["source"], rec["values"]["filled"], rec["seconds"]["total"],
-        f"{rec['pixel_days_per_s']:,}", rec["device"],
+        f"{rec['pixel_days_per_s'] or 0:,}", rec["device"],
+        f"{rec['workers']} dask workers" if rec["workers"] else "in process",
         f"; held-out MAE {st['mae']:.4f} (best baseline {best['method']} {best['mae']:.4f})" if st and best else "",
     )  # fmt: skip
     return rec
@@ -231,6 +240,13 @@ BASELINES = typer.Option(
 )
 SEED = typer.Option(0, help="seed of the held-out choice and of training")
 CRS_OPT = typer.Option(None, envvar="CRS", help="also reproject the daily GeoTIFFs, e.g. EPSG:4326")
+SCHEDULER = typer.Option(
+    None, envvar=cluster.ENV_SCHEDULER,
+    help="address of a running dask scheduler (tcp://host:8786); default: a local cluster",
+)  # fmt: skip
+WORKERS = typer.Option(
+    None, help="local dask workers (default: one per GPU, else sized to the cores; 0: no dask)"
+)
 
 
 @app.command()
@@ -282,7 +298,8 @@ def tile(
 @app.command()
 def impute(
     region: str = REGION, year: int = YEAR, data: Path = DATA, device: str = DEVICE, budget: float = BUDGET,
-    holdout: float = HOLDOUT, baselines: str = BASELINES, seed: int = SEED, debug: bool = DEBUG,
+    holdout: float = HOLDOUT, baselines: str = BASELINES, seed: int = SEED,
+    scheduler: str = SCHEDULER, workers: int = WORKERS, debug: bool = DEBUG,
 ) -> None:  # fmt: skip
     """The fill stage alone: DATA/REGION/YEAR/filled.zarr and fill.json (held-out metrics)."""
 
@@ -293,6 +310,7 @@ def impute(
                 year,
                 data_root(data),
                 _settings(device, budget, holdout, baselines, seed),
+                _where(scheduler, workers),
                 bar,
             )
 
@@ -364,18 +382,23 @@ def train(
 def fill(
     region: str = REGION, year: int = YEAR, source: str = SOURCE, data: Path = DATA, device: str = DEVICE,
     budget: float = BUDGET, holdout: float = HOLDOUT, baselines: str = BASELINES, size: int = TILE_SIZE,
-    overlap: int = OVERLAP, crs: str = CRS_OPT, seed: int = SEED, debug: bool = DEBUG,
+    overlap: int = OVERLAP, crs: str = CRS_OPT, seed: int = SEED, scheduler: str = SCHEDULER,
+    workers: int = WORKERS, debug: bool = DEBUG,
 ) -> None:  # fmt: skip
     """Everything: download -> cube -> tile -> impute -> export, each skipped when current."""
 
     def go() -> None:
         reg, root = find_region(region), data_root(data)
         folder = root / reg.name / str(year)
+        where = _where(scheduler, workers)
+        if where.scheduler:  # a scheduler that does not answer stops the run before any work
+            cluster.connect(where.scheduler, where.connect_timeout_s).close()
         with progress_bar() as bar:
             seconds = {"download": stage_download(reg, year, root, source, bar)}
             stage_cube(reg, year, root, False, False, bar)
             stage_tile(reg, year, root, size, overlap)
-            stage_impute(reg, year, root, _settings(device, budget, holdout, baselines, seed), bar)
+            settings = _settings(device, budget, holdout, baselines, seed)
+            stage_impute(reg, year, root, settings, where, bar)
             rec = stage_export(reg, year, root, crs, bar)
         seconds |= _recorded_seconds(folder)
         if rec["written"] or not (folder / "export" / "report" / "report.md").exists():
@@ -385,6 +408,12 @@ def fill(
             log.info("%s %d: everything is up to date", reg.name, year)
 
     _run(debug, go)
+
+
+def _where(scheduler: str | None, workers: int | None) -> cluster.ClusterSettings:
+    if workers is not None and workers < 0:
+        raise ClusterError(f"--workers {workers}: give 0 (no dask) or a positive number")
+    return cluster.ClusterSettings(scheduler=scheduler or None, workers=workers)
 
 
 def _recorded_seconds(folder: Path) -> dict[str, float]:

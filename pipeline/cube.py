@@ -176,7 +176,7 @@ def _previous_build(out: Path) -> dict[str, Any]:
         return {}
 
 
-VARIABLE_ATTRS = {
+VARIABLE_ATTRS: dict[str, dict[str, Any]] = {
     "soil_moisture": {"units": "m3 m-3", "long_name": "surface soil moisture (SPL2SMAP_S, 1 km)", "standard_name": "volume_fraction_of_condensed_water_in_soil"},
     "observed": {"long_name": "1 where soil_moisture was retrieved and passed QC", "flag_values": np.array([0, 1], np.uint8), "flag_meanings": "missing observed"},
     "sm_9km": {"units": "m3 m-3", "long_name": "SPL3SMP_E 9 km soil moisture, AM/PM mean, on the 1 km grid"},

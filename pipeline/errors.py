@@ -41,3 +41,7 @@ class FillError(PipelineError):
 
 class ExportError(PipelineError):
     """An export product cannot be written or does not validate."""
+
+
+class ClusterError(PipelineError):
+    """The dask cluster cannot be reached, or a task failed on every worker it was tried on."""

@@ -24,7 +24,7 @@ import xarray as xr
 from pipeline.catalog import load_products
 from pipeline.errors import ExportError
 from pipeline.files import replacing
-from pipeline.fill import FILLED, NO_DATA, OBSERVED
+from pipeline.fill_tasks import FILLED, NO_DATA, OBSERVED
 from pipeline.progress import Ticker
 from pipeline.qml import soil_moisture_style
 from pipeline.tile import fingerprint

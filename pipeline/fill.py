@@ -17,7 +17,7 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +25,29 @@ import numpy as np
 import xarray as xr
 
 from pipeline.catalog import product
+from pipeline.cluster import Runner
 from pipeline.cube import open_cube
 from pipeline.errors import FillError
 from pipeline.files import part_of, replacing, swap_dir
-from pipeline.fill_inputs import TARGET, BandReader, window_holdout
+from pipeline.fill_tasks import (
+    FILLED,
+    NO_DATA,
+    OBSERVED,
+    FillJob,
+    blend_square,
+    peak_rss_mb,
+    predict_tile,
+    squares,
+)
 from pipeline.progress import Ticker
 from pipeline.provenance import code_version
-from pipeline.stitch import Stitcher
 from pipeline.tile import Window, cube_fingerprint, fingerprint, land_mask
 from pipeline.tile import read as read_tiles
 from pipeline.train import Checkpoint, find, load, region_models, train_region
 
 log = logging.getLogger("pipeline")
 
-FILL_FORMAT = 1
-NO_DATA, OBSERVED, FILLED = 0, 1, 2
+FILL_FORMAT = 2
 CHUNKS = (32, 36, 36)
 
 
@@ -54,74 +62,78 @@ class Settings:
     score_tiles: int = 8  # tiles on which the baselines are run for the comparison
 
 
-@dataclass
-class Scores:
-    """Held-out points of each tile and what every method put there."""
+def score_table(
+    tiles: list[dict[str, Any]],
+    blended: list[dict[str, Any]],
+    scored: frozenset[int],
+    baselines: tuple[str, ...],
+) -> list[dict[str, Any]]:
+    """Held-out metrics: the blended product and each baseline at the check values of the scored
+    tiles, and the product at every tile's check values."""
+    from stimpute.metrics import summary
 
-    scored: set[int]
-    entries: list[dict[str, Any]] = field(default_factory=list)
-
-    def register(
-        self,
-        k: int,
-        w: Window,
-        hide: np.ndarray,
-        truth: np.ndarray,
-        baselines: dict[str, np.ndarray],
-    ) -> None:
-        t, r, c = np.nonzero(hide)
-        self.entries.append(
-            {
-                "tile": k,
-                "t": t,
-                "r": r + w.row,
-                "c": c + w.col,
-                "truth": truth[hide],
-                "baselines": {m: p[hide] for m, p in baselines.items()},
-                "st": np.full(len(t), np.nan, np.float32),
-                "st_std": np.full(len(t), np.nan, np.float32),
-            }
+    def key(t: Any, r: Any, c: Any) -> np.ndarray:
+        return (
+            (np.asarray(t, np.int64) << 42)
+            | (np.asarray(r, np.int64) << 21)
+            | np.asarray(c, np.int64)
         )
 
-    def take(self, r0: int, r1: int, mean: np.ndarray, std: np.ndarray) -> None:
-        """The stitched model output for the rows [r0, r1) just finished."""
-        for e in self.entries:
-            sel = (e["r"] >= r0) & (e["r"] < r1)
-            if sel.any():
-                e["st"][sel] = mean[e["t"][sel], e["r"][sel] - r0, e["c"][sel]]
-                e["st_std"][sel] = std[e["t"][sel], e["r"][sel] - r0, e["c"][sel]]
+    def cat(parts: list[Any], dtype: Any = np.float32) -> np.ndarray:
+        return (
+            np.concatenate([np.asarray(p, dtype) for p in parts]) if parts else np.zeros(0, dtype)
+        )
 
-    def table(self, baselines: tuple[str, ...]) -> list[dict[str, Any]]:
-        from stimpute.metrics import summary
+    known = cat([key(b["t"], b["r"], b["c"]) for b in blended], np.int64)
+    order = np.argsort(known)
+    st_all = cat([b["st"] for b in blended])[order]
+    std_all = cat([b["st_std"] for b in blended])[order]
+    known = known[order]
 
-        def cat(key: str, entries: list[dict[str, Any]], sub: str | None = None) -> np.ndarray:
-            parts = [(e[key] if sub is None else e[key][sub]) for e in entries]
-            return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    def model_at(entries: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        k = cat([key(e["check"]["t"], e["check"]["r"], e["check"]["c"]) for e in entries], np.int64)
+        i = np.clip(np.searchsorted(known, k), 0, max(0, len(known) - 1))
+        hit = (known[i] == k) if len(known) else np.zeros(len(k), bool)
+        return np.where(hit, st_all[i] if len(known) else np.nan, np.nan), np.where(
+            hit, std_all[i] if len(known) else np.nan, np.nan
+        )
 
-        rows = []
-        scored = [e for e in self.entries if e["tile"] in self.scored]
-        truth = cat("truth", scored)
-        if len(truth):
-            st = summary(cat("st", scored), truth, std=cat("st_std", scored))
-            rows.append(
-                {"method": "st_transformer", "points": int(len(truth)), "tiles": "scored", **st}
-            )
-            for m in baselines:
+    rows = []
+    chosen = [e for e in tiles if e["tile"] in scored]
+    truth = cat([e["check"]["truth"] for e in chosen])
+    if len(truth):
+        st, std = model_at(chosen)
+        rows.append(
+            {
+                "method": "st_transformer",
+                "points": int(len(truth)),
+                "tiles": "scored",
+                **summary(st, truth, std=std),
+            }
+        )
+        for m in baselines:
+            pred = cat([e["baselines"][m] for e in chosen if m in e["baselines"]])
+            if len(pred) == len(truth):
                 rows.append(
                     {
                         "method": m,
                         "points": int(len(truth)),
                         "tiles": "scored",
-                        **summary(cat("baselines", scored, m), truth),
+                        **summary(pred, truth),
                     }
                 )
-        truth_all = cat("truth", self.entries)
-        if len(truth_all) > len(truth):
-            st = summary(cat("st", self.entries), truth_all, std=cat("st_std", self.entries))
-            rows.append(
-                {"method": "st_transformer", "points": int(len(truth_all)), "tiles": "all", **st}
-            )
-        return rows
+    truth_all = cat([e["check"]["truth"] for e in tiles])
+    if len(truth_all) > len(truth):
+        st, std = model_at(tiles)
+        rows.append(
+            {
+                "method": "st_transformer",
+                "points": int(len(truth_all)),
+                "tiles": "all",
+                **summary(st, truth_all, std=std),
+            }
+        )
+    return rows
 
 
 def _template(cube: xr.Dataset, land: np.ndarray) -> xr.Dataset:
@@ -141,39 +153,6 @@ def _template(cube: xr.Dataset, land: np.ndarray) -> xr.Dataset:
         coords={"spatial_ref": cube["spatial_ref"], "time": cube["time"], "y": cube["y"], "x": cube["x"]},
         attrs={"Conventions": "CF-1.8", **{k: v for k, v in cube.attrs.items() if k in ("ease_row0", "ease_col0")}},
     )  # fmt: skip
-
-
-class Writer:
-    """The stitcher's sink: turns finished row bands into the product and scores them."""
-
-    def __init__(self, store: Path, cube: xr.Dataset, land: np.ndarray, scores: Scores) -> None:
-        import zarr
-
-        group = zarr.open_group(store, mode="r+")
-        self.arrays: dict[str, Any] = {
-            n: group[n] for n in ("soil_moisture", "soil_moisture_uncertainty", "flag")
-        }
-        self.cube, self.land, self.scores = cube, land, scores
-        valid = product("SPL2SMAP_S").variables["soil_moisture"].valid
-        self.lo, self.hi = float(valid[0]), float(valid[1])
-        self.counts = {"observed": 0, "filled": 0, "no_data": 0}
-
-    def __call__(self, r0: int, r1: int, band: dict[str, np.ndarray]) -> None:
-        observed = self.cube[TARGET].isel(y=slice(r0, r1)).values  # float32, NaN where missing
-        land = self.land[r0:r1][None]
-        filled = np.clip(band["st"], self.lo, self.hi)  # NaN (no tile reached it) stays NaN
-        self.scores.take(r0, r1, filled, band["st_std"])
-        seen = np.isfinite(observed) & land
-        fill = ~seen & land & np.isfinite(filled)
-        sm = np.where(seen, observed, np.where(fill, filled, np.nan)).astype(np.float32)
-        unc = np.where(seen, 0.0, np.where(fill, band["st_std"], np.nan)).astype(np.float32)
-        flag = np.where(seen, OBSERVED, np.where(fill, FILLED, NO_DATA)).astype(np.uint8)
-        self.arrays["soil_moisture"][:, r0:r1, :] = sm
-        self.arrays["soil_moisture_uncertainty"][:, r0:r1, :] = unc
-        self.arrays["flag"][:, r0:r1, :] = flag
-        self.counts["observed"] += int(seen.sum())
-        self.counts["filled"] += int(fill.sum())
-        self.counts["no_data"] += int(flag.size - seen.sum() - fill.sum())
 
 
 def model_for(
@@ -212,12 +191,21 @@ def model_for(
 
 
 def run(
-    folder: Path, region: str, year: int, root: Path, s: Settings, progress: Any = None
+    folder: Path,
+    region: str,
+    year: int,
+    root: Path,
+    s: Settings,
+    runner: Runner | None = None,
+    progress: Any = None,
 ) -> dict[str, Any]:
-    """Write folder/filled.zarr and folder/fill.json unless they are current; return the record."""
-    import stimpute
+    """Write folder/filled.zarr and folder/fill.json unless they are current; return the record.
 
+    Tiles are predicted, then squares of whole output chunks blended and written, as tasks on
+    `runner` (this process when None). Finished units are kept in `fill.parts/` until the
+    store is complete, so a killed fill resumes where it stopped."""
     start = time.perf_counter()
+    runner = runner or Runner(None)
     cube = open_cube(folder / "cube.zarr")
     tiles_path, record_path, out = (
         folder / "tiles.parquet",
@@ -245,60 +233,43 @@ def run(
         previous = json.loads(record_path.read_text())
         if previous.get("fingerprint") == key:
             return previous | {"up_to_date": True}
-
-    imp = load(ckpt, s.device)
-    features = ckpt.features
+    load(ckpt, "cpu")  # a damaged checkpoint fails here, in one line, not on every worker
     land = land_mask(cube)
-    row0, col0 = int(cube.attrs["ease_row0"]), int(cube.attrs["ease_col0"])
-    n_time = cube.sizes["time"]
-    part = part_of(out)
-    shutil.rmtree(part, ignore_errors=True)
-    _template(cube, land).to_zarr(
-        part,
-        compute=False,
-        zarr_format=2,
-        consolidated=True,
-        encoding={"time": {"units": "days since 1970-01-01", "dtype": "int32"}},
-    )
+    part, parts = part_of(out), folder / "fill.parts"
+    _resume_or_start(part, parts, key, cube, land)
     step = max(1, len(windows) // max(1, s.score_tiles))
-    scores = Scores(scored=set(range(0, len(windows), step)[: s.score_tiles]))
-    writer = Writer(part, cube, land, scores)
-    stitcher = Stitcher(n_time, land.shape, ["st", "st_std"], overlap, writer)
-    reader = BandReader(cube, features)
-    ticker = Ticker(progress, "fill", len(windows), "tiles")
-    infer_s, baseline_s, empty, pixel_days = 0.0, 0.0, 0, 0
-    for k, w in enumerate(windows):
-        arr = reader.window(w)
-        on_land = land[w.rows, w.cols][None]
-        hide = window_holdout(arr, w, row0, col0, s.holdout, s.seed) & on_land
-        visible = np.where(hide | ~on_land, np.nan, arr.values).astype(np.float32)
-        if not np.isfinite(visible).any():
-            empty += 1  # no observation anchors this tile: the model fills it from the covariates
-        t0 = time.perf_counter()
-        res = imp.impute(visible, arr.covariates, arr.static, times=arr.times)
-        infer_s += time.perf_counter() - t0
-        pixel_days += visible.size
-        if hide.any():
-            preds = {}
-            if k in scores.scored:
-                t0 = time.perf_counter()
-                for m in s.baselines:
-                    preds[m] = (
-                        stimpute.Imputer(m, seed=s.seed)
-                        .fit(visible, times=arr.times)
-                        .impute(visible, times=arr.times)
-                        .values
-                    )
-                baseline_s += time.perf_counter() - t0
-            scores.register(k, w, hide, arr.values, preds)
-        stitcher.add(w, {"st": res.values, "st_std": res.std})
+    valid = product("SPL2SMAP_S").variables["soil_moisture"].valid
+    job = FillJob(
+        cube=str(folder / "cube.zarr"), store=str(part), parts=str(parts),
+        checkpoint=str(ckpt.path), checkpoint_sha256=ckpt.digest, features=ckpt.features,
+        device=s.device, threads=runner.threads if runner.client is not None else 0,
+        shape=land.shape, origin=(int(cube.attrs["ease_row0"]), int(cube.attrs["ease_col0"])),
+        overlap=overlap, holdout=s.holdout, seed=s.seed, valid=(float(valid[0]), float(valid[1])),
+        baselines=s.baselines, scored=frozenset(range(0, len(windows), step)[: s.score_tiles]),
+    )  # fmt: skip
+    units = list(enumerate(windows))
+    ticker = Ticker(progress, "fill", len(units), "tiles")
+    summaries = []
+    for summary in runner.map(predict_tile, units, job, what="tile"):
+        summaries.append(summary)
         ticker.advance()
-    stitcher.close()
+    empty = sum(x["empty"] for x in summaries)
     if empty == len(windows):
         shutil.rmtree(part, ignore_errors=True)
+        shutil.rmtree(parts, ignore_errors=True)
         raise FillError(
             "every tile is all-missing: the cube holds no retrieval for this region and year"
         )
+    blocks = [
+        (i, sq, [(k, w) for k, w in units if _meets(w, sq)])
+        for i, sq in enumerate(squares(land.shape, SQUARE))
+        if land[sq.rows, sq.cols].any()
+    ]
+    ticker = Ticker(progress, "blend", len(blocks), "squares")
+    written = []
+    for summary in runner.map(blend_square, blocks, job, what="square"):
+        written.append(summary)
+        ticker.advance()
     import zarr
 
     zarr.consolidate_metadata(str(part))
@@ -308,6 +279,12 @@ def run(
             "alone (flag 2), which the held-out check cannot score", empty, len(windows),
         )  # fmt: skip
     swap_dir(part, out)
+    shutil.rmtree(parts, ignore_errors=True)
+    infer_s = sum(x["infer_s"] for x in summaries if not x["reused"])
+    pixel_days = sum(x["pixel_days"] for x in summaries if not x["reused"])
+    counts = {n: sum(x[n] for x in written) for n in ("observed", "filled", "no_data")}
+    # squares without land were never written: all their values are no-data
+    counts["no_data"] = int(land.size * cube.sizes["time"] - counts["observed"] - counts["filled"])
     record = {
         "fingerprint": key,
         "region": region,
@@ -319,24 +296,65 @@ def run(
             "training": ckpt.meta.get("training", {}),
         },
         "tiles": len(windows),
+        "tiles_computed": sum(not x["reused"] for x in summaries),
         "tiles_without_observations": empty,
-        "values": writer.counts,
+        "values": counts,
         "holdout": {
             "share": s.holdout,
             "seed": s.seed,
-            "points": int(sum(len(e["t"]) for e in scores.entries)),
+            "points": int(sum(len(x["check"]["t"]) for x in summaries)),
         },
-        "metrics": scores.table(s.baselines),
+        "metrics": score_table(summaries, written, job.scored, s.baselines),
         "seconds": {
             "train": round(train_s, 1),
             "infer": round(infer_s, 1),
-            "baselines": round(baseline_s, 1),
+            "baselines": round(sum(x["baseline_s"] for x in summaries if not x["reused"]), 1),
             "total": round(time.perf_counter() - start, 1),
         },
         "pixel_days_per_s": round(pixel_days / infer_s) if infer_s else None,
-        "device": str(imp.method.device),
+        "device": _device(s.device),
+        "workers": runner.workers,
+        "peak_rss_mb": {k: round(v, 1) for k, v in runner.run_on_workers(peak_rss_mb).items()},
         "code_version": code_version(),
     }
     with replacing(record_path) as tmp:
         tmp.write_text(json.dumps(record, indent=1, default=float))
     return record
+
+
+SQUARE = 4 * CHUNKS[1]  # side of a blend square: 4 x 4 output chunks
+
+
+def _meets(w: Window, sq: Window) -> bool:
+    return (
+        w.row < sq.row + sq.height
+        and sq.row < w.row + w.height
+        and w.col < sq.col + sq.width
+        and sq.col < w.col + w.width
+    )
+
+
+def _device(device: str) -> str:
+    from stimpute.neural import resolve_device
+
+    return str(resolve_device(device))
+
+
+def _resume_or_start(part: Path, parts: Path, key: str, cube: xr.Dataset, land: np.ndarray) -> None:
+    """Keep a half-done fill of the same key (store and finished units); else start afresh."""
+    stamp = parts / "fingerprint"
+    if part.exists() and stamp.exists() and stamp.read_text() == key:
+        log.info("fill: resuming: %d tiles and %d squares already done",
+                 len(list(parts.glob("tile-*.npz"))), len(list(parts.glob("square-*.json"))))  # fmt: skip
+        return
+    shutil.rmtree(part, ignore_errors=True)
+    shutil.rmtree(parts, ignore_errors=True)
+    _template(cube, land).to_zarr(
+        part,
+        compute=False,
+        zarr_format=2,
+        consolidated=True,
+        encoding={"time": {"units": "days since 1970-01-01", "dtype": "int32"}},
+    )
+    parts.mkdir(parents=True)
+    stamp.write_text(key)

@@ -73,45 +73,28 @@ class Arrays:
     times: np.ndarray  # (T,) day of year
 
 
-class BandReader:
-    """Reads the cube a band of rows at a time (all columns, all fields), so the windows of
-    one band of tiles cost one read of each chunk row instead of one per window."""
-
-    def __init__(self, cube: xr.Dataset, features: Features) -> None:
-        self.cube, self.features = cube, features
-        self.times = cube["time"].dt.dayofyear.values.astype(np.float32)
-        self.rows: tuple[int, int] = (-1, -1)
-        self.band: dict[str, np.ndarray] = {}
-
-    def _load(self, r0: int, r1: int) -> None:
-        if (r0, r1) == self.rows:
-            return
-        sel = self.cube.isel(y=slice(r0, r1))
-        names = [
-            TARGET,
-            *self.features.dynamic,
-            *(n for n in STATIC_NUMERIC if n in self.features.static),
-        ]
-        if any(s.startswith("lc_") for s in self.features.static):
-            names.append("land_cover")
-        self.band = {n: np.asarray(sel[n].values, dtype=np.float32) for n in names}
-        self.rows = (r0, r1)
-
-    def window(self, w: Window) -> Arrays:
-        self._load(w.row, w.row + w.height)
-        cols = w.cols
-        values = self.band[TARGET][:, :, cols]
-        cov = np.stack([self.band[n][:, :, cols] for n in self.features.dynamic], axis=-1)
-        static = []
-        for name in self.features.static:
-            if name.startswith("lc_"):
-                classes = self.band["land_cover"][:, cols]
-                static.append(np.isin(classes, LAND_GROUPS[name[3:]]).astype(np.float32))
-            else:
-                field = self.band[name][:, cols]
-                fill = np.nanmean(field) if np.isfinite(field).any() else 0.0
-                static.append(np.where(np.isfinite(field), field, fill).astype(np.float32))
-        return Arrays(values.copy(), cov, np.stack(static, axis=-1), self.times)
+def window_arrays(cube: xr.Dataset, features: Features, w: Window) -> Arrays:
+    """The model inputs of one window, read from the cube's chunks that hold it (nothing else)."""
+    sel = cube.isel(y=w.rows, x=w.cols)
+    names = [TARGET, *features.dynamic, *(n for n in STATIC_NUMERIC if n in features.static)]
+    if any(s.startswith("lc_") for s in features.static):
+        names.append("land_cover")
+    band = {n: np.asarray(sel[n].values, dtype=np.float32) for n in names}
+    times = cube["time"].dt.dayofyear.values.astype(np.float32)
+    values = band[TARGET]
+    if features.dynamic:
+        cov = np.stack([band[n] for n in features.dynamic], axis=-1)
+    else:
+        cov = np.zeros((*values.shape, 0), np.float32)
+    static = []
+    for name in features.static:
+        if name.startswith("lc_"):
+            static.append(np.isin(band["land_cover"], LAND_GROUPS[name[3:]]).astype(np.float32))
+        else:
+            field = band[name]
+            fill = np.nanmean(field) if np.isfinite(field).any() else 0.0
+            static.append(np.where(np.isfinite(field), field, fill).astype(np.float32))
+    return Arrays(values, cov, np.stack(static, axis=-1), times)
 
 
 def held_out(

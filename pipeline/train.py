@@ -25,7 +25,7 @@ import xarray as xr
 
 from pipeline.errors import FillError
 from pipeline.files import replacing
-from pipeline.fill_inputs import BandReader, Features, window_holdout
+from pipeline.fill_inputs import Features, window_arrays, window_holdout
 from pipeline.provenance import code_version
 from pipeline.tile import Window, cube_fingerprint, land_mask
 
@@ -113,7 +113,7 @@ def fit(
     block = training_area(land, np.asarray(observed_days), area)
     parts = []
     for cube in cubes:
-        arr = BandReader(cube, features).window(block)
+        arr = window_arrays(cube, features, block)
         row0, col0 = int(cube.attrs["ease_row0"]), int(cube.attrs["ease_col0"])
         hide = window_holdout(arr, block, row0, col0, holdout, seed)
         arr.values[hide] = np.nan  # the model never sees the values it is checked on

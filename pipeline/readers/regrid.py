@@ -74,7 +74,8 @@ def read_daymet(
         crs = pyproj.CRS.from_cf(ds[mapping].attrs)
         da = (
             ds[var.path]
-            .isel(time=days, **_covering(ds, crs, grid))
+            .isel(time=days)
+            .isel(_covering(ds, crs, grid))
             .rio.set_spatial_dims(x_dim="x", y_dim="y")
             .rio.write_crs(crs.to_wkt())
         )

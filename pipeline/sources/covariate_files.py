@@ -9,6 +9,7 @@ Values come from fields on the region's EASE grid, sampled at each target cell's
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyproj
@@ -117,7 +118,7 @@ class DaymetWriter:
         values = field[self.r, self.c].astype(np.float32)
         self.var[t] = np.where(np.isnan(values), DAYMET_FILL, values)
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.nc.close()
         self._replacing.__exit__(*exc)
 

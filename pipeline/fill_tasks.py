@@ -1,0 +1,253 @@
+"""The fill's two kinds of task, each a pure function of a `FillJob` and one work unit, so they
+run the same in this process or on any dask worker that can read the data folder.
+
+- `predict_tile`: the model on one tile window (check values hidden), its output saved as
+  `fill.parts/tile-NNNNN.npz` (written beside, then renamed), with the check values and, on
+  scored tiles, what each baseline put there.
+- `blend_square`: one square of whole output chunks: the tiles reaching it blended with tapered
+  weights (no seams at tile edges), observed values copied from the cube, written into its own
+  chunks of `filled.zarr.part` (no two squares share a chunk, so no lock is needed), then a
+  `square-NNNNN.json` marker with what the square holds.
+
+A unit whose file is already there is not computed again: a fill killed half-way resumes.
+Workers load the checkpoint once each, from its path (`imputer`), never from a pickled model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.fill_inputs import TARGET, Features, held_out, window_arrays, window_holdout
+from pipeline.stitch import blend_weights
+from pipeline.tile import Window
+
+NO_DATA, OBSERVED, FILLED = 0, 1, 2
+OUTPUTS = ("soil_moisture", "soil_moisture_uncertainty", "flag")
+
+
+@dataclass(frozen=True)
+class FillJob:
+    """Everything a task needs, small and picklable: paths, not arrays or models."""
+
+    cube: str
+    store: str  # filled.zarr.part
+    parts: str  # fill.parts/
+    checkpoint: str
+    checkpoint_sha256: str
+    features: Features
+    device: str
+    threads: int
+    shape: tuple[int, int]  # region (H, W)
+    origin: tuple[int, int]  # EASE (row0, col0) of the region
+    overlap: int
+    holdout: float
+    seed: int
+    valid: tuple[float, float]
+    baselines: tuple[str, ...] = ()
+    scored: frozenset[int] = field(default_factory=frozenset)
+
+
+@lru_cache(maxsize=2)
+def imputer(path: str, sha256: str, device: str, threads: int) -> Any:
+    """The checkpoint, loaded once per worker process (the digest keys the cache, so a new
+    checkpoint at the same path is loaded afresh)."""
+    import torch
+
+    import stimpute
+
+    torch.set_num_threads(max(1, threads))
+    return stimpute.Imputer.load(path, device=worker_device(device))
+
+
+def worker_device(device: str) -> str:
+    """The device of this worker: a worker of a plain LocalCluster on a multi-GPU machine takes
+    the GPU of its own index; under dask-cuda each worker already sees one GPU."""
+    if device not in ("auto", "cuda"):
+        return device
+    import torch
+
+    if not torch.cuda.is_available():
+        return "cpu" if device == "auto" else device
+    try:
+        from distributed import get_worker
+
+        name = get_worker().name
+    except (ImportError, ValueError):
+        return "cuda"
+    index = name if isinstance(name, int) else 0
+    return f"cuda:{index % torch.cuda.device_count()}"
+
+
+def _open_cube(path: str) -> Any:
+    import xarray as xr
+
+    return xr.open_zarr(path, consolidated=True)
+
+
+def tile_path(job: FillJob, k: int) -> Path:
+    return Path(job.parts) / f"tile-{k:05d}.npz"
+
+
+def predict_tile(job: FillJob, unit: tuple[int, Window]) -> dict[str, Any]:
+    """Impute one tile; return its summary (the saved file's, when it was done before)."""
+    k, w = unit
+    path = tile_path(job, k)
+    if path.exists():
+        with np.load(path) as z:
+            return _summary(k, z, reused=True)
+    import stimpute
+
+    imp = imputer(job.checkpoint, job.checkpoint_sha256, job.device, job.threads)
+    cube = _open_cube(job.cube)
+    arr = window_arrays(cube, job.features, w)
+    land = _land(cube, w)
+    hide = window_holdout(arr, w, *job.origin, job.holdout, job.seed) & land[None]
+    visible = np.where(hide | ~land[None], np.nan, arr.values).astype(np.float32)
+    t0 = time.perf_counter()
+    res = imp.impute(visible, arr.covariates, arr.static, times=arr.times)
+    infer_s = time.perf_counter() - t0
+    t, r, c = np.nonzero(hide)
+    saved: dict[str, Any] = {
+        "st": res.values.astype(np.float32),
+        "st_std": res.std.astype(np.float32),
+        "t": t.astype(np.int16),
+        "r": (r + w.row).astype(np.int32),
+        "c": (c + w.col).astype(np.int32),
+        "truth": arr.values[hide].astype(np.float32),
+        "stats": np.array(
+            [infer_s, visible.size, float(np.isfinite(visible).any()), 0.0], np.float64
+        ),
+    }
+    if hide.any() and k in job.scored:
+        t0 = time.perf_counter()
+        for m in job.baselines:
+            pred = stimpute.Imputer(m, seed=job.seed).fit(visible, times=arr.times)
+            saved[f"baseline_{m}"] = pred.impute(visible, times=arr.times).values[hide]
+        saved["stats"][3] = time.perf_counter() - t0
+    tmp = path.with_name(path.stem + ".part.npz")
+    np.savez(tmp, **saved)
+    os.replace(tmp, path)
+    with np.load(path) as z:
+        return _summary(k, z, reused=False)
+
+
+def _summary(k: int, z: Any, *, reused: bool) -> dict[str, Any]:
+    infer_s, pixel_days, anchored, baseline_s = (float(v) for v in z["stats"])
+    return {
+        "tile": k,
+        "reused": reused,
+        "infer_s": infer_s,
+        "baseline_s": baseline_s,
+        "pixel_days": int(pixel_days),
+        "empty": not anchored,
+        "check": {n: z[n] for n in ("t", "r", "c", "truth")},
+        "baselines": {n[9:]: z[n] for n in z.files if n.startswith("baseline_")},
+    }
+
+
+def _land(cube: Any, w: Window) -> np.ndarray:
+    from pipeline.tile import WATER
+
+    sel = cube.isel(y=w.rows, x=w.cols)
+    land = sel["in_region"].values.astype(bool)
+    if "land_cover" in sel:
+        land &= sel["land_cover"].values != WATER
+    return land
+
+
+def squares(shape: tuple[int, int], side: int) -> list[Window]:
+    """The region cut into squares of `side` pixels (whole output chunks; smaller at the edges)."""
+    h, w = shape
+    return [
+        Window(r, c, min(side, h - r), min(side, w - c))
+        for r in range(0, h, side)
+        for c in range(0, w, side)
+    ]
+
+
+def square_path(job: FillJob, i: int) -> Path:
+    return Path(job.parts) / f"square-{i:05d}.json"
+
+
+def blend_square(
+    job: FillJob, unit: tuple[int, Window, list[tuple[int, Window]]]
+) -> dict[str, Any]:
+    """Blend the tiles reaching one square and write the square's chunks of the product."""
+    i, sq, tiles = unit
+    marker = square_path(job, i)
+    if marker.exists():
+        return _square_summary(json.loads(marker.read_text()), i)
+    import zarr
+
+    cube = _open_cube(job.cube)
+    observed = cube[TARGET].isel(y=sq.rows, x=sq.cols).values  # float32, NaN where missing
+    land = _land(cube, sq)
+    n_time = observed.shape[0]
+    sums = {f: np.zeros((n_time, sq.height, sq.width), np.float32) for f in ("st", "st_std")}
+    weight = np.zeros((sq.height, sq.width), np.float32)
+    for k, w in tiles:
+        r0, r1 = max(w.row, sq.row), min(w.row + w.height, sq.row + sq.height)
+        c0, c1 = max(w.col, sq.col), min(w.col + w.width, sq.col + sq.width)
+        if r0 >= r1 or c0 >= c1:
+            continue
+        wt = blend_weights(w, job.overlap, job.shape)[
+            r0 - w.row : r1 - w.row, c0 - w.col : c1 - w.col
+        ]
+        with np.load(tile_path(job, k)) as z:
+            for f in sums:
+                part = z[f][:, r0 - w.row : r1 - w.row, c0 - w.col : c1 - w.col]
+                sums[f][:, r0 - sq.row : r1 - sq.row, c0 - sq.col : c1 - sq.col] += part * wt
+        weight[r0 - sq.row : r1 - sq.row, c0 - sq.col : c1 - sq.col] += wt
+    with np.errstate(invalid="ignore", divide="ignore"):
+        st, st_std = (sums[f] / weight[None] for f in ("st", "st_std"))
+    filled = np.clip(st, *job.valid)  # NaN (no tile reached it) stays NaN
+    seen = np.isfinite(observed) & land[None]
+    fill = ~seen & land[None] & np.isfinite(filled)
+    out = {
+        "soil_moisture": np.where(seen, observed, np.where(fill, filled, np.nan)).astype(np.float32),
+        "soil_moisture_uncertainty": np.where(seen, 0.0, np.where(fill, st_std, np.nan)).astype(np.float32),
+        "flag": np.where(seen, OBSERVED, np.where(fill, FILLED, NO_DATA)).astype(np.uint8),
+    }  # fmt: skip
+    group = zarr.open_group(job.store, mode="r+")
+    for name in OUTPUTS:
+        array: Any = group[name]
+        array[:, sq.rows, sq.cols] = out[name]
+    # the model's answer at this square's check values (scored against the truth by the driver)
+    gt = np.arange(n_time)[:, None, None]
+    gr = (job.origin[0] + sq.row + np.arange(sq.height))[None, :, None]
+    gc = (job.origin[1] + sq.col + np.arange(sq.width))[None, None, :]
+    hide = held_out(gt, gr, gc, job.holdout, job.seed) & seen
+    t, r, c = np.nonzero(hide)
+    record = {
+        "observed": int(seen.sum()),
+        "filled": int(fill.sum()),
+        "no_data": int(seen.size - seen.sum() - fill.sum()),
+        "t": t.tolist(),
+        "r": (r + sq.row).tolist(),
+        "c": (c + sq.col).tolist(),
+        "st": filled[hide].tolist(),
+        "st_std": st_std[hide].tolist(),
+    }
+    tmp = marker.with_name(marker.name + ".part")
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, marker)
+    return _square_summary(record, i)
+
+
+def _square_summary(record: dict[str, Any], i: int) -> dict[str, Any]:
+    return {"square": i, **record}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (run on each worker by the driver)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
