@@ -89,7 +89,9 @@ def run(
     report = DownloadReport()
     raw.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(raw)
-    manifest.update(source=source.name, region=region.name, year=year)
+    header = {"source": source.name, "region": region.name, "year": year}
+    changed = any(manifest.get(k) != v for k, v in header.items())
+    manifest.update(header)
     records: dict[str, Any] = manifest.setdefault("granules", {})
     for product in products:
         found = source.search(product, region, year)
@@ -121,9 +123,16 @@ def run(
                     raise TransferError(f"{g.name}: cannot write {part_of(path)} ({exc})") from None
                 report.fetched.append(g.name)
                 report.bytes += path.stat().st_size
-            records[g.name] = {**g.record(), "path": str(path.relative_to(raw))}
-            write_manifest(raw, manifest)  # after every file: a crash loses nothing done
+            record = {**g.record(), "path": str(path.relative_to(raw))}
+            if records.get(g.name) != record:
+                records[g.name] = record
+                changed = True
+            if report.fetched and report.fetched[-1] == g.name:
+                write_manifest(raw, manifest)  # after every fetch: a crash loses nothing done
+                changed = False
             if progress:
                 progress.advance(task)
+    if changed or not (raw / "manifest.json").exists():
+        write_manifest(raw, manifest)
     report.seconds = time.perf_counter() - start
     return report

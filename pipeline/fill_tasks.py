@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -173,6 +174,34 @@ def squares(shape: tuple[int, int], side: int) -> list[Window]:
     ]
 
 
+def blend(
+    sq: Window,
+    pieces: Iterable[tuple[Window, dict[str, np.ndarray]]],
+    overlap: int,
+    shape: tuple[int, int],
+    n_time: int,
+) -> dict[str, np.ndarray]:
+    """The square `sq` of the region from overlapping tile outputs (T, h, w) per field: each tile
+    weighted by a taper over `overlap` pixels on sides that meet another tile, the weighted
+    sums divided by the summed weights (NaN where no tile reaches)."""
+    sums: dict[str, np.ndarray] = {}
+    weight = np.zeros((sq.height, sq.width), np.float32)
+    for w, fields in pieces:
+        r0, r1 = max(w.row, sq.row), min(w.row + w.height, sq.row + sq.height)
+        c0, c1 = max(w.col, sq.col), min(w.col + w.width, sq.col + sq.width)
+        if r0 >= r1 or c0 >= c1:
+            continue
+        wt = blend_weights(w, overlap, shape)[r0 - w.row : r1 - w.row, c0 - w.col : c1 - w.col]
+        here = (slice(None), slice(r0 - sq.row, r1 - sq.row), slice(c0 - sq.col, c1 - sq.col))
+        for f, values in fields.items():
+            if f not in sums:
+                sums[f] = np.zeros((n_time, sq.height, sq.width), np.float32)
+            sums[f][here] += values[:, r0 - w.row : r1 - w.row, c0 - w.col : c1 - w.col] * wt
+        weight[here[1:]] += wt
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {f: v / weight[None] for f, v in sums.items()}
+
+
 def square_path(job: FillJob, i: int) -> Path:
     return Path(job.parts) / f"square-{i:05d}.json"
 
@@ -191,23 +220,14 @@ def blend_square(
     observed = cube[TARGET].isel(y=sq.rows, x=sq.cols).values  # float32, NaN where missing
     land = _land(cube, sq)
     n_time = observed.shape[0]
-    sums = {f: np.zeros((n_time, sq.height, sq.width), np.float32) for f in ("st", "st_std")}
-    weight = np.zeros((sq.height, sq.width), np.float32)
-    for k, w in tiles:
-        r0, r1 = max(w.row, sq.row), min(w.row + w.height, sq.row + sq.height)
-        c0, c1 = max(w.col, sq.col), min(w.col + w.width, sq.col + sq.width)
-        if r0 >= r1 or c0 >= c1:
-            continue
-        wt = blend_weights(w, job.overlap, job.shape)[
-            r0 - w.row : r1 - w.row, c0 - w.col : c1 - w.col
-        ]
-        with np.load(tile_path(job, k)) as z:
-            for f in sums:
-                part = z[f][:, r0 - w.row : r1 - w.row, c0 - w.col : c1 - w.col]
-                sums[f][:, r0 - sq.row : r1 - sq.row, c0 - sq.col : c1 - sq.col] += part * wt
-        weight[r0 - sq.row : r1 - sq.row, c0 - sq.col : c1 - sq.col] += wt
-    with np.errstate(invalid="ignore", divide="ignore"):
-        st, st_std = (sums[f] / weight[None] for f in ("st", "st_std"))
+
+    def pieces() -> Iterator[tuple[Window, dict[str, np.ndarray]]]:
+        for k, w in tiles:
+            with np.load(tile_path(job, k)) as z:
+                yield w, {"st": z["st"], "st_std": z["st_std"]}
+
+    blended = blend(sq, pieces(), job.overlap, job.shape, n_time)
+    st, st_std = blended["st"], blended["st_std"]
     filled = np.clip(st, *job.valid)  # NaN (no tile reached it) stays NaN
     seen = np.isfinite(observed) & land[None]
     fill = ~seen & land[None] & np.isfinite(filled)
