@@ -163,6 +163,9 @@ def stage_impute(
     where: cluster.ClusterSettings,
     bar: Progress,
 ) -> dict[str, Any]:
+    # training (when no checkpoint is there) runs before the cluster starts, so the scheduler's
+    # event loop in this process is not starved by it
+    fill_stage.ensure_model(root / reg.name / str(year), reg.name, year, root, settings)
     with cluster.runner(where, settings.device) as run:
         rec = fill_stage.run(
             root / reg.name / str(year), reg.name, year, root, settings, run, progress=bar

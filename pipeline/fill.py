@@ -190,6 +190,11 @@ def model_for(
     return ckpt, f"trained on {year} itself"
 
 
+def ensure_model(folder: Path, region: str, year: int, root: Path, s: Settings) -> Checkpoint:
+    """The checkpoint `run` will use, trained now if there is none yet."""
+    return model_for(open_cube(folder / "cube.zarr"), folder, root, region, year, s)[0]
+
+
 def run(
     folder: Path,
     region: str,

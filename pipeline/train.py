@@ -6,8 +6,9 @@ are needed: the model learns by hiding observed values) and keeps that model bes
 outputs, so a re-run reuses it. Either way the checkpoint carries its settings, the covariates it
 expects, the fingerprints of the cubes it learnt from and the code version.
 
-Training uses one contiguous block of the region (the one with the most observations), up to
-`area` pixels square: enough pixels for the model's spatial attention, bounded memory.
+Training reads `area` x `area` pixels' worth of the cube: the best block where the region fits in
+one, else crops of 36 x 36 spread over the whole region (`training_blocks`), stacked in time like
+years, so a state's model learns from all of it in memory bounded by `area`, not by the region.
 """
 
 from __future__ import annotations
@@ -94,6 +95,33 @@ def training_area(land: np.ndarray, observed_days: np.ndarray, area: int) -> Win
     return Window(where[0], where[1], h, w)
 
 
+def training_blocks(
+    land: np.ndarray, observed_days: np.ndarray, area: int, crop: int = 36
+) -> list[Window]:
+    """Where to learn: the best area x area block when the region fits in one; for a larger
+    region, (area / crop)^2 crops of crop x crop pixels spread over it (one per stratum of a
+    coarse grid, the crop with the most observations), so a state's model sees all of it."""
+    height, width = land.shape
+    if height <= area and width <= area or area < 2 * crop:
+        return [training_area(land, observed_days, area)]
+    per_side = area // crop
+    seen = np.where(land, observed_days, 0)
+    out = []
+    row_edges = np.linspace(0, height - crop, per_side + 1).astype(int)
+    col_edges = np.linspace(0, width - crop, per_side + 1).astype(int)
+    for i in range(per_side):
+        for j in range(per_side):
+            best, where = 0.0, None
+            for r in range(row_edges[i], max(row_edges[i] + 1, row_edges[i + 1]), crop // 2):
+                for c in range(col_edges[j], max(col_edges[j] + 1, col_edges[j + 1]), crop // 2):
+                    total = float(seen[r : r + crop, c : c + crop].sum())
+                    if total > best:
+                        best, where = total, (r, c)
+            if where is not None:  # strata of sea or outside the boundary give nothing
+                out.append(Window(where[0], where[1], crop, crop))
+    return out or [training_area(land, observed_days, area)]
+
+
 def fit(
     cubes: list[xr.Dataset],
     features: Features,
@@ -110,15 +138,17 @@ def fit(
 
     land = land_mask(cubes[0])
     observed_days = sum(c["observed"].sum("time").values for c in cubes)
-    block = training_area(land, np.asarray(observed_days), area)
+    blocks = training_blocks(land, np.asarray(observed_days), area)
     parts = []
-    for cube in cubes:
-        arr = window_arrays(cube, features, block)
+    for cube in cubes:  # years and crops stacked in time, read crop by crop from the cube
         row0, col0 = int(cube.attrs["ease_row0"]), int(cube.attrs["ease_col0"])
-        hide = window_holdout(arr, block, row0, col0, holdout, seed)
-        arr.values[hide] = np.nan  # the model never sees the values it is checked on
-        arr.values[:, ~land[block.rows, block.cols]] = np.nan
-        parts.append(arr)
+        for block in blocks:
+            arr = window_arrays(cube, features, block)
+            hide = window_holdout(arr, block, row0, col0, holdout, seed)
+            arr.values[hide] = np.nan  # the model never sees the values it is checked on
+            arr.values[:, ~land[block.rows, block.cols]] = np.nan
+            parts.append(arr)
+    block = blocks[0]
     values = np.concatenate([p.values for p in parts])
     if not np.isfinite(values).any():
         raise FillError(
@@ -130,8 +160,8 @@ def fit(
     method: Any = imp.method  # a TransformerMethod: its device and training report are read below
     start = time.perf_counter()
     log.info(
-        "train: %s block of %d x %d pixels at row %d col %d, %d days, up to %.0f s",
-        method.device, block.height, block.width, block.row, block.col, len(values), budget_s,
+        "train: %s, %d block(s) of %d x %d pixels (first at row %d col %d), %d steps of time, up to %.0f s",
+        method.device, len(blocks), block.height, block.width, block.row, block.col, len(values), budget_s,
     )  # fmt: skip
     imp.fit(
         values,
@@ -142,7 +172,7 @@ def fit(
     )
     report = method.report
     info = {
-        "block": [block.row, block.col, block.height, block.width],
+        "blocks": [[b.row, b.col, b.height, b.width] for b in blocks],
         "days": int(len(values)),
         "seconds": round(time.perf_counter() - start, 1),
         "steps": int(report.steps),

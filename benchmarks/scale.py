@@ -1,0 +1,176 @@
+"""How the pipeline's cost grows with area: each stage of each region run as its own process on the
+sample, timed, its peak memory sampled over the whole process tree (dask workers included), its
+output measured on disk. Writes `<out>.json` and `<out>.md`.
+
+    python benchmarks/scale.py --regions txson,central_texas,texas_360 --out benchmarks/results/scale
+
+The fill stage runs with each worker count of --workers (default 1,2) on the same checkpoint
+(trained once per region, its seconds reported apart: "training budget aside").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+STAGES = ("download", "cube", "tile", "impute", "export")
+OUTPUTS = {
+    "download": "raw",
+    "cube": "cube.zarr",
+    "tile": "tiles.parquet",
+    "impute": "filled.zarr",
+    "export": "export",
+}
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    """Resident bytes of a process and all its descendants now."""
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return total
+
+
+def run_stage(args: list[str], env: dict[str, str], log: Path) -> dict[str, float]:
+    """One `python -m pipeline ...` process: wall seconds and peak RSS of its process tree."""
+    start = time.perf_counter()
+    with open(log, "a") as out:
+        out.write(f"\n$ {' '.join(args)}\n")
+        out.flush()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", *args], env=env, stdout=out, stderr=out
+        )
+        ps, peak = psutil.Process(proc.pid), 0
+        while proc.poll() is None:
+            peak = max(peak, tree_rss(ps))
+            time.sleep(0.2)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed (exit {proc.returncode}); see {log}")
+    return {"seconds": round(time.perf_counter() - start, 1), "peak_rss_mb": round(peak / 2**20, 1)}
+
+
+def size_of(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def bench_region(
+    name: str, data: Path, workers: list[int], budget: float, log: Path
+) -> dict[str, Any]:
+    from pipeline.catalog import region
+
+    grid = region(name).grid
+    folder = data / name / "2022"
+    common = ["--region", name, "--year", "2022", "--data", str(data)]
+    env = {**os.environ, "SOURCE": "sample"}
+    row: dict[str, Any] = {"region": name, "shape": list(grid.shape), "stages": {}}
+    pixel_days = 365 * grid.height * grid.width
+    row["pixel_days"] = pixel_days
+    for stage in STAGES:
+        extra = {"download": ["--source", "sample"], "impute": ["--budget", str(budget)]}.get(
+            stage, []
+        )
+        runs = workers if stage == "impute" else [None]
+        for n in runs:
+            if stage == "impute":
+                for stale in ("filled.zarr", "fill.json", "fill.parts"):
+                    p = folder / stale
+                    shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+                extra_n = [*extra, "--workers", str(n)]
+            else:
+                extra_n = extra
+            m = run_stage([stage, *common, *extra_n], env, log)
+            key = stage if n is None else f"impute_{n}w"
+            m["bytes"] = (
+                size_of(folder / OUTPUTS[stage]) if (folder / OUTPUTS[stage]).exists() else 0
+            )
+            if stage == "impute":
+                rec = json.loads((folder / "fill.json").read_text())
+                m["train_seconds"] = rec["seconds"]["train"]
+                m["infer_seconds"] = rec["seconds"]["infer"]
+                m["worker_peak_rss_mb"] = rec.get("peak_rss_mb")
+                m["seconds_without_training"] = round(m["seconds"] - rec["seconds"]["train"], 1)
+                wall = m["seconds_without_training"]
+            else:
+                wall = m["seconds"]
+            m["pixel_days_per_s"] = round(pixel_days / wall) if wall else None
+            row["stages"][key] = m
+            print(
+                f"{name:>14} {key:<10} {m['seconds']:>8.1f} s {m['peak_rss_mb']:>8.0f} MB",
+                flush=True,
+            )
+    return row
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    keys = [k for k in rows[0]["stages"]] if rows else []
+    lines = [
+        "| region | grid | stage | wall s | peak RSS MB | pixel-days/s | on disk MB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        for k in keys:
+            m = r["stages"].get(k)
+            if m is None:
+                continue
+            wall = m.get("seconds_without_training", m["seconds"])
+            lines.append(
+                f"| {r['region']} | {r['shape'][0]} x {r['shape'][1]} | {k} | {wall:,.1f} | "
+                f"{m['peak_rss_mb']:,.0f} | {m['pixel_days_per_s'] or 0:,} | {m['bytes'] / 1e6:,.1f} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--regions", default="txson,central_texas,texas_360,texas_720,texas")
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument(
+        "--budget", type=float, default=120.0, help="training seconds (once per region)"
+    )
+    ap.add_argument("--data", type=Path, default=Path("data/bench-scale"))
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/scale"))
+    a = ap.parse_args()
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    log = a.out.with_suffix(".log")
+    done = (
+        json.loads(a.out.with_suffix(".json").read_text())["rows"]
+        if a.out.with_suffix(".json").exists()
+        else []
+    )
+    rows = [r for r in done if r["region"] not in a.regions.split(",")]
+    for name in a.regions.split(","):
+        rows.append(
+            bench_region(name, a.data, [int(w) for w in a.workers.split(",")], a.budget, log)
+        )
+        meta = {
+            "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "cores": psutil.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "rows": rows,
+        }
+        a.out.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+        a.out.with_suffix(".md").write_text(
+            f"# Scale: cost per stage against area\n\nMeasured {meta['measured']} on {meta['cores']} cores, "
+            f"{meta['memory_gb']} GB; `python benchmarks/scale.py` (sample source, one process per stage, "
+            "peak RSS of the process tree, fill seconds without training).\n\n" + table(rows) + "\n"
+        )
+
+
+if __name__ == "__main__":
+    main()
