@@ -11,6 +11,7 @@ The fill stage runs with each worker count of --workers (default 1,2) on the sam
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -36,10 +37,8 @@ def tree_rss(proc: psutil.Process) -> int:
     """Resident bytes of a process and all its descendants now."""
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):  # gone meanwhile
             total += p.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
     return total
 
 
