@@ -22,10 +22,14 @@ DATA    ?= data
 YEARS   ?= 2016-2021
 CRS     ?=
 DEVICE  ?= auto
+SCHEDULER ?=
+WORKERS ?=
+SCALE_REGIONS ?= txson,central_texas,texas_360,texas_720,texas
 export SOURCE DEVICE CRS
+CLUSTER_ARGS = $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--workers $(WORKERS))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint download cube tile fill train notebooks bench bench-aqi bench-field bench-twin-field bench-sparsity bench-all demo clean
+.PHONY: help setup test lint download cube tile fill train notebooks bench bench-aqi bench-field bench-twin-field bench-sparsity bench-scale bench-all demo clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -46,8 +50,8 @@ lint: setup ## Ruff and mypy
 	$(BIN)/ruff check stimpute pipeline tests
 	$(BIN)/mypy
 
-fill: setup ## Download, cube, tile, fill, export a region-year (REGION=texas YEAR=2022 [SOURCE=sample] [CRS=EPSG:4326])
-	$(BIN)/python -m pipeline fill --region $(REGION) --year $(YEAR) --data $(DATA)
+fill: setup ## Download, cube, tile, fill, export a region-year (REGION=texas YEAR=2022 [SOURCE=sample] [CRS=EPSG:4326] [SCHEDULER=tcp://host:8786] [WORKERS=n])
+	$(BIN)/python -m pipeline fill --region $(REGION) --year $(YEAR) --data $(DATA) $(CLUSTER_ARGS)
 
 train: setup ## Train a region checkpoint on past years (REGION=texas YEARS=2016-2021); fill uses it
 	$(BIN)/python -m pipeline train --region $(REGION) --years $(YEARS) --data $(DATA)
@@ -87,6 +91,9 @@ SPARSITY_BUDGET ?= 120
 bench-sparsity: $(BIN)/.peers ## Twin sparsity curve (observed 50/25/10/5%), all models, SPARSITY_BUDGET s per neural fit
 	$(BIN)/python -m stimpute.bench --dataset twin --sparsity 0.5,0.25,0.1,0.05 --budget $(BUDGET) \
 		--time-budget $(SPARSITY_BUDGET) --no-throughput --models $(TWIN_FIELD) --out $(OUT)/twin-sparsity-$(BUDGET).json
+
+bench-scale: setup ## Cost per stage against area on the sample, txson to Texas (SCALE_REGIONS=...; the Texas row takes hours on 2 cores)
+	$(BIN)/python benchmarks/scale.py --regions $(SCALE_REGIONS) --data $(DATA)/bench-scale --out $(OUT)/scale
 
 bench-all: bench bench-aqi bench-field bench-twin-field bench-sparsity ## Every table and plot in benchmarks/results/ (about 5 h on 2 cores)
 
