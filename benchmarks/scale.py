@@ -100,7 +100,7 @@ def bench_region(
                 rec = json.loads((folder / "fill.json").read_text())
                 m["train_seconds"] = rec["seconds"]["train"]
                 m["infer_seconds"] = rec["seconds"]["infer"]
-                m["worker_peak_rss_mb"] = rec.get("peak_rss_mb")
+                m["worker_peak_rss_mb"] = rec.get("worker_peak_memory_mb")
                 m["seconds_without_training"] = round(m["seconds"] - rec["seconds"]["train"], 1)
                 wall = m["seconds_without_training"]
             else:

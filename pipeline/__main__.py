@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import resource
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from pipeline import train as train_stage
 from pipeline.catalog import Region, load_products
 from pipeline.catalog import region as find_region
 from pipeline.errors import ClusterError, PipelineError, SourceError
+from pipeline.provenance import peak_rss_mb
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -95,10 +95,6 @@ def _run(debug: bool, fn) -> None:
         raise typer.Exit(130) from None
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def stage_download(reg: Region, year: int, root: Path, source: str, bar: Progress) -> float:
     src = _source(source, root)
     products = load_products()
@@ -130,7 +126,7 @@ def stage_cube(
             else {}
         )
         return float(previous.get("seconds", 0.0))
-    meta["peak_memory_mb"] = round(_peak_mb(), 1)
+    meta["peak_memory_mb"] = peak_rss_mb()
     (folder / "cube.json").write_text(json.dumps(meta, indent=1))
     log.info(
         "cube %s %d: %s pixel-days, %.1f%% missing, %d granules skipped, %.1fs, %.1f MB on disk, peak memory %.0f MB",

@@ -26,6 +26,7 @@ from pipeline.errors import ExportError
 from pipeline.files import replacing
 from pipeline.fill_tasks import FILLED, NO_DATA, OBSERVED
 from pipeline.progress import Ticker
+from pipeline.provenance import peak_rss_mb
 from pipeline.qml import soil_moisture_style
 from pipeline.tile import fingerprint
 
@@ -304,6 +305,7 @@ def run(
         "stac": str(catalog.relative_to(out)),
         "written": len(written),
         "seconds": round(time.perf_counter() - start, 1),
+        "peak_memory_mb": peak_rss_mb(),
         "flags": {"observed": OBSERVED, "filled": FILLED, "no_data": NO_DATA},
     }
     with replacing(record_path) as tmp:

@@ -35,12 +35,11 @@ from pipeline.fill_tasks import (
     OBSERVED,
     FillJob,
     blend_square,
-    peak_rss_mb,
     predict_tile,
     squares,
 )
 from pipeline.progress import Ticker
-from pipeline.provenance import code_version
+from pipeline.provenance import code_version, peak_rss_mb
 from pipeline.tile import Window, cube_fingerprint, fingerprint, land_mask
 from pipeline.tile import read as read_tiles
 from pipeline.train import Checkpoint, find, load, region_models, train_region
@@ -319,7 +318,8 @@ def run(
         "pixel_days_per_s": round(pixel_days / infer_s) if infer_s else None,
         "device": _device(s.device),
         "workers": runner.workers,
-        "peak_rss_mb": {k: round(v, 1) for k, v in runner.run_on_workers(peak_rss_mb).items()},
+        "peak_memory_mb": peak_rss_mb(),
+        "worker_peak_memory_mb": runner.run_on_workers(peak_rss_mb) if runner.client else {},
         "code_version": code_version(),
     }
     with replacing(record_path) as tmp:

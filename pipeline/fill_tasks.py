@@ -264,10 +264,3 @@ def blend_square(
 
 def _square_summary(record: dict[str, Any], i: int) -> dict[str, Any]:
     return {"square": i, **record}
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (run on each worker by the driver)."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

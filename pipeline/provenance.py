@@ -24,3 +24,11 @@ def code_version() -> str:
             return f"stimpute-pipeline {version('stimpute')}"
         except PackageNotFoundError:
             return "unknown"
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB: each stage records it (run alone, a
+    stage's own peak; in `fill`, the peak of the stages so far)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -21,6 +21,7 @@ import xarray as xr
 from pipeline.errors import TileError
 from pipeline.files import replacing
 from pipeline.grid import CRS, RegionGrid
+from pipeline.provenance import peak_rss_mb
 from stimpute.windows import starts
 
 WATER = 17  # IGBP class of permanent water bodies in MCD12Q1 LC_Type1
@@ -161,6 +162,7 @@ def run(folder: Path, grid: RegionGrid, *, size: int = 36, overlap: int = 4) -> 
         "overlap": overlap,
         "land_pixels": int(land.sum()),
         "seconds": round(time.perf_counter() - start, 2),
+        "peak_memory_mb": peak_rss_mb(),
     }
     with replacing(record_path) as tmp:
         tmp.write_text(json.dumps(record, indent=1))
