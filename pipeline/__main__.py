@@ -81,8 +81,6 @@ def _run(debug: bool, fn) -> None:
         handlers=[handler],
         force=True,
     )
-    for noisy in ("distributed", "tornado", "bokeh"):  # cluster start/stop chatter
-        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
     try:
         fn()
     except PipelineError as exc:

@@ -112,6 +112,13 @@ class Runner:
         return dict(self.client.run(fn))
 
 
+def _quiet() -> None:
+    """distributed sets its own loggers to INFO when imported: keep its start/stop chatter out of
+    the run's log unless --debug."""
+    debug = log.getEffectiveLevel() <= logging.DEBUG
+    logging.getLogger("distributed").setLevel(logging.INFO if debug else logging.WARNING)
+
+
 def _label(item: Any) -> str:
     return str(item[0]) if isinstance(item, tuple) else str(item)
 
@@ -126,6 +133,7 @@ def runner(settings: ClusterSettings, device: str) -> Iterator[Runner]:
         return
     from distributed import Client
 
+    _quiet()
     if address is not None:
         client = connect(address, settings.connect_timeout_s)
         try:
@@ -151,6 +159,7 @@ def connect(address: str, timeout_s: float) -> Any:
     """A client of the scheduler at `address`, or a ClusterError saying what to do."""
     from distributed import Client
 
+    _quiet()
     try:
         return Client(address, timeout=f"{timeout_s}s")
     except (OSError, TimeoutError, ValueError) as exc:
