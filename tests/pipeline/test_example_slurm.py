@@ -14,8 +14,11 @@ pytest.importorskip("dask_jobqueue")
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "slurm_fill.py"
 
 SBATCH = """#!/bin/bash
-# stand-in for SLURM's sbatch: run the job script in its own session, print the job id
-setsid bash "$1" > "$1.log" 2>&1 < /dev/null &
+# stand-in for SLURM's sbatch: keep a copy of the job script (as sbatch does: the caller deletes
+# its file), run it in its own session, print the job id
+job=$(mktemp "${TMPDIR:-/tmp}/job-XXXXXX")
+cp "$1" "$job"
+setsid bash "$job" > "$job.log" 2>&1 < /dev/null &
 echo "Submitted batch job $!"
 """
 SCANCEL = """#!/bin/bash
@@ -38,7 +41,12 @@ def test_the_slurm_example_fills_a_region_on_workers_it_submitted(archive, tmp_p
     data = tmp_path / "data"
     data.mkdir()
     (data / "sample-archive").symlink_to(archive)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SOURCE": "sample"}
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "SOURCE": "sample",
+        "TMPDIR": str(tmp_path),
+    }
     args = ["--region", "txson", "--year", "2022", "--data", str(data), "--jobs", "2", "--cores", "1",
             "--memory", "2GB", "--wait", "120", "--", "--size", "16", "--budget", "3", "--baselines", "mean"]  # fmt: skip
     res = subprocess.run(
