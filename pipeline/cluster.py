@@ -67,7 +67,8 @@ class Runner:
     finish. A task that fails on every try raises ClusterError naming its item."""
 
     def __init__(self, client: Any = None, *, threads: int = 0, gpu: bool = False) -> None:
-        self.client, self.threads, self.gpu = client, threads or cores(), gpu
+        # threads: torch threads per worker that tasks set (0: leave the worker's own setting)
+        self.client, self.threads, self.gpu = client, threads, gpu
 
     @property
     def workers(self) -> int:

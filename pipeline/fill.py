@@ -246,7 +246,7 @@ def run(
     job = FillJob(
         cube=str(folder / "cube.zarr"), store=str(part), parts=str(parts),
         checkpoint=str(ckpt.path), checkpoint_sha256=ckpt.digest, features=ckpt.features,
-        device=s.device, threads=runner.threads if runner.client is not None else 0,
+        device=s.device, threads=runner.threads,
         shape=land.shape, origin=(int(cube.attrs["ease_row0"]), int(cube.attrs["ease_col0"])),
         overlap=overlap, holdout=s.holdout, seed=s.seed, valid=(float(valid[0]), float(valid[1])),
         baselines=s.baselines, scored=frozenset(range(0, len(windows), step)[: s.score_tiles]),

@@ -64,7 +64,8 @@ def imputer(path: str, sha256: str, device: str, threads: int) -> Any:
 
     import stimpute
 
-    torch.set_num_threads(max(1, threads))
+    if threads:
+        torch.set_num_threads(threads)
     return stimpute.Imputer.load(path, device=worker_device(device))
 
 

@@ -1,0 +1,84 @@
+"""Seams in a filled product: the mean absolute step between neighbouring filled pixels across
+tile edges and across 9 km cell edges, against the step between neighbours elsewhere. A ratio
+near 1 means no seam; the twin's truth has 1.0 for both.
+
+    python benchmarks/seams.py data/central_texas/2022 [--out benchmarks/results/seams-central_texas.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+
+def edge_lines(starts: list[int], ends: list[int], n: int) -> np.ndarray:
+    """(n - 1,) True where the step between index i and i + 1 crosses a tile edge."""
+    out = np.zeros(max(0, n - 1), bool)
+    for e in {*starts, *ends}:
+        if 0 < e < n:
+            out[e - 1] = True
+    return out
+
+
+def steps(values: np.ndarray, flag: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """|step| between neighbours along `axis` of (T, H, W), and where both are filled (flag 2)."""
+    d = np.abs(np.diff(values, axis=axis))
+    both = (np.diff(flag == 2, axis=axis) == 0) & np.take(
+        flag == 2, range(flag.shape[axis] - 1), axis=axis
+    )
+    return d, both
+
+
+def seam_ratios(folder: Path, days: slice = slice(None)) -> dict[str, float]:
+    import geopandas as gpd
+
+    ds = xr.open_zarr(folder / "filled.zarr")
+    sm = ds["soil_moisture"].isel(time=days).values.astype(np.float64)
+    flag = ds["flag"].isel(time=days).values
+    tiles = gpd.read_parquet(folder / "tiles.parquet")
+    row0, col0 = int(ds.attrs["ease_row0"]), int(ds.attrs["ease_col0"])
+    _, h, w = sm.shape
+    out: dict[str, float] = {}
+    for axis, n, starts, ends, origin in (
+        (2, w, list(tiles["col"]), list(tiles["col"] + tiles["width"]), col0),
+        (1, h, list(tiles["row"]), list(tiles["row"] + tiles["height"]), row0),
+    ):
+        d, ok = steps(sm, flag, axis)
+        tile_edge = edge_lines(starts, ends, n)
+        cell_edge = ((origin + np.arange(1, n)) % 9) == 0
+        shape = [1, 1, 1]
+        shape[axis] = n - 1
+        te, ce = tile_edge.reshape(shape), cell_edge.reshape(shape)
+        inner = ok & ~te & ~ce
+        name = "x" if axis == 2 else "y"
+        base = float(d[inner].mean()) if inner.any() else float("nan")
+        out[f"inside_{name}"] = base
+        if (ok & te).any():
+            out[f"tile_edge_ratio_{name}"] = float(d[ok & te].mean()) / base
+        if (ok & ce & ~te).any():
+            out[f"cell_9km_edge_ratio_{name}"] = float(d[ok & ce & ~te].mean()) / base
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "folder", type=Path, help="DATA/REGION/YEAR holding filled.zarr and tiles.parquet"
+    )
+    ap.add_argument("--out", type=Path)
+    a = ap.parse_args()
+    res = seam_ratios(a.folder)
+    for k, v in res.items():
+        print(f"{k:<24} {v:.4f}")
+    if a.out:
+        a.out.write_text(json.dumps({"folder": str(a.folder), **res}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
