@@ -10,6 +10,7 @@ where installed) or, without CUDA, CPU workers whose torch threads add up to the
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.errors import ClusterError
+from pipeline.errors import ClusterError, PipelineError
 
 log = logging.getLogger("pipeline")
 ENV_SCHEDULER = "DASK_SCHEDULER_ADDRESS"
@@ -81,7 +82,13 @@ class Runner:
     ) -> Iterator[Any]:
         if self.client is None:
             for item in items:
-                yield fn(*args, item)
+                try:
+                    result = fn(*args, item)
+                except (PipelineError, KeyboardInterrupt):
+                    raise
+                except Exception as exc:
+                    raise _failed(what, item, exc) from exc
+                yield result
             return
         from distributed import as_completed
 
@@ -97,13 +104,10 @@ class Runner:
         by_key = {f.key: item for f, item in zip(futures, items, strict=True)}
         for future in as_completed(futures):
             if future.status == "error":
-                exc = future.exception()
+                cause = future.exception()
                 for f in futures:
                     f.cancel()
-                raise ClusterError(
-                    f"{what} {_label(by_key[future.key])} failed on every try "
-                    f"({type(exc).__name__}: {exc}); finished ones are kept, run the same command to resume"
-                ) from exc
+                raise _failed(what, by_key[future.key], cause) from cause
             yield future.result()
 
     def run_on_workers(self, fn: Callable[[], Any]) -> dict[str, Any]:
@@ -111,6 +115,22 @@ class Runner:
         if self.client is None:
             return {"local": fn()}
         return dict(self.client.run(fn))
+
+
+def _failed(what: str, item: Any, exc: BaseException) -> PipelineError:
+    """The one-line error of a unit that failed: a full disk says so; anything else names the
+    unit and the cause. Finished units are kept either way."""
+    if isinstance(exc, PipelineError):
+        return exc
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return ClusterError(
+            f"disk full while writing {what} {_label(item)} ({exc.filename or 'its output'}): free "
+            "space or point DATA= at a larger disk, then run again; finished ones are kept"
+        )
+    return ClusterError(
+        f"{what} {_label(item)} failed ({type(exc).__name__}: {exc}); finished ones are kept, "
+        "run the same command to resume (--debug shows the traceback)"
+    )
 
 
 def _quiet() -> None:

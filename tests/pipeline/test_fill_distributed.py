@@ -172,3 +172,30 @@ def test_a_scheduler_that_does_not_answer_is_one_line(tmp_path):
         runner(settings, "cpu"),
     ):
         pass
+
+
+def test_a_tile_that_fails_is_named_and_the_finished_ones_are_kept(year_dir, monkeypatch):
+    import errno
+
+    from pipeline import fill as fill_stage
+
+    _fresh(year_dir)
+    real = fill_stage.predict_tile
+
+    def tile_3_breaks(job, unit):
+        if unit[0] == 3:
+            raise RuntimeError("a bad day for tile 3")
+        return real(job, unit)
+
+    monkeypatch.setattr(fill_stage, "predict_tile", tile_3_breaks)
+    with pytest.raises(ClusterError, match="tile 3 failed .*a bad day.*run the same command"):
+        fill_run(year_dir, "txson", 2022, year_dir.parents[1], SETTINGS)
+    assert len(list((year_dir / "fill.parts").glob("tile-*.npz"))) == 3  # tiles 0-2 are kept
+
+    def disk_full(job, unit):
+        raise OSError(errno.ENOSPC, "No space left on device", "fill.parts/tile-00003.npz")
+
+    monkeypatch.setattr(fill_stage, "predict_tile", disk_full)
+    with pytest.raises(ClusterError, match="disk full while writing tile 0 .*larger disk"):
+        fill_run(year_dir, "txson", 2022, year_dir.parents[1], SETTINGS)
+    assert not (year_dir / "filled.zarr").exists()
