@@ -100,6 +100,8 @@ def bench_region(
                 rec = json.loads((folder / "fill.json").read_text())
                 m["train_seconds"] = rec["seconds"]["train"]
                 m["infer_seconds"] = rec["seconds"]["infer"]
+                m["baseline_seconds"] = rec["seconds"]["baselines"]
+                m["infer_pixel_days_per_s"] = rec["pixel_days_per_s"]
                 m["worker_peak_rss_mb"] = rec.get("worker_peak_memory_mb")
                 m["seconds_without_training"] = round(m["seconds"] - rec["seconds"]["train"], 1)
                 wall = m["seconds_without_training"]
@@ -117,8 +119,8 @@ def bench_region(
 def table(rows: list[dict[str, Any]]) -> str:
     keys = [k for k in rows[0]["stages"]] if rows else []
     lines = [
-        "| region | grid | stage | wall s | peak RSS MB | pixel-days/s | on disk MB |",
-        "|---|---|---|---|---|---|---|",
+        "| region | grid | stage | wall s | peak RSS MB | pixel-days/s | on disk MB | fill: inference s (pixel-days/s), baselines s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         for k in keys:
@@ -128,7 +130,12 @@ def table(rows: list[dict[str, Any]]) -> str:
             wall = m.get("seconds_without_training", m["seconds"])
             lines.append(
                 f"| {r['region']} | {r['shape'][0]} x {r['shape'][1]} | {k} | {wall:,.1f} | "
-                f"{m['peak_rss_mb']:,.0f} | {m['pixel_days_per_s'] or 0:,} | {m['bytes'] / 1e6:,.1f} |"
+                f"{m['peak_rss_mb']:,.0f} | {m['pixel_days_per_s'] or 0:,} | {m['bytes'] / 1e6:,.1f} | "
+                + (
+                    f"{m['infer_seconds']:,.1f} ({m['infer_pixel_days_per_s'] or 0:,}), {m['baseline_seconds']:,.1f} |"
+                    if "infer_seconds" in m
+                    else " |"
+                )
             )
     return "\n".join(lines)
 

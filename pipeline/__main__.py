@@ -159,10 +159,10 @@ def stage_impute(
 ) -> dict[str, Any]:
     # training (when no checkpoint is there) runs before the cluster starts, so the scheduler's
     # event loop in this process is not starved by it
-    fill_stage.ensure_model(root / reg.name / str(year), reg.name, year, root, settings)
+    model = fill_stage.ensure_model(root / reg.name / str(year), reg.name, year, root, settings)
     with cluster.runner(where, settings.device) as run:
         rec = fill_stage.run(
-            root / reg.name / str(year), reg.name, year, root, settings, run, progress=bar
+            root / reg.name / str(year), reg.name, year, root, settings, run, bar, model
         )
     if rec.get("up_to_date"):
         log.info("impute %s %d: up to date (same cube, tiles, model and settings)", reg.name, year)
