@@ -252,8 +252,8 @@ class TransformerMethod(Method):
         self._compiled = None
         self.model.load_state_dict(state["weights"])
         self.scaler = Scaler.from_state(state["scaler"])
-        # checkpoints from 8b3cc58 to the support calibration's removal also hold std_factors
-        # (pooled first); std_scale, which they hold too, is that pooled factor
+        # older checkpoints, from before the support calibration was removed, also hold
+        # std_factors (pooled first); std_scale, which they hold too, is that pooled factor
         self.std_scale = float(state.get("std_scale", 1.0))
 
 
