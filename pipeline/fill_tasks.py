@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.cube import open_cube
 from pipeline.fill_inputs import TARGET, Features, held_out, window_arrays, window_holdout
 from pipeline.stitch import blend_weights
-from pipeline.tile import Window
+from pipeline.tile import Window, land_mask
 
 NO_DATA, OBSERVED, FILLED = 0, 1, 2
 OUTPUTS = ("soil_moisture", "soil_moisture_uncertainty", "flag")
@@ -88,12 +89,6 @@ def worker_device(device: str) -> str:
     return f"cuda:{index % torch.cuda.device_count()}"
 
 
-def _open_cube(path: str) -> Any:
-    import xarray as xr
-
-    return xr.open_zarr(path, consolidated=True)
-
-
 def tile_path(job: FillJob, k: int) -> Path:
     return Path(job.parts) / f"tile-{k:05d}.npz"
 
@@ -108,9 +103,9 @@ def predict_tile(job: FillJob, unit: tuple[int, Window]) -> dict[str, Any]:
     import stimpute
 
     imp = imputer(job.checkpoint, job.checkpoint_sha256, job.device, job.threads)
-    cube = _open_cube(job.cube)
+    cube = open_cube(Path(job.cube))
     arr = window_arrays(cube, job.features, w)
-    land = _land(cube, w)
+    land = land_mask(cube, w)
     hide = window_holdout(arr, w, *job.origin, job.holdout, job.seed) & land[None]
     visible = np.where(hide | ~land[None], np.nan, arr.values).astype(np.float32)
     t0 = time.perf_counter()
@@ -153,16 +148,6 @@ def _summary(k: int, z: Any, *, reused: bool) -> dict[str, Any]:
         "check": {n: z[n] for n in ("t", "r", "c", "truth")},
         "baselines": {n[9:]: z[n] for n in z.files if n.startswith("baseline_")},
     }
-
-
-def _land(cube: Any, w: Window) -> np.ndarray:
-    from pipeline.tile import WATER
-
-    sel = cube.isel(y=w.rows, x=w.cols)
-    land = sel["in_region"].values.astype(bool)
-    if "land_cover" in sel:
-        land &= sel["land_cover"].values != WATER
-    return land
 
 
 def squares(shape: tuple[int, int], side: int) -> list[Window]:
@@ -217,9 +202,9 @@ def blend_square(
         return _square_summary(json.loads(marker.read_text()), i)
     import zarr
 
-    cube = _open_cube(job.cube)
+    cube = open_cube(Path(job.cube))
     observed = cube[TARGET].isel(y=sq.rows, x=sq.cols).values  # float32, NaN where missing
-    land = _land(cube, sq)
+    land = land_mask(cube, sq)
     n_time = observed.shape[0]
 
     def pieces() -> Iterator[tuple[Window, dict[str, np.ndarray]]]:

@@ -46,8 +46,11 @@ class Window:
         return slice(self.col, self.col + self.width)
 
 
-def land_mask(cube: xr.Dataset) -> np.ndarray:
-    """(H, W) True on land inside the region: in the boundary and not permanent water."""
+def land_mask(cube: xr.Dataset, window: Window | None = None) -> np.ndarray:
+    """(H, W) True on land inside the region: in the boundary and not permanent water (of
+    `window` only, when given)."""
+    if window is not None:
+        cube = cube.isel(y=window.rows, x=window.cols)
     land = cube["in_region"].values.astype(bool)
     if "land_cover" in cube:
         land &= cube["land_cover"].values != WATER
