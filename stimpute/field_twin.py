@@ -302,7 +302,7 @@ class FieldTwin:
         wet_odds = 0.18 + 0.08 * np.sin(2 * np.pi * (doy - 60) / 182.6)
         if rng.random() >= wet_odds:
             return np.zeros(self.shape)
-        length, offset, depth = rng.uniform(6, 18), rng.normal(0.3, 0.8), rng.gamma(0.8, 14.0)
+        length, offset, depth = rng.uniform(6, 18), rng.normal(0.3, 0.8), rng.gamma(0.8, 10.8)
         cell = self._field_day(10, t, length) + offset + 0.8 * self._field_day(11, t, 150)
         return depth * np.maximum(cell, 0) ** 1.5
 
