@@ -44,7 +44,8 @@ SOURCE_PRODUCTS = {
 
 
 def data_root(data: Path | None) -> Path:
-    return data or Path(os.environ.get("DATA", "data"))
+    """Absolute, so that tasks find the files whatever the working directory of their worker."""
+    return (data or Path(os.environ.get("DATA", "data"))).resolve()
 
 
 def progress_bar() -> Progress:
@@ -156,7 +157,11 @@ def stage_impute(
     settings: fill_stage.Settings,
     where: cluster.ClusterSettings,
     bar: Progress,
+    export: bool = False,
+    crs: str | None = None,
 ) -> dict[str, Any]:
+    """The fill stage on the cluster `where` says; with `export`, the export stage (to `crs`,
+    None for the native grid) runs on the same cluster before it closes."""
     # training (when no checkpoint is there) runs before the cluster starts, so the scheduler's
     # event loop in this process is not starved by it
     model = fill_stage.ensure_model(root / reg.name / str(year), reg.name, year, root, settings)
@@ -164,9 +169,16 @@ def stage_impute(
         rec = fill_stage.run(
             root / reg.name / str(year), reg.name, year, root, settings, run, bar, model
         )
+        _log_impute(reg, year, rec)
+        if export:
+            rec["export"] = stage_export(reg, year, root, crs, bar, run)
+    return rec
+
+
+def _log_impute(reg: Region, year: int, rec: dict[str, Any]) -> None:
     if rec.get("up_to_date"):
         log.info("impute %s %d: up to date (same cube, tiles, model and settings)", reg.name, year)
-        return rec
+        return
     st = next((m for m in rec["metrics"] if m["method"] == "st_transformer"), None)
     best = min(
         (m for m in rec["metrics"] if m["method"] != "st_transformer"),
@@ -180,11 +192,10 @@ def stage_impute(
         f"{rec['workers']} dask workers" if rec["workers"] else "in process",
         f"; held-out MAE {st['mae']:.4f} (best baseline {best['method']} {best['mae']:.4f})" if st and best else "",
     )  # fmt: skip
-    return rec
 
 
 def stage_export(
-    reg: Region, year: int, root: Path, crs: str | None, bar: Progress
+    reg: Region, year: int, root: Path, crs: str | None, bar: Progress, run: cluster.Runner
 ) -> dict[str, Any]:
     crs = crs or None  # an empty CRS= from make means the native grid
     rec = export_stage.run(
@@ -194,6 +205,7 @@ def stage_export(
         crs=crs,
         lonlat_bbox=list(reg.grid.lonlat_bbox()),
         progress=bar,
+        runner=run,
     )
     what = f"{rec['written']} files written" if rec["written"] else "up to date"
     log.info(
@@ -318,18 +330,15 @@ def impute(
 
 @app.command()
 def export(
-    region: str = REGION,
-    year: int = YEAR,
-    data: Path = DATA,
-    crs: str = CRS_OPT,
-    debug: bool = DEBUG,
-) -> None:
+    region: str = REGION, year: int = YEAR, data: Path = DATA, crs: str = CRS_OPT,
+    scheduler: str = SCHEDULER, workers: int = WORKERS, debug: bool = DEBUG,
+) -> None:  # fmt: skip
     """NetCDF, daily COGs with QGIS styles, STAC, and the run report: DATA/REGION/YEAR/export/."""
 
     def go() -> None:
         reg, root = find_region(region), data_root(data)
-        with progress_bar() as bar:
-            stage_export(reg, year, root, crs, bar)
+        with progress_bar() as bar, cluster.runner(_where(scheduler, workers), "cpu") as run:
+            stage_export(reg, year, root, crs, bar, run)
         report.write(
             root / reg.name / str(year),
             reg.name,
@@ -397,8 +406,8 @@ def fill(
             stage_cube(reg, year, root, False, False, bar)
             stage_tile(reg, year, root, size, overlap)
             settings = _settings(device, budget, holdout, baselines, seed)
-            stage_impute(reg, year, root, settings, where, bar)
-            rec = stage_export(reg, year, root, crs, bar)
+            filled = stage_impute(reg, year, root, settings, where, bar, export=True, crs=crs)
+        rec = filled["export"]
         seconds |= _recorded_seconds(folder)
         if rec["written"] or not (folder / "export" / "report" / "report.md").exists():
             path = report.write(folder, reg.name, year, seconds)

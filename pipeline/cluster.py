@@ -78,8 +78,14 @@ class Runner:
         return len(self.client.scheduler_info().get("workers", {}))
 
     def map(
-        self, fn: Callable[..., Any], items: Sequence[Any], *args: Any, what: str = "task"
+        self,
+        fn: Callable[..., Any],
+        items: Sequence[Any],
+        *args: Any,
+        what: str = "task",
+        gpu: bool | None = None,
     ) -> Iterator[Any]:
+        """fn(*args, item) for each item; `gpu` (default: the runner's) asks for a GPU slot."""
         if self.client is None:
             for item in items:
                 try:
@@ -98,7 +104,7 @@ class Runner:
             items,
             pure=False,
             retries=1,
-            resources={"GPU": 1} if self.gpu else None,
+            resources={"GPU": 1} if (self.gpu if gpu is None else gpu) else None,
             key=[f"{what}-{_label(item)}" for item in items],
         )
         by_key = {f.key: item for f, item in zip(futures, items, strict=True)}

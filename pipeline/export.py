@@ -6,23 +6,28 @@
   the image is larger than a block, nodata, band descriptions) with `<same name>.qml` beside it.
 - `stac/catalog.json`: a STAC catalog of the daily items and the NetCDF.
 
-Every file is written beside its target and renamed when complete; `export.json` records what
-was written for which fill, so a re-run writes only what is missing or out of date.
+The work runs as tasks on the fill's runner (a dask cluster, or this process): the NetCDF is one
+task, streamed chunk by chunk; the COGs are written by spans of days, each span inside one time
+chunk of `filled.zarr` and holding at most `SPAN_BYTES` of it, so a task's memory is bounded
+whatever the region's area (down to one day a task). Every file is written beside its target
+and renamed when complete; `export.json` records what was written for which fill, so a re-run
+writes only what is missing or out of date.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from datetime import UTC
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import xarray as xr
 
 from pipeline.catalog import load_products
+from pipeline.cluster import Runner
 from pipeline.errors import ExportError
+from pipeline.export_formats import VARIABLES, day_bands, write_cog, write_netcdf, write_stac
 from pipeline.files import replacing
 from pipeline.fill_tasks import FILLED, NO_DATA, OBSERVED
 from pipeline.progress import Ticker
@@ -30,13 +35,10 @@ from pipeline.provenance import peak_rss_mb
 from pipeline.qml import soil_moisture_style
 from pipeline.tile import fingerprint
 
-EXPORT_FORMAT = 1
-NODATA = -9999.0
-BANDS = (
-    "soil_moisture (m3 m-3)",
-    "soil_moisture_uncertainty (m3 m-3)",
-    "flag (1 observed, 2 filled)",
-)
+EXPORT_FORMAT = 2
+SPAN_BYTES = 256 * 2**20  # of the filled store a COG task holds at once
+NATIVE_CRS = "EPSG:6933"
+BYTES_PER_PIXEL_DAY = 9  # soil moisture and uncertainty (float32) and the flag (uint8)
 PRODUCTS = ("SPL2SMAP_S", "SPL3SMP_E", "daymet", "elevation", "land_cover", "soil_texture")
 
 
@@ -58,180 +60,68 @@ def provenance(fill_record: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def write_netcdf(filled: xr.Dataset, path: Path, attrs: dict[str, str]) -> Path:
-    ds = filled[["soil_moisture", "soil_moisture_uncertainty", "flag"]]
-    ds.attrs = {
-        "Conventions": "CF-1.8",
-        "title": f"gap-filled daily surface soil moisture, {path.stem}",
-        **attrs,
-    }
-    ds["spatial_ref"].attrs["long_name"] = "EASE-Grid 2.0 global (EPSG:6933)"
-    ds["flag"].attrs["flag_values"] = np.array(
-        [NO_DATA, OBSERVED, FILLED], np.uint8
-    )  # the variable's type (CF)
-    t, h, w = (ds.sizes[d] for d in ("time", "y", "x"))
-    chunks = (min(t, 32), min(h, 128), min(w, 128))
-    enc: dict[str, dict[str, Any]] = {
-        name: {"zlib": True, "complevel": 4, "chunksizes": chunks, "_FillValue": NODATA}
-        for name in ("soil_moisture", "soil_moisture_uncertainty")
-    }
-    enc["flag"] = {"zlib": True, "complevel": 4, "chunksizes": chunks, "_FillValue": None}
-    enc["time"] = {"units": "days since 1970-01-01", "dtype": "int32"}
-    with replacing(path) as tmp:
-        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=enc)
-    return path
-
-
-def day_bands(block: dict[str, np.ndarray], t: int) -> np.ndarray:
-    """(3, H, W) float32 of day `t` of a loaded block, NODATA wherever the flag says no data."""
-    sm, unc, flag = (block[n][t] for n in ("soil_moisture", "soil_moisture_uncertainty", "flag"))
-    out = np.stack([sm, unc, flag.astype(np.float32)])
-    out[:, (flag == NO_DATA) | ~np.isfinite(sm)] = NODATA
-    return out.astype(np.float32)
-
-
-def blocks(filled: xr.Dataset, days: int, size: int = 32):
-    """(first day index, arrays of `size` days): the zarr chunks are read once each."""
-    for t0 in range(0, days, size):
-        sel = filled.isel(time=slice(t0, t0 + size))
-        yield t0, {n: sel[n].values for n in ("soil_moisture", "soil_moisture_uncertainty", "flag")}
-
-
-def write_cog(
-    bands: np.ndarray,
-    path: Path,
-    transform: Any,
-    crs: str,
-    dst_crs: str | None,
-    tags: dict[str, str],
-) -> Path:
-    """One day as a Cloud-Optimized GeoTIFF (reprojected to `dst_crs` by nearest neighbour when
-    given, so observed values keep their exact numbers)."""
-    import rasterio
-    from rasterio.io import MemoryFile
-    from rio_cogeo.cogeo import cog_translate
-    from rio_cogeo.profiles import cog_profiles
-
-    if dst_crs is not None:
-        bands, transform, crs = _reproject(bands, transform, crs, dst_crs)
-    profile = {
-        "driver": "GTiff", "count": bands.shape[0], "height": bands.shape[1], "width": bands.shape[2],
-        "dtype": "float32", "crs": crs, "transform": transform, "nodata": NODATA,
-    }  # fmt: skip
-    # 256-pixel blocks for state-size images; small regions get 16-pixel blocks so that they
-    # still carry internal overviews (GDAL builds levels down to one block)
-    block = 256 if max(bands.shape[1:]) >= 512 else 16
-    out_profile = cog_profiles.get("deflate") | {
-        "blockxsize": block,
-        "blockysize": block,
-        "predictor": 3,
-    }
-    with MemoryFile() as mem:
-        with mem.open(**profile) as src:
-            src.write(bands)
-            for i, d in enumerate(BANDS, start=1):
-                src.set_band_description(i, d)
-            src.update_tags(**tags)
-        with mem.open() as src, replacing(path) as tmp:
-            cog_translate(
-                src,
-                str(tmp),
-                out_profile,
-                quiet=True,
-                overview_resampling="nearest",
-                in_memory=True,
-            )
-    with rasterio.open(path) as check:
-        if check.crs is None:
-            raise ExportError(f"{path}: written without a CRS")
-    return path
-
-
-def _reproject(
-    bands: np.ndarray, transform: Any, crs: str, dst_crs: str
-) -> tuple[np.ndarray, Any, str]:
-    from rasterio.warp import Resampling, calculate_default_transform, reproject
-
-    _, h, w = bands.shape
-    left, top = transform.c, transform.f
-    right, bottom = left + w * transform.a, top + h * transform.e
-    dst_t, dw, dh = calculate_default_transform(
-        crs, dst_crs, w, h, left=left, bottom=bottom, right=right, top=top
-    )
-    out = np.full((bands.shape[0], dh, dw), NODATA, dtype=np.float32)
-    reproject(bands, out, src_transform=transform, src_crs=crs, dst_transform=dst_t, dst_crs=dst_crs,
-              src_nodata=NODATA, dst_nodata=NODATA, resampling=Resampling.nearest)  # fmt: skip
-    return out, dst_t, dst_crs
-
-
-def write_stac(
-    folder: Path,
-    region: str,
-    year: int,
-    items: list[tuple[str, Path]],
-    netcdf: Path,
-    bbox: list[float],
-    crs: str,
-) -> Path:
-    """A self-contained STAC catalog: one item per day (COG + style) and one for the NetCDF."""
-    from datetime import datetime
-
-    import pystac
-
-    lon0, lat0, lon1, lat1 = bbox
-    geometry = {
-        "type": "Polygon",
-        "coordinates": [[[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1], [lon0, lat0]]],
-    }
-    cat = pystac.Catalog(
-        id=f"{region}-{year}", description=f"Gap-filled daily 1 km soil moisture, {region} {year}"
-    )
-    for day, tif in items:
-        when = datetime.fromisoformat(day).replace(tzinfo=UTC)
-        item = pystac.Item(
-            id=f"{region}-{day}",
-            geometry=geometry,
-            bbox=bbox,
-            datetime=when,
-            properties={"proj:code": crs},
+def day_spans(
+    days: int, chunk: int, pixels: int, budget: int = SPAN_BYTES
+) -> list[tuple[int, int]]:
+    """Day ranges [t0, t1) for the COG tasks: each inside one time chunk of `chunk` days (a task
+    decompresses only chunks it uses) and at most `budget` bytes of the store (at least a day)."""
+    if days < 1 or chunk < 1 or pixels < 1:
+        raise ExportError(
+            f"day_spans: days ({days}), chunk ({chunk}) and pixels ({pixels}) must be positive"
         )
-        item.add_asset(
-            "data",
-            pystac.Asset(
-                str(tif.resolve()),
-                media_type=pystac.MediaType.COG,
-                roles=["data"],
-                title="soil moisture, uncertainty, flag",
-            ),
-        )
-        item.add_asset(
-            "style",
-            pystac.Asset(
-                str(tif.with_suffix(".qml").resolve()),
-                media_type="application/xml",
-                roles=["style"],
-                title="QGIS style",
-            ),
-        )
-        cat.add_item(item)
-    start = datetime(year, 1, 1, tzinfo=UTC)
-    nc = pystac.Item(id=f"{region}-{year}-netcdf", geometry=geometry, bbox=bbox, datetime=None,
-                     properties={"start_datetime": start.isoformat(), "end_datetime": datetime(year, 12, 31, tzinfo=UTC).isoformat()})  # fmt: skip
-    nc.add_asset(
-        "data",
-        pystac.Asset(
-            str(netcdf.resolve()),
-            media_type="application/netcdf",
-            roles=["data"],
-            title="CF-1.8 NetCDF of the year",
-        ),
-    )
-    cat.add_item(nc)
-    stac = folder / "stac"
-    cat.normalize_hrefs(str(stac))
-    cat.make_all_asset_hrefs_relative()
-    cat.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
-    return stac / "catalog.json"
+    n = max(1, min(chunk, budget // (pixels * BYTES_PER_PIXEL_DAY)))
+    return [
+        (t0, min(c0 + chunk, days, t0 + n))
+        for c0 in range(0, days, chunk)
+        for t0 in range(c0, min(c0 + chunk, days), n)
+    ]
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """What every export task needs: plain values, so the job pickles small to dask workers."""
+
+    filled: str  # path of filled.zarr
+    region: str
+    netcdf: str  # path of the year's NetCDF
+    cog_dir: str
+    days: tuple[str, ...]  # ISO date of each time step
+    cogs: frozenset[int]  # time steps whose COG must be (re)written
+    styles: frozenset[int]  # time steps whose QGIS style must be (re)written
+    transform: Any  # affine transform of the native grid
+    crs: str | None  # None: the native EASE-Grid 2.0
+    attrs: tuple[tuple[str, str], ...]
+
+
+def export_span(job: ExportJob, span: tuple[int, int]) -> list[str]:
+    """Write the stale COGs and styles of the days in `span`; return the paths written."""
+    t0, t1 = span
+    with xr.open_zarr(job.filled, consolidated=True, chunks=None) as filled:
+        sel = filled.isel(time=slice(t0, t1))
+        block = {n: sel[n].values for n in VARIABLES}
+    attrs, style, written = dict(job.attrs), soil_moisture_style(), []
+    for t in range(t0, t1):
+        day = job.days[t]
+        tif = Path(job.cog_dir) / f"{job.region}_{day}.tif"
+        if t in job.cogs:
+            tags = {"date": day, **attrs}
+            bands = day_bands(block, t - t0)
+            written.append(str(write_cog(bands, tif, job.transform, NATIVE_CRS, job.crs, tags)))
+        if t in job.styles:
+            with replacing(tif.with_suffix(".qml")) as tmp:
+                tmp.write_text(style)
+            written.append(str(tif.with_suffix(".qml")))
+    return written
+
+
+def export_part(job: ExportJob, part: tuple[str, int, int]) -> list[str]:
+    """One task: ("netcdf", 0, 0) writes the year's NetCDF (streamed, see write_netcdf); a span
+    ("days <first>", t0, t1) its days' files (export_span)."""
+    name, t0, t1 = part
+    if name != "netcdf":
+        return export_span(job, (t0, t1))
+    with xr.open_zarr(job.filled, consolidated=True, chunks=None) as filled:
+        return [str(write_netcdf(filled, Path(job.netcdf), dict(job.attrs)))]
 
 
 def run(
@@ -242,9 +132,12 @@ def run(
     crs: str | None = None,
     lonlat_bbox: list[float],
     progress: Any = None,
+    runner: Runner | None = None,
 ) -> dict[str, Any]:
-    """Write folder/export/ from folder/filled.zarr; only what is missing or stale."""
+    """Write folder/export/ from folder/filled.zarr; only what is missing or stale. The NetCDF
+    and the spans of days run as tasks on `runner` (this process when None)."""
     start = time.perf_counter()
+    runner = runner or Runner(None)
     fill_path = folder / "fill.json"
     if not (folder / "filled.zarr").exists() or not fill_path.exists():
         raise ExportError(f"no filled cube in {folder}: run the fill stage first")
@@ -261,51 +154,55 @@ def run(
     key = fingerprint(EXPORT_FORMAT, fill_record["fingerprint"], crs)
     previous = json.loads(record_path.read_text()) if record_path.exists() else {}
     current = previous.get("fingerprint") == key
-    attrs = provenance(fill_record)
-    written: list[str] = []
 
     def stale(path: Path) -> bool:
         return not current or not path.exists()
 
-    netcdf = out / f"{region}_{year}.nc"
-    if stale(netcdf):
-        written.append(str(write_netcdf(filled, netcdf, attrs).relative_to(out)))
     import rioxarray  # noqa: F401 - the .rio accessor reads the grid mapping
 
-    transform = filled.rio.write_crs(filled["spatial_ref"].attrs["crs_wkt"]).rio.transform()
-    src_crs = "EPSG:6933"
     days = [str(d)[:10] for d in filled["time"].values]
     cog_dir = out / ("cog" if crs is None else f"cog-{crs.replace(':', '').lower()}")
     cog_dir.mkdir(exist_ok=True)
-    style = soil_moisture_style()
-    ticker = Ticker(progress, "export", len(days), "days")
     tifs = [(day, cog_dir / f"{region}_{day}.tif") for day in days]
-    for t0, block in blocks(filled, len(days)):
-        for t in range(len(block["flag"])):
-            day, tif = tifs[t0 + t]
-            if stale(tif):
-                write_cog(day_bands(block, t), tif, transform, src_crs, crs, {"date": day, **attrs})
-                written.append(str(tif.relative_to(out)))
-            qml = tif.with_suffix(".qml")
-            if stale(qml):
-                with replacing(qml) as tmp:
-                    tmp.write_text(style)
-                written.append(str(qml.relative_to(out)))
-            ticker.advance()
+    netcdf = out / f"{region}_{year}.nc"
+    job = ExportJob(
+        filled=str(folder / "filled.zarr"), region=region, netcdf=str(netcdf), cog_dir=str(cog_dir),
+        days=tuple(days),
+        cogs=frozenset(t for t, (_, tif) in enumerate(tifs) if stale(tif)),
+        styles=frozenset(t for t, (_, tif) in enumerate(tifs) if stale(tif.with_suffix(".qml"))),
+        transform=filled.rio.write_crs(filled["spatial_ref"].attrs["crs_wkt"]).rio.transform(),
+        crs=crs, attrs=tuple(provenance(fill_record).items()),
+    )  # fmt: skip
+    pixels = filled.sizes["y"] * filled.sizes["x"]
+    spans = day_spans(len(days), filled.chunks["time"][0], pixels, SPAN_BYTES)
+    parts = [("netcdf", 0, 0)] if stale(netcdf) else []  # the longest task goes first
+    parts += [
+        (f"days {days[t0]}", t0, t1)
+        for t0, t1 in spans
+        if any(t in job.cogs or t in job.styles for t in range(t0, t1))
+    ]
+    ticker = Ticker(progress, "export", len(parts), "parts")
+    written: list[str] = []
+    for paths in runner.map(export_part, parts, job, what="export", gpu=False):
+        written += [str(Path(p).relative_to(out)) for p in paths]
+        ticker.advance()
     catalog = out / "stac" / "catalog.json"
     if written or stale(catalog):
-        write_stac(out, region, year, tifs, netcdf, lonlat_bbox, crs or src_crs)
+        write_stac(out, region, year, tifs, netcdf, lonlat_bbox, crs or NATIVE_CRS)
     if not written and current:
         return previous | {"written": 0}
     record = {
         "fingerprint": key,
-        "crs": crs or src_crs,
+        "crs": crs or NATIVE_CRS,
         "netcdf": netcdf.name,
         "cogs": len(tifs),
         "stac": str(catalog.relative_to(out)),
         "written": len(written),
+        "tasks": len(parts),
+        "workers": runner.workers,
         "seconds": round(time.perf_counter() - start, 1),
         "peak_memory_mb": peak_rss_mb(),
+        "worker_peak_memory_mb": runner.run_on_workers(peak_rss_mb) if runner.client else {},
         "flags": {"observed": OBSERVED, "filled": FILLED, "no_data": NO_DATA},
     }
     with replacing(record_path) as tmp:

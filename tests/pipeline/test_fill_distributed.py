@@ -199,3 +199,35 @@ def test_a_tile_that_fails_is_named_and_the_finished_ones_are_kept(year_dir, mon
     with pytest.raises(ClusterError, match="disk full while writing tile 0 .*larger disk"):
         fill_run(year_dir, "txson", 2022, year_dir.parents[1], SETTINGS)
     assert not (year_dir / "filled.zarr").exists()
+
+
+def test_export_on_the_cluster_equals_the_in_process_export(year_dir, cluster, monkeypatch):
+    """The NetCDF and the COGs written by tasks on two workers (in 5-day spans, as a large
+    region's memory bound would cut them) hold the values the in-process export writes."""
+    import rasterio
+
+    from pipeline import export
+
+    address, _ = cluster
+    _fresh(year_dir)
+    fill_run(year_dir, "txson", 2022, year_dir.parents[1], SETTINGS)
+    shutil.rmtree(year_dir / "export", ignore_errors=True)
+    bbox = list(region("txson").grid.lonlat_bbox())
+    export.run(year_dir, "txson", 2022, lonlat_bbox=bbox)
+    reference = year_dir.parents[1] / "reference-export"
+    shutil.rmtree(reference, ignore_errors=True)
+    (year_dir / "export").rename(reference)
+    monkeypatch.setattr(export, "SPAN_BYTES", 36 * 36 * 9 * 5)
+    with runner(ClusterSettings(scheduler=address), "cpu") as run:
+        rec = export.run(year_dir, "txson", 2022, lonlat_bbox=bbox, runner=run)
+    # the NetCDF, then 11 chunks of 32 days in 7 spans each and the last 13 days in 3
+    assert rec["workers"] == 2 and rec["tasks"] == 1 + 11 * 7 + 3
+    assert rec["written"] == 1 + 2 * 365
+    a = xr.open_dataset(reference / "txson_2022.nc")
+    b = xr.open_dataset(year_dir / "export" / "txson_2022.nc")
+    for name in OUTPUTS:
+        np.testing.assert_array_equal(b[name].values, a[name].values, err_msg=name)
+    for tif in sorted((reference / "cog").glob("*.tif")):
+        with rasterio.open(tif) as x, rasterio.open(year_dir / "export" / "cog" / tif.name) as y:
+            np.testing.assert_array_equal(y.read(), x.read(), err_msg=tif.name)
+    assert (year_dir / "export" / "stac" / "catalog.json").exists()

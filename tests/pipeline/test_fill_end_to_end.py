@@ -155,10 +155,10 @@ def test_interrupted_export_leaves_no_half_file_and_a_rerun_completes(run_dir, m
         return real(bands, path, *a, **k)
 
     monkeypatch.setattr(export, "write_cog", dying)
-    res = _fill(run_dir.parents[1])
+    res = _fill(run_dir.parents[1], "--workers", "0")  # in this process, where the patch is
     assert res.exit_code == 130 and "interrupted" in res.output
     monkeypatch.setattr(export, "write_cog", real)
-    res = _fill(run_dir.parents[1])
+    res = _fill(run_dir.parents[1], "--workers", "0")
     assert res.exit_code == 0 and "2 files written" in res.output, res.output
     assert not list(run_dir.rglob("*.part"))  # ...is gone once the re-run completes
     with rasterio.open(cog / "txson_2022-02-02.tif") as src:
@@ -175,10 +175,10 @@ def test_notebook_runs_top_to_bottom_on_the_outputs(run_dir, monkeypatch):
 def test_geographic_cog_on_request(run_dir, tmp_path):
     from rio_cogeo.cogeo import cog_validate
 
-    from pipeline.export import blocks, day_bands, write_cog
+    from pipeline.export_formats import VARIABLES, day_bands, write_cog
 
     filled = xr.open_zarr(run_dir / "filled.zarr")
-    _, block = next(blocks(filled, 365))
+    block = {n: filled[n].values for n in VARIABLES}
     with rasterio.open(run_dir / "export" / "cog" / "txson_2022-01-01.tif") as src:
         transform = src.transform
     out = write_cog(
