@@ -8,7 +8,12 @@ from pipeline.export import BYTES_PER_PIXEL_DAY, day_spans
 
 @pytest.mark.parametrize(
     ("days", "chunk", "pixels", "budget"),
-    [(365, 32, 36 * 36, 2**28), (365, 32, 1188 * 1296, 2**28), (366, 32, 10**6, 1), (5, 32, 4, 10**9)],
+    [
+        (365, 32, 36 * 36, 2**28),
+        (365, 32, 1188 * 1296, 2**28),
+        (366, 32, 10**6, 1),
+        (5, 32, 4, 10**9),
+    ],
 )
 def test_spans_cover_every_day_once_within_chunks_and_budget(days, chunk, pixels, budget):
     spans = day_spans(days, chunk, pixels, budget)
