@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +68,27 @@ def size_of(path: Path) -> int:
 
 
 def bench_region(
-    name: str, data: Path, workers: list[int], budget: float, log: Path
+    name: str,
+    data: Path,
+    workers: list[int],
+    budget: float,
+    log: Path,
+    save: Callable[[dict[str, Any]], None],
 ) -> dict[str, Any]:
+    """One region's row; `save` gets the row after every stage, so a run stopped half-way keeps
+    the stages it finished (the row says `complete: false` until the last one)."""
     from pipeline.catalog import region
 
     grid = region(name).grid
     folder = data / name / "2022"
     common = ["--region", name, "--year", "2022", "--data", str(data)]
     env = {**os.environ, "SOURCE": "sample"}
-    row: dict[str, Any] = {"region": name, "shape": list(grid.shape), "stages": {}}
+    row: dict[str, Any] = {
+        "region": name,
+        "shape": list(grid.shape),
+        "stages": {},
+        "complete": False,
+    }
     pixel_days = 365 * grid.height * grid.width
     row["pixel_days"] = pixel_days
     for stage in STAGES:
@@ -109,10 +122,13 @@ def bench_region(
                 wall = m["seconds"]
             m["pixel_days_per_s"] = round(pixel_days / wall) if wall else None
             row["stages"][key] = m
+            save(row)
             print(
                 f"{name:>14} {key:<10} {m['seconds']:>8.1f} s {m['peak_rss_mb']:>8.0f} MB",
                 flush=True,
             )
+    row["complete"] = True
+    save(row)
     return row
 
 
@@ -123,7 +139,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        for k in keys:
+        for k in [*keys, *(k for k in r["stages"] if k not in keys)]:
             m = r["stages"].get(k)
             if m is None:
                 continue
@@ -160,21 +176,27 @@ def main() -> None:
         else []
     )
     rows = [r for r in done if r["region"] not in a.regions.split(",")]
-    for name in a.regions.split(","):
-        rows.append(
-            bench_region(name, a.data, [int(w) for w in a.workers.split(",")], a.budget, log)
-        )
+
+    def save(row: dict[str, Any]) -> None:
+        current = [r for r in rows if r["region"] != row["region"]] + [row]
         meta = {
             "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "cores": psutil.cpu_count(),
             "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "rows": rows,
+            "rows": current,
         }
         a.out.with_suffix(".json").write_text(json.dumps(meta, indent=1))
         a.out.with_suffix(".md").write_text(
             f"# Scale: cost per stage against area\n\nMeasured {meta['measured']} on {meta['cores']} cores, "
             f"{meta['memory_gb']} GB; `python benchmarks/scale.py` (sample source, one process per stage, "
-            "peak RSS of the process tree, fill seconds without training).\n\n" + table(rows) + "\n"
+            "peak RSS of the process tree, fill seconds without training).\n\n"
+            + table(current)
+            + "\n"
+        )
+
+    for name in a.regions.split(","):
+        rows.append(
+            bench_region(name, a.data, [int(w) for w in a.workers.split(",")], a.budget, log, save)
         )
 
 
