@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # GPU checks and timings in one go, for a lent CUDA machine (see benchmarks/README.md):
-#   bash benchmarks/gpu.sh [steps...]   steps: tests tput point day (default: tests tput point)
+#   bash benchmarks/gpu.sh [steps...]   steps: tests tput point day texas (default: tests tput point)
+# `texas` is the Texas-year chain on the sample (its generation, on the CPU, comes first and is
+# timed apart as the download stage), one GPU worker, stage by stage as in the scale benchmark.
 # Uses the machine's own python3 with torch; writes logs and JSON under ${OUT:-benchmarks/results/gpu}.
 set -uo pipefail
 out=${OUT:-benchmarks/results/gpu}
@@ -27,6 +29,8 @@ for step in $steps; do
     point|day|block)
       $py -m stimpute.bench --dataset twin --protocol "$step" --models st_transformer --budget full \
         --time-budget "${TRAIN_S:-200}" --no-throughput --out "$out/twin-$step.json" 2>&1 | tee "$out/twin-$step.log" | grep -v "^[0-9:]* step" ;;
+    texas)
+      $py benchmarks/scale.py --regions texas --workers 1 --data "${DATA:-$out/data}" --out "$out/scale-texas" ;;
     *) echo "unknown step $step"; exit 2 ;;
   esac
 done
