@@ -165,6 +165,32 @@ def test_interrupted_export_leaves_no_half_file_and_a_rerun_completes(run_dir, m
         assert src.read(1).shape == (36, 36)
 
 
+def test_a_full_disk_in_the_export_is_one_line_and_the_outputs_stay(run_dir, monkeypatch):
+    import errno
+
+    from pipeline import export
+
+    cog = run_dir / "export" / "cog"
+    (cog / "txson_2022-04-01.tif").unlink()
+    kept = [p for p in (run_dir / "export").rglob("*") if p.is_file()]
+    before = {p: p.stat().st_mtime_ns for p in kept}
+
+    def full(bands, path, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(export, "write_cog", full)
+    res = _fill(run_dir.parents[1], "--workers", "0")
+    assert res.exit_code == 2, res.output
+    assert (
+        "disk full while writing export days 2022-03-" in res.output
+        and "Traceback" not in res.output
+    )
+    assert {p: p.stat().st_mtime_ns for p in kept} == before  # nothing written was touched
+    monkeypatch.undo()
+    res = _fill(run_dir.parents[1], "--workers", "0")
+    assert res.exit_code == 0 and "1 files written" in res.output, res.output
+
+
 def test_notebook_runs_top_to_bottom_on_the_outputs(run_dir, monkeypatch):
     from tests.notebooks import run
 
