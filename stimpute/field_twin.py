@@ -197,21 +197,18 @@ class FieldTwin:
     def _field(self, stream: int, length: float) -> np.ndarray:
         return smooth_field(self.seed, stream, length, self.rows, self.cols)
 
-    def _statics(self, pixel_bias_std: float) -> None:
-        # elevation on the window grown by a pixel, so the slope is a central difference everywhere
-        rows = np.arange(self.rows[0] - 1, self.rows[-1] + 2)
-        cols = np.arange(self.cols[0] - 1, self.cols[-1] + 2)
-        elev = 350 + 120 * smooth_field(self.seed, 1, 10, rows, cols)
-        elev += 60 * smooth_field(self.seed, 2, 300, rows, cols)
-        gy, gx = np.gradient(elev, 1000.0)
-        slope = np.degrees(np.arctan(np.hypot(gx, gy)))[1:-1, 1:-1]
-        elevation = elev[1:-1, 1:-1]
-        sand = 0.15 + 0.7 / (1 + np.exp(-1.2 * self._field(3, 7)))
-        clay = (1 - sand) * (0.35 + 0.25 / (1 + np.exp(-self._field(4, 5))))
-        lc_field = self._field(5, 4) + 0.6 * (elevation - 350) / 134.0
+    def _statics(self, pixel_bias_std: float, band_rows: int = 144) -> None:
+        """The fixed fields (terrain, soil, land cover and what follows from them), computed
+        `band_rows` rows at a time so that their temporaries follow the band."""
+        f64 = {k: np.empty(self.shape) for k in ("elevation", "sand", "clay", "lc_field", "bias")}
+        f64["slope"] = np.empty(self.shape)
+        for r0 in range(0, self.shape[0], band_rows):
+            b = slice(r0, min(self.shape[0], r0 + band_rows))
+            self._static_band(b, f64)
+        elevation, sand, clay, slope = f64["elevation"], f64["sand"], f64["clay"], f64["slope"]
         spread = NormalDist(0.0, float(np.sqrt(1 + 0.36 * (120**2 + 60**2) / 134.0**2)))
         cuts = [spread.inv_cdf(q) for q in (0.35, 0.6, 0.85)]  # the old twin's quantiles
-        land_cover = np.digitize(lc_field, cuts)  # 0 grass, 1 crop, 2 shrub, 3 forest
+        land_cover = np.digitize(f64.pop("lc_field"), cuts)  # 0 grass, 1 crop, 2 shrub, 3 forest
         self.forest = land_cover == 3
         self.porosity = 0.50 - 0.14 * sand + 0.06 * clay
         self.residual = 0.02 + 0.14 * clay
@@ -219,7 +216,7 @@ class FieldTwin:
         self.runoff = np.clip(0.05 + 0.35 * clay + 0.015 * slope, 0, 0.7)
         self.elevation = elevation
         self.noise_sd = self.noise_std * np.where(self.forest, 1.5, 1.0)
-        self.bias = pixel_bias_std * self._field(6, 1.0)
+        self.bias = pixel_bias_std * f64["bias"]
         self.coarse_bias = 0.01 * block_mean(self._field(7, 20), COARSE)
         self.static = {
             "elevation": elevation.astype(np.float32),
@@ -228,6 +225,24 @@ class FieldTwin:
             **{f"lc_{c}": (land_cover == i).astype(np.float32) for i, c in enumerate(LAND_COVER)},
         }
         self.land_cover = land_cover
+
+    def _static_band(self, b: slice, out: dict[str, np.ndarray]) -> None:
+        rows = self.rows[b]
+        # elevation grown by a pixel, so the slope is a central difference everywhere
+        grown_rows = np.arange(rows[0] - 1, rows[-1] + 2)
+        grown_cols = np.arange(self.cols[0] - 1, self.cols[-1] + 2)
+        elev = 350 + 120 * smooth_field(self.seed, 1, 10, grown_rows, grown_cols)
+        elev += 60 * smooth_field(self.seed, 2, 300, grown_rows, grown_cols)
+        gy, gx = np.gradient(elev, 1000.0)
+        out["slope"][b] = np.degrees(np.arctan(np.hypot(gx, gy)))[1:-1, 1:-1]
+        elevation = elev[1:-1, 1:-1]
+        out["elevation"][b] = elevation
+        field = lambda stream, length: smooth_field(self.seed, stream, length, rows, self.cols)  # noqa: E731
+        sand = 0.15 + 0.7 / (1 + np.exp(-1.2 * field(3, 7)))
+        out["sand"][b] = sand
+        out["clay"][b] = (1 - sand) * (0.35 + 0.25 / (1 + np.exp(-field(4, 5))))
+        out["lc_field"][b] = field(5, 4) + 0.6 * (elevation - 350) / 134.0
+        out["bias"][b] = field(6, 1.0)
 
     def _weather(self) -> None:
         """The region-wide weather of each day, keyed by the seed alone."""
@@ -241,87 +256,114 @@ class FieldTwin:
         self.anomaly = anomaly
         self.coarse_phase = float(np.random.default_rng([self.seed, 101]).uniform(0, 1))
 
-    def days(self) -> Iterator[Day]:
-        """Yield each day in order; the soil-water state is carried from one day to the next."""
+    def days(self, band_rows: int = 144) -> Iterator[Day]:
+        """Yield each day in order; the soil-water state is carried from one day to the next.
+
+        A day is computed `band_rows` rows at a time (a multiple of the coarse cell), so its
+        temporaries follow the band, not the window; every value depends on its global row and
+        column only, so the bands meet without a seam."""
+        if band_rows % COARSE or band_rows < COARSE:
+            raise ValueError(f"band_rows={band_rows}: give a positive multiple of {COARSE}")
         fast = np.full(self.shape, 0.05)
         slow = 0.3 * (self.porosity - self.residual)
-        u = self.orbit.across(self.rows, self.cols)
-        seed = self.seed
-        r, c = self.rows[:, None], self.cols[None, :]
-        frozen_lapse = 0.0065 * (self.elevation - 350)
+        h, w = self.shape
         for t in range(self.n_days):
             doy = int(self.doy[t])
-            season = np.sin(2 * np.pi * (doy - 110) / 365.25)
-            tmax = 24 + 10 * season + self.anomaly[t] - frozen_lapse
-            rain = self._rain(t, doy)
-            fast, slow = soil_water_step(
-                fast, slow, rain, tmax, self.porosity, self.residual, self.tau0, self.runoff
-            )
-            truth = self.residual + fast + slow
-            # acquisitions of the day
-            passes = []
-            coverage = np.zeros(self.shape, bool)
-            for k in self.orbit.tracks_on(t, u):
-                if uniform(seed, 20, t, k)[0] < self.missed_pass:
-                    continue
-                inside = self.orbit.inside(k, u)
-                if inside.any():
-                    passes.append(Pass(k, inside))
-                    coverage |= inside
-            frozen = tmax < 1.0
-            qc = np.where(coverage, 0, 1).astype(np.uint8)
-            retrieval = np.full(self.shape, np.nan)
-            if coverage.any():
-                patch = self._field_day(30, t, 2.5) > NormalDist().inv_cdf(1 - self.qc_patch_share)
-                dense = self.forest & (uniform(seed, 31, t, r, c) < 0.35)
-                noise = normal(seed, 16, t, r, c) * self.noise_sd
-                value = np.clip(truth + noise + self.bias, *RETRIEVAL_RANGE)
-                retrieval = np.where(coverage, value, np.nan)
-                qc |= np.where(coverage & frozen, 2, 0).astype(np.uint8)
-                qc |= np.where(coverage & dense, 4, 0).astype(np.uint8)
-                qc |= np.where(coverage & patch, 8, 0).astype(np.uint8)
-            yield Day(
-                index=t,
-                date=self.dates[t],
-                truth=truth.astype(np.float32),
-                retrieval=retrieval.astype(np.float32),
-                qc_flag=qc,
-                precipitation=self._rain_covariate(t, rain).astype(np.float32),
-                tmax=tmax.astype(np.float32),
-                sm_9km=self._coarse(t, truth, frozen).astype(np.float32),
-                passes=passes,
-            )
+            out: dict[str, np.ndarray] = {
+                "truth": np.empty(self.shape, np.float32),
+                "retrieval": np.empty(self.shape, np.float32),
+                "qc_flag": np.empty(self.shape, np.uint8),
+                "precipitation": np.empty(self.shape, np.float32),
+                "tmax": np.empty(self.shape, np.float32),
+            }
+            sm_9km = np.empty((h // COARSE, w // COARSE), np.float32)
+            tracks = self.orbit.tracks_on(t, self.orbit.across(self.rows, self.cols))
+            tracks = [k for k in tracks if uniform(self.seed, 20, t, k)[0] >= self.missed_pass]
+            inside = {k: np.zeros(self.shape, bool) for k in tracks}
+            for r0 in range(0, h, band_rows):
+                b = slice(r0, min(h, r0 + band_rows))
+                self._band(t, doy, b, fast, slow, out, sm_9km, inside)
+            passes = [Pass(k, m) for k, m in inside.items() if m.any()]
+            yield Day(index=t, date=self.dates[t], sm_9km=sm_9km, passes=passes, **out)
 
-    def _field_day(self, stream: int, t: int, length: float) -> np.ndarray:
-        return smooth_field(self.seed * 1000 + stream, t, length, self.rows, self.cols)
+    def _band(
+        self,
+        t: int,
+        doy: int,
+        b: slice,
+        fast: np.ndarray,
+        slow: np.ndarray,
+        out: dict[str, np.ndarray],
+        sm_9km: np.ndarray,
+        inside: dict[int, np.ndarray],
+    ) -> None:
+        """Day `t` on the rows `b` of the window: advances `fast` and `slow` there in place and
+        writes the band's share of `out`, `sm_9km` and the passes' `inside` masks."""
+        seed, rows = self.seed, self.rows[b]
+        r, c = rows[:, None], self.cols[None, :]
+        season = np.sin(2 * np.pi * (doy - 110) / 365.25)
+        tmax = 24 + 10 * season + self.anomaly[t] - 0.0065 * (self.elevation[b] - 350)
+        rain = self._rain(t, doy, rows)
+        fast[b], slow[b] = soil_water_step(
+            fast[b], slow[b], rain, tmax, self.porosity[b], self.residual[b], self.tau0[b],
+            self.runoff[b],
+        )  # fmt: skip
+        truth = self.residual[b] + fast[b] + slow[b]
+        u = self.orbit.across(rows, self.cols)
+        coverage = np.zeros(truth.shape, bool)
+        for k, mask in inside.items():
+            mask[b] = self.orbit.inside(k, u)
+            coverage |= mask[b]
+        frozen = tmax < 1.0
+        qc = np.where(coverage, 0, 1).astype(np.uint8)
+        retrieval = np.full(truth.shape, np.nan)
+        if coverage.any():
+            cut = NormalDist().inv_cdf(1 - self.qc_patch_share)
+            patch = smooth_field(self.seed * 1000 + 30, t, 2.5, rows, self.cols) > cut
+            dense = self.forest[b] & (uniform(seed, 31, t, r, c) < 0.35)
+            noise = normal(seed, 16, t, r, c) * self.noise_sd[b]
+            value = np.clip(truth + noise + self.bias[b], *RETRIEVAL_RANGE)
+            retrieval = np.where(coverage, value, np.nan)
+            qc |= np.where(coverage & frozen, 2, 0).astype(np.uint8)
+            qc |= np.where(coverage & dense, 4, 0).astype(np.uint8)
+            qc |= np.where(coverage & patch, 8, 0).astype(np.uint8)
+        out["truth"][b], out["retrieval"][b], out["qc_flag"][b] = truth, retrieval, qc
+        out["precipitation"][b] = self._rain_covariate(t, rain, rows)
+        out["tmax"][b] = tmax
+        c9 = slice(b.start // COARSE, -(-b.stop // COARSE))
+        sm_9km[c9] = self._coarse(t, truth, frozen, rows, self.coarse_bias[b])
 
-    def _rain(self, t: int, doy: int) -> np.ndarray:
-        """Storms: on a wet day (odds follow the season) a correlated rain cell over a larger
-        weather system, so parts of a large region stay dry on a wet day."""
+    def _rain(self, t: int, doy: int, rows: np.ndarray) -> np.ndarray:
+        """Storms on `rows`: on a wet day (odds follow the season) a correlated rain cell over a
+        larger weather system, so parts of a large region stay dry on a wet day. The day's draws
+        are keyed by the seed and the day alone, so every band sees the same storm."""
         rng = np.random.default_rng([self.seed, 200, t])
         wet_odds = 0.18 + 0.08 * np.sin(2 * np.pi * (doy - 60) / 182.6)
         if rng.random() >= wet_odds:
-            return np.zeros(self.shape)
+            return np.zeros((len(rows), len(self.cols)))
         length, offset, depth = rng.uniform(6, 18), rng.normal(0.3, 0.8), rng.gamma(0.8, 10.8)
-        cell = self._field_day(10, t, length) + offset + 0.8 * self._field_day(11, t, 150)
+        cell = smooth_field(self.seed * 1000 + 10, t, length, rows, self.cols) + offset
+        cell += 0.8 * smooth_field(self.seed * 1000 + 11, t, 150, rows, self.cols)
         return depth * np.maximum(cell, 0) ** 1.5
 
-    def _rain_covariate(self, t: int, rain: np.ndarray) -> np.ndarray:
-        r, c = self.rows[:, None], self.cols[None, :]
+    def _rain_covariate(self, t: int, rain: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        r, c = rows[:, None], self.cols[None, :]
         err = self.rain_error
         return block_mean(rain, RAIN_BLUR) * np.exp(
             err * normal(self.seed, 17, t, r, c) - err**2 / 2
         )
 
-    def _coarse(self, t: int, truth: np.ndarray, frozen: np.ndarray) -> np.ndarray:
-        """The 9 km soil moisture of the day on the window's coarse cells (NaN outside the
+    def _coarse(
+        self, t: int, truth: np.ndarray, frozen: np.ndarray, rows: np.ndarray, bias: np.ndarray
+    ) -> np.ndarray:
+        """The 9 km soil moisture of the day on the coarse cells of `rows` (NaN outside the
         day's coarse swaths, where a cell is frozen, and on 5% random dropouts)."""
-        h, w = self.shape[0] // COARSE, self.shape[1] // COARSE
-        r9 = (self.rows[::COARSE] // COARSE)[:, None]
+        h, w = len(rows) // COARSE, len(self.cols) // COARSE
+        r9 = (rows[::COARSE] // COARSE)[:, None]
         c9 = (self.cols[::COARSE] // COARSE)[None, :]
         mean = truth.reshape(h, COARSE, w, COARSE).mean(axis=(1, 3))
         noise = 0.012 * normal(self.seed, 18, t, r9, c9)
-        value = mean + noise + self.coarse_bias[::COARSE, ::COARSE]
+        value = mean + noise + bias[::COARSE, ::COARSE]
         band = ((c9 * 0.25 + t * 0.37 + self.coarse_phase) % 1.0) < self.coarse_valid
         valid = band & (uniform(self.seed, 19, t, r9, c9) > 0.05)
         cold = frozen.reshape(h, COARSE, w, COARSE).any(axis=(1, 3))
