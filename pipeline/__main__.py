@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,9 @@ from pipeline import tile as tile_stage
 from pipeline import train as train_stage
 from pipeline.catalog import Region, load_products
 from pipeline.catalog import region as find_region
-from pipeline.errors import ClusterError, PipelineError, SourceError
+from pipeline.errors import ClusterError, PipelineError, SourceError, Terminated
 from pipeline.provenance import peak_rss_mb
+from pipeline.run_lock import one_run
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -82,16 +84,28 @@ def _run(debug: bool, fn) -> None:
         handlers=[handler],
         force=True,
     )
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         fn()
     except PipelineError as exc:
         if debug:
             raise
         err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(exc.exit_code) from None
+    except Terminated:
+        err.print(
+            "stopped (SIGTERM): nothing half-written was kept; run the same command to resume"
+        )
+        raise typer.Exit(143) from None
     except KeyboardInterrupt:
         err.print("interrupted: nothing half-written was kept; run the same command to resume")
         raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
 
 
 def stage_download(reg: Region, year: int, root: Path, source: str, bar: Progress) -> float:
@@ -255,6 +269,11 @@ SCHEDULER = typer.Option(
     None, envvar=cluster.ENV_SCHEDULER,
     help="address of a running dask scheduler (tcp://host:8786); default: a local cluster",
 )  # fmt: skip
+WAIT = typer.Option(
+    False,
+    "--wait",
+    help="if another run is processing this region-year, wait for it (default: exit 75)",
+)
 WORKERS = typer.Option(
     None, help="local dask workers (default: one per GPU, else sized to the cores; 0: no dask)"
 )
@@ -266,13 +285,15 @@ def download(
     year: int = YEAR,
     source: str = SOURCE,
     data: Path = DATA,
+    wait: bool = WAIT,
     debug: bool = DEBUG,
 ) -> None:
     """Find and fetch the granules of a region-year into DATA/REGION/YEAR/raw."""
 
     def go() -> None:
-        with progress_bar() as bar:
-            stage_download(find_region(region), year, data_root(data), source, bar)
+        reg, root = find_region(region), data_root(data)
+        with one_run(root, reg.name, str(year), wait=wait), progress_bar() as bar:
+            stage_download(reg, year, root, source, bar)
 
     _run(debug, go)
 
@@ -282,13 +303,14 @@ def cube(
     region: str = REGION, year: int = YEAR, data: Path = DATA,
     strict: bool = typer.Option(False, help="fail on a damaged granule instead of skipping it"),
     force: bool = typer.Option(False, help="rebuild even if the granules have not changed"),
-    debug: bool = DEBUG,
+    wait: bool = WAIT, debug: bool = DEBUG,
 ) -> None:  # fmt: skip
     """Build DATA/REGION/YEAR/cube.zarr from the downloaded granules."""
 
     def go() -> None:
-        with progress_bar() as bar:
-            stage_cube(find_region(region), year, data_root(data), strict, force, bar)
+        reg, root = find_region(region), data_root(data)
+        with one_run(root, reg.name, str(year), wait=wait), progress_bar() as bar:
+            stage_cube(reg, year, root, strict, force, bar)
 
     _run(debug, go)
 
@@ -300,30 +322,35 @@ def tile(
     data: Path = DATA,
     size: int = TILE_SIZE,
     overlap: int = OVERLAP,
+    wait: bool = WAIT,
     debug: bool = DEBUG,
 ) -> None:
     """Cut the region into overlapping tiles: DATA/REGION/YEAR/tiles.parquet (GeoParquet)."""
-    _run(debug, lambda: stage_tile(find_region(region), year, data_root(data), size, overlap))
+
+    def go() -> None:
+        reg, root = find_region(region), data_root(data)
+        with one_run(root, reg.name, str(year), wait=wait):
+            stage_tile(reg, year, root, size, overlap)
+
+    _run(debug, go)
 
 
 @app.command()
 def impute(
     region: str = REGION, year: int = YEAR, data: Path = DATA, device: str = DEVICE, budget: float = BUDGET,
     holdout: float = HOLDOUT, baselines: str = BASELINES, seed: int = SEED,
-    scheduler: str = SCHEDULER, workers: int = WORKERS, debug: bool = DEBUG,
+    scheduler: str = SCHEDULER, workers: int = WORKERS, wait: bool = WAIT, debug: bool = DEBUG,
 ) -> None:  # fmt: skip
     """The fill stage alone: DATA/REGION/YEAR/filled.zarr and fill.json (held-out metrics)."""
 
     def go() -> None:
-        with progress_bar() as bar:
-            stage_impute(
-                find_region(region),
-                year,
-                data_root(data),
-                _settings(device, budget, holdout, baselines, seed),
-                _where(scheduler, workers),
-                bar,
-            )
+        reg, root = find_region(region), data_root(data)
+        settings, where = (
+            _settings(device, budget, holdout, baselines, seed),
+            _where(scheduler, workers),
+        )
+        with one_run(root, reg.name, str(year), wait=wait), progress_bar() as bar:
+            stage_impute(reg, year, root, settings, where, bar)
 
     _run(debug, go)
 
@@ -331,20 +358,17 @@ def impute(
 @app.command()
 def export(
     region: str = REGION, year: int = YEAR, data: Path = DATA, crs: str = CRS_OPT,
-    scheduler: str = SCHEDULER, workers: int = WORKERS, debug: bool = DEBUG,
+    scheduler: str = SCHEDULER, workers: int = WORKERS, wait: bool = WAIT, debug: bool = DEBUG,
 ) -> None:  # fmt: skip
     """NetCDF, daily COGs with QGIS styles, STAC, and the run report: DATA/REGION/YEAR/export/."""
 
     def go() -> None:
         reg, root = find_region(region), data_root(data)
-        with progress_bar() as bar, cluster.runner(_where(scheduler, workers), "cpu") as run:
-            stage_export(reg, year, root, crs, bar, run)
-        report.write(
-            root / reg.name / str(year),
-            reg.name,
-            year,
-            _recorded_seconds(root / reg.name / str(year)),
-        )
+        folder = root / reg.name / str(year)
+        with one_run(root, reg.name, str(year), wait=wait):
+            with progress_bar() as bar, cluster.runner(_where(scheduler, workers), "cpu") as run:
+                stage_export(reg, year, root, crs, bar, run)
+            report.write(folder, reg.name, year, _recorded_seconds(folder))
 
     _run(debug, go)
 
@@ -356,22 +380,26 @@ def train(
     source: str = SOURCE, data: Path = DATA, device: str = DEVICE,
     budget: float = typer.Option(1800.0, envvar="TRAIN_BUDGET", help="seconds of training"),
     area: int = typer.Option(288, help="side in pixels of the block trained on"),
-    seed: int = SEED, debug: bool = DEBUG,
+    seed: int = SEED, wait: bool = WAIT, debug: bool = DEBUG,
 ) -> None:  # fmt: skip
     """Train a region checkpoint on past years (DATA/models/REGION/); fill then uses it."""
 
     def go() -> None:
         reg, root = find_region(region), data_root(data)
         wanted = _years(years)
-        with progress_bar() as bar:
-            for y in wanted:
-                stage_download(reg, y, root, source, bar)
-                stage_cube(reg, y, root, False, False, bar)
-        cubes = {y: cube_stage.open_cube(root / reg.name / str(y) / "cube.zarr") for y in wanted}
-        folder = train_stage.region_models(root, reg.name)
-        ckpt = train_stage.train_region(
-            cubes, folder, area=area, budget_s=budget, device=device, seed=seed, holdout=0.0
-        )
+        with one_run(root, reg.name, "models", wait=wait):
+            with progress_bar() as bar:
+                for y in wanted:
+                    with one_run(root, reg.name, str(y), wait=wait):
+                        stage_download(reg, y, root, source, bar)
+                        stage_cube(reg, y, root, False, False, bar)
+            cubes = {
+                y: cube_stage.open_cube(root / reg.name / str(y) / "cube.zarr") for y in wanted
+            }
+            folder = train_stage.region_models(root, reg.name)
+            ckpt = train_stage.train_region(
+                cubes, folder, area=area, budget_s=budget, device=device, seed=seed, holdout=0.0
+            )
         info = ckpt.meta["training"]
         log.info(
             "train %s %s: %d steps in %.0fs on %s -> %s",
@@ -391,7 +419,7 @@ def fill(
     region: str = REGION, year: int = YEAR, source: str = SOURCE, data: Path = DATA, device: str = DEVICE,
     budget: float = BUDGET, holdout: float = HOLDOUT, baselines: str = BASELINES, size: int = TILE_SIZE,
     overlap: int = OVERLAP, crs: str = CRS_OPT, seed: int = SEED, scheduler: str = SCHEDULER,
-    workers: int = WORKERS, debug: bool = DEBUG,
+    workers: int = WORKERS, wait: bool = WAIT, debug: bool = DEBUG,
 ) -> None:  # fmt: skip
     """Everything: download -> cube -> tile -> impute -> export, each skipped when current."""
 
@@ -401,19 +429,20 @@ def fill(
         where = _where(scheduler, workers)
         if where.scheduler:  # a scheduler that does not answer stops the run before any work
             cluster.connect(where.scheduler, where.connect_timeout_s).close()
-        with progress_bar() as bar:
-            seconds = {"download": stage_download(reg, year, root, source, bar)}
-            stage_cube(reg, year, root, False, False, bar)
-            stage_tile(reg, year, root, size, overlap)
-            settings = _settings(device, budget, holdout, baselines, seed)
-            filled = stage_impute(reg, year, root, settings, where, bar, export=True, crs=crs)
-        rec = filled["export"]
-        seconds |= _recorded_seconds(folder)
-        if rec["written"] or not (folder / "export" / "report" / "report.md").exists():
-            path = report.write(folder, reg.name, year, seconds)
-            log.info("report: %s", path)
-        else:
-            log.info("%s %d: everything is up to date", reg.name, year)
+        with one_run(root, reg.name, str(year), wait=wait):
+            with progress_bar() as bar:
+                seconds = {"download": stage_download(reg, year, root, source, bar)}
+                stage_cube(reg, year, root, False, False, bar)
+                stage_tile(reg, year, root, size, overlap)
+                settings = _settings(device, budget, holdout, baselines, seed)
+                filled = stage_impute(reg, year, root, settings, where, bar, export=True, crs=crs)
+            rec = filled["export"]
+            seconds |= _recorded_seconds(folder)
+            if rec["written"] or not (folder / "export" / "report" / "report.md").exists():
+                path = report.write(folder, reg.name, year, seconds)
+                log.info("report: %s", path)
+            else:
+                log.info("%s %d: everything is up to date", reg.name, year)
 
     _run(debug, go)
 

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 
 class PipelineError(Exception):
-    """Base class of every error raised on purpose by the pipeline."""
+    """Base class of every error raised on purpose by the pipeline. The command line prints the
+    message as one line and exits with `exit_code`: 2, the user must change something."""
+
+    exit_code = 2
+
+
+class BusyError(PipelineError):
+    """Another run holds the region-year: try again later (exit 75, EX_TEMPFAIL)."""
+
+    exit_code = 75
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (systemd, a batch scheduler's stop or time limit): handled like Ctrl-C, so
+    everything that cleans up after an interrupt cleans up after it too."""
 
 
 class CatalogError(PipelineError):
