@@ -1,8 +1,9 @@
 """Stage `cube`: the downloaded granules of a region-year as one daily Zarr cube on the region grid.
 
 `cube.zarr` holds `soil_moisture` (the SPL2SMAP_S target, NaN where missing), `observed`, the
-dynamic covariates on the 1 km grid (`sm_9km`: SPL3SMP_E AM/PM mean, each 9 km cell spread
-over its 9 x 9 block; Daymet variables reprojected bilinearly), the static fields and
+dynamic covariates on the 1 km grid (`sm_9km`: SPL3SMP_E AM/PM mean interpolated bilinearly
+between 9 km cell centres, inside the cells that have a value, so no cell edge shows in a model
+that reads it; Daymet variables reprojected bilinearly), the static fields and
 `in_region`. Dims (time, y, x), projected x/y in metres, EPSG:6933 as a CF grid mapping.
 Chunks are (32 days, 36, 36): one chunk is one tile over a month, a pixel's year is 12 chunks.
 The store is laid out first, then filled block by block: 32 days by a band of whole chunk rows
@@ -34,7 +35,7 @@ from pipeline.grid import CRS, RegionGrid
 from pipeline.progress import Ticker
 
 log = logging.getLogger("pipeline")
-CUBE_FORMAT = 2  # raise when the cube's layout or content rules change: forces rebuilds
+CUBE_FORMAT = 3  # raise when the cube's layout or content rules change: forces rebuilds
 TIME_CHUNK = 32
 SPACE_CHUNK = 36
 BAND_PIXELS = 160_000  # pixels of one band of rows built at a time (x 32 days x ~5 fields)
@@ -179,7 +180,7 @@ def _previous_build(out: Path) -> dict[str, Any]:
 VARIABLE_ATTRS: dict[str, dict[str, Any]] = {
     "soil_moisture": {"units": "m3 m-3", "long_name": "surface soil moisture (SPL2SMAP_S, 1 km)", "standard_name": "volume_fraction_of_condensed_water_in_soil"},
     "observed": {"long_name": "1 where soil_moisture was retrieved and passed QC", "flag_values": np.array([0, 1], np.uint8), "flag_meanings": "missing observed"},
-    "sm_9km": {"units": "m3 m-3", "long_name": "SPL3SMP_E 9 km soil moisture, AM/PM mean, on the 1 km grid"},
+    "sm_9km": {"units": "m3 m-3", "long_name": "SPL3SMP_E 9 km soil moisture, AM/PM mean, interpolated bilinearly to the 1 km grid"},
     **DYNAMIC_ATTRS,
 }  # fmt: skip
 CF = {"grid_mapping": "spatial_ref"}

@@ -1,5 +1,5 @@
 """What one 32-day block of the cube reads: the day's SPL2SMAP_S scenes (composited), the
-SPL3SMP_E passes on exact 9 km blocks, Daymet reprojected onto the grid, and the static fields;
+SPL3SMP_E passes interpolated between 9 km cell centres, Daymet reprojected onto the grid, and the static fields;
 damaged granules are skipped and listed (or raise, when strict)."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pipeline.grid import RegionGrid, factor
 from pipeline.readers.decode import Decoded
 from pipeline.readers.modis import read_mcd12q1
 from pipeline.readers.regrid import read_daymet, read_geotiff
-from pipeline.readers.smap import composite, read_l2, read_l3, scene_bounds, to_fine
+from pipeline.readers.smap import composite, read_l2, read_l3, scene_bounds, smooth_fine
 
 log = logging.getLogger("pipeline")
 
@@ -113,7 +113,8 @@ class BlockReader:
         """Days [b0, b0 + n) of region rows `rows` (all of them by default)."""
         rows = rows or slice(0, self.grid.height)
         band, products = self.band(rows), self.products
-        w9, k9 = band.coarsen("9km"), factor("1km", "9km")
+        ring, pads = ringed(band.coarsen("9km"))
+        k9 = factor("1km", "9km")
         sm = np.full((n, *band.shape), np.nan, dtype=np.float32)
         sm9 = np.full((n, *band.shape), np.nan, dtype=np.float32)
         for i in range(n):
@@ -137,11 +138,11 @@ class BlockReader:
             if "SPL3SMP_E" in products:
                 for _, dec in _read_day(
                     self.coarse.get(day, []),
-                    lambda p: _am_pm(p, products["SPL3SMP_E"], w9),
+                    lambda p: _am_pm(p, products["SPL3SMP_E"], ring),
                     self.strict,
                     self.skipped if rows.start == 0 else [],
                 ):
-                    sm9[i] = to_fine(dec.values, k9)
+                    sm9[i] = smooth_fine(np.pad(dec.values, pads, constant_values=np.nan), k9)
         dynamic = {"sm_9km": sm9}
         for name, paths in self.daymet.items():
             path, product = paths[0], products["daymet"]
@@ -225,6 +226,22 @@ def _static_fields(
                 {"units": var.units, "long_name": f"{product.title}: {name}, reprojected ({how})"},
             )
     return out
+
+
+def ringed(w9: RegionGrid) -> tuple[RegionGrid, tuple[tuple[int, int], tuple[int, int]]]:
+    """The 9 km window grown by one cell on each side (within the globe), and the NaN padding
+    that makes it exactly one cell wider where the globe ends: the ring smooth_fine needs."""
+    from pipeline.grid import RESOLUTIONS
+
+    rows, cols = RESOLUTIONS[w9.resolution][1]
+    r0, c0 = max(0, w9.row0 - 1), max(0, w9.col0 - 1)
+    r1, c1 = min(rows, w9.row0 + w9.height + 1), min(cols, w9.col0 + w9.width + 1)
+    grown = RegionGrid(r0, c0, r1 - r0, c1 - c0, w9.resolution)
+    pads = (
+        (1 - (w9.row0 - r0), 1 - (r1 - w9.row0 - w9.height)),
+        (1 - (w9.col0 - c0), 1 - (c1 - w9.col0 - w9.width)),
+    )
+    return grown, pads
 
 
 def _am_pm(path: Path, product: Product, w9: RegionGrid) -> Decoded:

@@ -99,6 +99,35 @@ def to_fine(values: np.ndarray, k: int) -> np.ndarray:
     return np.repeat(np.repeat(values, k, axis=-2), k, axis=-1)
 
 
+def smooth_fine(ringed: np.ndarray, k: int) -> np.ndarray:
+    """(h + 2, w + 2) coarse cells (a window and a ring of one cell around it) -> (h k, w k) fine
+    values interpolated bilinearly between coarse cell centres, so the field has no step at the
+    cell edges that a model would copy into its fill.
+
+    A fine pixel has a value only where its own coarse cell has one (the product's footprint is
+    kept); neighbours without a value drop out and the weights of the others are renormalised."""
+    h, w = ringed.shape[0] - 2, ringed.shape[1] - 2
+    (r0, fr), (c0, fc) = _corners(h, k), _corners(w, k)
+    num = np.zeros((h * k, w * k))
+    den = np.zeros((h * k, w * k))
+    for dr, wr in ((0, 1 - fr), (1, fr)):
+        for dc, wc in ((0, 1 - fc), (1, fc)):
+            v = ringed[np.ix_(r0 + dr, c0 + dc)]
+            weight = wr[:, None] * wc[None, :] * np.isfinite(v)
+            num += weight * np.nan_to_num(v)
+            den += weight
+    own = to_fine(np.isfinite(ringed[1:-1, 1:-1]), k)
+    return np.where(own & (den > 0), num / np.where(den > 0, den, 1.0), np.nan).astype(np.float32)
+
+
+def _corners(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each of the n k fine cells along an axis: the index of the ringed coarse cell whose
+    centre is at or before the fine centre, and the fraction of the way to the next one."""
+    x = (np.arange(n * k) + 0.5) / k + 0.5  # fine centres, in ringed cell-centre units
+    i0 = np.floor(x).astype(int)
+    return i0, x - i0
+
+
 def count(decoded: dict[str, Decoded]) -> Counter[str]:
     total: Counter[str] = Counter()
     for d in decoded.values():

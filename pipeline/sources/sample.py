@@ -102,13 +102,19 @@ class SampleSource:
         shutil.copyfile(src, dest)
 
     def ensure(self, region: Region, year: int) -> Path:
-        """Write the archive for region/year unless a complete one is there."""
+        """Write the archive for region/year unless a complete one of this SAMPLE_VERSION is
+        there (an older or half-written one is replaced)."""
         folder = self.folder(region, year)
-        if (folder / ".complete").is_file():
+        stamp = f"written by pipeline.sources.sample {SAMPLE_VERSION}\n"
+        done = folder / ".complete"
+        if done.is_file() and done.read_text() == stamp:
             return folder
-        folder.mkdir(parents=True, exist_ok=True)
+        if folder.exists():
+            log.info("sample: rewriting %s (an older or incomplete sample)", folder)
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
         write_archive(folder, region, year)
-        (folder / ".complete").write_text("written by pipeline.sources.sample\n")
+        done.write_text(stamp)
         return folder
 
 
@@ -120,6 +126,10 @@ def _day_of(name: str, year: int) -> date:
         return granule_date(Path(name))
     except GranuleError:
         return date(year, 1, 1)
+
+
+# raise when what the sample writes changes, so archives written by older code are rewritten
+SAMPLE_VERSION = 2  # 2: rain calibrated to ~2.2 mm/day; SPL3SMP_E with a ring of 9 km cells
 
 
 def padded(grid: RegionGrid, margin: int = MARGIN) -> RegionGrid:
@@ -190,11 +200,7 @@ def write_archive(folder: Path, region: Region, year: int, progress: Any = None)
         wide.row0, wide.col0, wide.height, wide.width,
         seed=sample_seed(year), start=f"{year}-01-01", days=days,
     )  # fmt: skip
-    w9 = grid.coarsen("9km")
-    i9 = (
-        slice(inner[0].start // 9, inner[0].stop // 9),
-        slice(inner[1].start // 9, inner[1].stop // 9),
-    )
+    w9 = wide.coarsen("9km")  # the region's cells and a ring around them, as a global file has
     ticker = Ticker(progress, "sample", days, "days")
     reissued = False
     with (
@@ -216,8 +222,7 @@ def write_archive(folder: Path, region: Region, year: int, progress: Any = None)
                     reissued = True
                 else:
                     write_l2(folder / l2_name(day, label, 1, when), grid, sm, bad & mask)
-            am = d.sm_9km[i9]
-            write_l3(folder / l3_name(day), w9, am, np.full_like(am, np.nan))
+            write_l3(folder / l3_name(day), w9, d.sm_9km, np.full_like(d.sm_9km, np.nan))
             prcp.write(d.index, d.precipitation)
             tmax.write(d.index, d.tmax)
             ticker.advance()

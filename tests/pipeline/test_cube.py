@@ -59,7 +59,15 @@ def test_cube_from_the_sample_year(raw, tmp_path):
     assert 0.9 < meta["missing_share"] < 0.99
     assert int(ds["observed"].sum()) == meta["observed_pixel_days"]
     assert np.array_equal(ds["observed"].values == 1, np.isfinite(ds["soil_moisture"].values))
-    assert np.isfinite(ds["sm_9km"].values).any()
+    # the 9 km product interpolated between cell centres: the step across a 9 km cell edge is
+    # the step beside it (a step-function product would put it all on the edge)
+    sm9 = ds["sm_9km"].values
+    assert np.isfinite(sm9).any()
+    step = np.abs(np.diff(sm9, axis=2))
+    edges = np.arange(8, 35, 9)
+    across = np.nanmean(step[:, :, edges])
+    beside = np.nanmean((step[:, :, edges - 1] + step[:, :, edges + 1]) / 2)
+    assert beside > 0 and across < 1.1 * beside, (across, beside)
     # Daymet (Lambert conformal NetCDF) and the static GeoTIFFs, reprojected onto the grid
     assert np.isfinite(ds["tmax"].values).all() and np.isfinite(ds["prcp"].values).all()
     assert set(np.unique(ds["land_cover"].values)) <= {4.0, 7.0, 10.0, 12.0}  # mode keeps classes

@@ -57,3 +57,16 @@ def test_truncated_granule_is_reported(l3_files, tmp_path):
     bad.write_bytes(l3_files[0].read_bytes()[:100_000])
     with pytest.raises(GranuleError, match="corrupt or truncated"):
         read_l3(bad, product("SPL3SMP_E"), WINDOW)
+
+
+def test_smooth_fine_keeps_planes_and_the_footprint():
+    from pipeline.readers.smap import smooth_fine
+
+    coarse = np.add.outer(5.0 * np.arange(5), np.arange(5.0))  # a plane over a ringed 3 x 3
+    fine = smooth_fine(coarse, 9)
+    centre = (np.arange(27) + 0.5) / 9 + 0.5
+    np.testing.assert_allclose(fine, 5 * centre[:, None] + centre[None, :], rtol=1e-6)
+    coarse[2, 2] = coarse[0, 0] = np.nan  # a missing cell stays missing; a missing corner drops out
+    fine = smooth_fine(coarse, 9)
+    assert np.isnan(fine[9:18, 9:18]).all() and np.isfinite(fine[:9, :9]).all()
+    assert np.isfinite(fine).sum() == 8 * 81
