@@ -33,7 +33,7 @@ from pipeline.cluster import Runner
 from pipeline.cube import open_cube
 from pipeline.errors import FillError
 from pipeline.files import part_of, replacing, swap_dir
-from pipeline.fill_scores import score_table
+from pipeline.fill_scores import score_table, truth_score
 from pipeline.fill_tasks import (
     FILLED,
     NO_DATA,
@@ -254,6 +254,7 @@ def run(
             "points": int(sum(len(x["check"]["t"]) for x in summaries)),
         },
         "metrics": score_table(summaries, written, job.scored, s.baselines),
+        "truth": _truth_score(folder, region, year),
         "seconds": {
             "train": round(train_s, 1),
             "infer": round(infer_s, 1),
@@ -270,6 +271,24 @@ def run(
     with replacing(record_path) as tmp:
         tmp.write_text(json.dumps(record, indent=1, default=float))
     return record
+
+
+def _truth_score(folder: Path, region: str, year: int) -> dict[str, Any] | None:
+    """On the sample, every filled value against the twin's truth (None for real data, whose
+    truth nobody knows)."""
+    manifest = folder / "raw" / "manifest.json"
+    if not manifest.exists() or json.loads(manifest.read_text()).get("source") != "sample":
+        return None
+    from pipeline.catalog import region as find_region
+    from pipeline.sources.sample import truth
+
+    start = time.perf_counter()
+    score = truth_score(folder / "filled.zarr", truth(find_region(region), year))
+    log.info(
+        "fill: every filled value against the sample's truth: MAE %.4f over %d values (%.0fs)",
+        score["mae"], score["values"], time.perf_counter() - start,
+    )  # fmt: skip
+    return score
 
 
 SQUARE = 4 * CHUNKS[1]  # side of a blend square: 4 x 4 output chunks

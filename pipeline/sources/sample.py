@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import shutil
 import zlib
+from collections.abc import Iterator
 from datetime import date, timedelta
 from fnmatch import fnmatch
 from pathlib import Path
@@ -227,6 +228,20 @@ def write_archive(folder: Path, region: Region, year: int, progress: Any = None)
             tmax.write(d.index, d.tmax)
             ticker.advance()
     write_static(folder, wide, year, tw.static)
+
+
+def truth(region: Region, year: int) -> Iterator[np.ndarray]:
+    """The twin's true surface soil moisture of each day of the year on the region grid (what
+    the sample's retrievals measure with noise and bias), one day at a time."""
+    from stimpute.field_twin import FieldTwin
+
+    g = region.grid
+    days = (date(year + 1, 1, 1) - date(year, 1, 1)).days
+    tw = FieldTwin(
+        g.row0, g.col0, g.height, g.width, seed=sample_seed(year), start=f"{year}-01-01", days=days
+    )
+    for d in tw.days():
+        yield d.truth
 
 
 def write_static(folder: Path, grid: RegionGrid, year: int, static: dict[str, np.ndarray]) -> None:

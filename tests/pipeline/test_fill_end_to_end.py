@@ -102,6 +102,10 @@ def test_run_report_states_held_out_metrics_against_baselines(run_dir):
     assert fill["holdout"]["points"] > 100
     report = (run_dir / "export" / "report" / "report.md").read_text()
     assert "| st_transformer | scored |" in report and "| linear | scored |" in report
+    # the sample knows its truth: every filled value is scored against it
+    truth = fill["truth"]
+    assert truth["values"] == fill["values"]["filled"] and 0 < truth["mae"] < 0.1
+    assert f"MAE {truth['mae']:.4f}" in report
 
 
 def test_stac_catalog_lists_the_days_and_the_netcdf(run_dir):
