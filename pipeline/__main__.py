@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from pipeline import cluster, report
+from pipeline import arguments, cluster, report
 from pipeline import cube as cube_stage
 from pipeline import download as download_stage
 from pipeline import export as export_stage
@@ -43,6 +43,13 @@ SOURCE_PRODUCTS = {
     name: ["SPL2SMAP_S", "SPL3SMP_E", "daymet", "elevation", "land_cover", "soil_texture"]
     for name in ("sample", "earthdata")
 }
+
+
+def _checked_root(data: Path | None, year: int | None = None) -> Path:
+    """The data root, checked to be a writable directory, and the year, checked to be covered."""
+    if year is not None:
+        arguments.check_year(year)
+    return arguments.check_data(data_root(data))
 
 
 def data_root(data: Path | None) -> Path:
@@ -237,10 +244,16 @@ def stage_export(
 def _settings(
     device: str, budget: float | None, holdout: float, baselines: str, seed: int
 ) -> fill_stage.Settings:
-    names = tuple(b for b in baselines.split(",") if b and b != "none")
-    s = fill_stage.Settings(holdout=holdout, seed=seed, device=device, baselines=names)
-    if budget is not None:
-        s.train_budget_s = budget
+    """The fill's settings from the command line, each argument checked first."""
+    names = arguments.check_baselines(tuple(b for b in baselines.split(",") if b and b != "none"))
+    s = fill_stage.Settings(
+        holdout=arguments.check_holdout(holdout),
+        seed=seed,
+        device=arguments.check_device(device),
+        baselines=names,
+    )
+    if (checked := arguments.check_budget(budget)) is not None:
+        s.train_budget_s = checked
     return s
 
 
@@ -291,7 +304,7 @@ def download(
     """Find and fetch the granules of a region-year into DATA/REGION/YEAR/raw."""
 
     def go() -> None:
-        reg, root = find_region(region), data_root(data)
+        reg, root = find_region(region), _checked_root(data, year)
         with one_run(root, reg.name, str(year), wait=wait), progress_bar() as bar:
             stage_download(reg, year, root, source, bar)
 
@@ -308,7 +321,7 @@ def cube(
     """Build DATA/REGION/YEAR/cube.zarr from the downloaded granules."""
 
     def go() -> None:
-        reg, root = find_region(region), data_root(data)
+        reg, root = find_region(region), _checked_root(data, year)
         with one_run(root, reg.name, str(year), wait=wait), progress_bar() as bar:
             stage_cube(reg, year, root, strict, force, bar)
 
@@ -328,7 +341,8 @@ def tile(
     """Cut the region into overlapping tiles: DATA/REGION/YEAR/tiles.parquet (GeoParquet)."""
 
     def go() -> None:
-        reg, root = find_region(region), data_root(data)
+        reg, root = find_region(region), _checked_root(data, year)
+        tile_stage.check_tiling(size, overlap)
         with one_run(root, reg.name, str(year), wait=wait):
             stage_tile(reg, year, root, size, overlap)
 
@@ -344,7 +358,7 @@ def impute(
     """The fill stage alone: DATA/REGION/YEAR/filled.zarr and fill.json (held-out metrics)."""
 
     def go() -> None:
-        reg, root = find_region(region), data_root(data)
+        reg, root = find_region(region), _checked_root(data, year)
         settings, where = (
             _settings(device, budget, holdout, baselines, seed),
             _where(scheduler, workers),
@@ -363,11 +377,12 @@ def export(
     """NetCDF, daily COGs with QGIS styles, STAC, and the run report: DATA/REGION/YEAR/export/."""
 
     def go() -> None:
-        reg, root = find_region(region), data_root(data)
+        reg, root = find_region(region), _checked_root(data, year)
+        crs_ = arguments.check_crs(crs)
         folder = root / reg.name / str(year)
         with one_run(root, reg.name, str(year), wait=wait):
             with progress_bar() as bar, cluster.runner(_where(scheduler, workers), "cpu") as run:
-                stage_export(reg, year, root, crs, bar, run)
+                stage_export(reg, year, root, crs_, bar, run)
             report.write(folder, reg.name, year, _recorded_seconds(folder))
 
     _run(debug, go)
@@ -385,8 +400,10 @@ def train(
     """Train a region checkpoint on past years (DATA/models/REGION/); fill then uses it."""
 
     def go() -> None:
-        reg, root = find_region(region), data_root(data)
-        wanted = _years(years)
+        reg, root = find_region(region), _checked_root(data)
+        wanted = [arguments.check_year(y) for y in _years(years)]
+        arguments.check_device(device)
+        arguments.check_budget(budget)
         with one_run(root, reg.name, "models", wait=wait):
             with progress_bar() as bar:
                 for y in wanted:
@@ -424,9 +441,12 @@ def fill(
     """Everything: download -> cube -> tile -> impute -> export, each skipped when current."""
 
     def go() -> None:
-        reg, root = find_region(region), data_root(data)
+        reg, root = find_region(region), _checked_root(data, year)
         folder = root / reg.name / str(year)
         where = _where(scheduler, workers)
+        tile_stage.check_tiling(size, overlap)
+        settings = _settings(device, budget, holdout, baselines, seed)
+        crs_ = arguments.check_crs(crs)
         if where.scheduler:  # a scheduler that does not answer stops the run before any work
             cluster.connect(where.scheduler, where.connect_timeout_s).close()
         with one_run(root, reg.name, str(year), wait=wait):
@@ -434,8 +454,7 @@ def fill(
                 seconds = {"download": stage_download(reg, year, root, source, bar)}
                 stage_cube(reg, year, root, False, False, bar)
                 stage_tile(reg, year, root, size, overlap)
-                settings = _settings(device, budget, holdout, baselines, seed)
-                filled = stage_impute(reg, year, root, settings, where, bar, export=True, crs=crs)
+                filled = stage_impute(reg, year, root, settings, where, bar, export=True, crs=crs_)
             rec = filled["export"]
             seconds |= _recorded_seconds(folder)
             if rec["written"] or not (folder / "export" / "report" / "report.md").exists():

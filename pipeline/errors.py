@@ -21,6 +21,10 @@ class Terminated(KeyboardInterrupt):
     everything that cleans up after an interrupt cleans up after it too."""
 
 
+class ArgumentError(PipelineError):
+    """A command-line argument that cannot work: the message names it and what would."""
+
+
 class CatalogError(PipelineError):
     """A catalog file is missing, malformed, or names something unknown."""
 

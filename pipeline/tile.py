@@ -57,13 +57,19 @@ def land_mask(cube: xr.Dataset, window: Window | None = None) -> np.ndarray:
     return land
 
 
+def check_tiling(size: int, overlap: int) -> None:
+    """The tile settings every stage can work with (checked by the command line first)."""
+    if size < 2 or not 0 <= overlap < size:
+        raise TileError(
+            f"--size {size} --overlap {overlap}: give a tile size of at least 2 pixels and an "
+            "overlap from 0 to under the size"
+        )
+
+
 def plan(land: np.ndarray, size: int = 36, overlap: int = 4) -> list[Window]:
     """Windows of `size` pixels (smaller only where the region is) overlapping by `overlap`,
     sorted by (row, col), skipping those without land."""
-    if size < 2 or not 0 <= overlap < size:
-        raise TileError(
-            f"tile size {size} and overlap {overlap}: need size >= 2 and 0 <= overlap < size"
-        )
+    check_tiling(size, overlap)
     height, width = land.shape
     th, tw = min(size, height), min(size, width)
     out = [
