@@ -2,8 +2,12 @@
 
 `fill` runs every stage: download -> cube -> tile -> impute -> export, each skipped when its
 outputs are current. Each stage also runs alone (download, cube, tile, impute, export), and
-`train` fits a region checkpoint on past years. Errors are one line that says what to do
-(exit 2); --debug shows the traceback.
+`train` fits a region checkpoint on past years. One run at a time per region-year (--wait
+queues behind a running one).
+
+Exit codes: 0 done or up to date; 2 change something (the one-line error says what); 75 try
+again later (another run holds the region-year); 130 interrupted, 143 stopped by SIGTERM;
+1 a bug (--debug shows the traceback).
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ from pipeline.errors import ClusterError, PipelineError, SourceError, Terminated
 from pipeline.provenance import peak_rss_mb
 from pipeline.run_lock import one_run
 
-app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
+# the docstring's paragraphs, each as one line, so the terminal wraps them
+HELP = "\n\n".join(" ".join(p.split()) for p in (__doc__ or "").split("\n\n"))
+app = typer.Typer(add_completion=False, help=HELP, no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("pipeline")
 
