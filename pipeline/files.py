@@ -38,3 +38,29 @@ def swap_dir(part: Path, out: Path) -> None:
         shutil.rmtree(old)
     else:
         part.rename(out)
+
+
+def clean_leftovers(folder: Path) -> list[str]:
+    """What a crash can leave in `folder` (a region-year), put right before a run starts; call
+    it only while holding the run lock. Half-written files (`*.part`, `*.part.npz`) are removed.
+    A `<store>.old` beside its store is removed; one without its store (a crash between the two
+    renames of swap_dir) is put back. Half-built stores (`<store>.part/`) are kept: their stages
+    resume from them. Returns what was done, for the log."""
+    done: list[str] = []
+    for top, dirs, files in os.walk(folder):
+        here = Path(top)
+        for name in files:
+            if name.endswith((".part", ".part.npz")):
+                (here / name).unlink(missing_ok=True)
+                done.append(f"removed {(here / name).relative_to(folder)}")
+        for name in [d for d in dirs if d.endswith(".old")]:
+            old, store = here / name, here / name[: -len(".old")]
+            if store.exists():
+                shutil.rmtree(old)
+                done.append(f"removed {old.relative_to(folder)}")
+            else:
+                old.rename(store)
+                done.append(f"restored {store.relative_to(folder)}")
+        # never walk into a store's chunks: a state's cube holds 100,000 files
+        dirs[:] = [d for d in dirs if not d.endswith((".zarr", ".zarr.part", ".old"))]
+    return done

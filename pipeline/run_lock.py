@@ -3,7 +3,8 @@
 Every command that writes under `DATA/<region>/<year>/` holds `DATA/<region>/.<year>.lock`
 (an OS file lock from the `filelock` package, so a run that is killed releases it with its
 process and never blocks the next one) and records who holds it in `.<year>.lock.json` beside
-it. A second run either stops at once with a BusyError (exit 75: try again later) naming the
+it. Holding it, the run first puts right what a crashed one left (files.clean_leftovers).
+A second run either stops at once with a BusyError (exit 75: try again later) naming the
 running one, or, with `--wait`, waits for it to finish. Keep the data folder on a local disk:
 OS file locks are not reliable on every network file system.
 """
@@ -11,6 +12,7 @@ OS file locks are not reliable on every network file system.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import sys
@@ -22,7 +24,9 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from pipeline.errors import BusyError, PipelineError
-from pipeline.files import replacing
+from pipeline.files import clean_leftovers, replacing
+
+log = logging.getLogger("pipeline")
 
 
 def lock_path(root: Path, region: str, name: str) -> Path:
@@ -61,6 +65,8 @@ def one_run(root: Path, region: str, name: str, *, wait: bool = False) -> Iterat
         ) from None
     info = path.with_name(path.name + ".json")
     try:
+        for line in clean_leftovers(root / region / name):
+            log.info("after an earlier crash: %s", line)
         with replacing(info) as tmp:
             tmp.write_text(
                 json.dumps(

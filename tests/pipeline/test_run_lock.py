@@ -91,3 +91,22 @@ def test_sigterm_stops_cleanly_with_exit_143(tmp_path, archive):
     assert not list(tmp_path.rglob("*.part"))
     assert not (folder / "filled.zarr").exists()
     assert not lock_path(tmp_path, "txson", "2022").with_suffix(".lock.json").exists()
+
+
+def test_leftovers_of_a_crash_are_put_right_when_the_next_run_starts(tmp_path):
+    from pipeline.run_lock import one_run
+
+    year = tmp_path / "txson" / "2022"
+    for d in ("export/cog", "fill.parts", "filled.zarr", "filled.zarr.old", "cube.zarr.old",
+              "filled.zarr.part"):  # fmt: skip
+        (year / d).mkdir(parents=True)
+    (year / "export/cog/txson_2022-01-01.tif.part").write_bytes(b"half")
+    (year / "fill.parts/tile-3.part.npz").write_bytes(b"half")
+    (year / "cube.zarr.old/.zgroup").write_text("{}")
+    (year / "filled.zarr.part/.zgroup").write_text("{}")
+    with one_run(tmp_path, "txson", "2022"):
+        pass
+    assert not [p for p in year.rglob("*.part*") if p.is_file()]
+    assert not (year / "filled.zarr.old").exists() and (year / "filled.zarr").exists()
+    assert (year / "cube.zarr/.zgroup").exists() and not (year / "cube.zarr.old").exists()
+    assert (year / "filled.zarr.part/.zgroup").exists()  # a half-built store resumes
