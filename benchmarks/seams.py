@@ -33,34 +33,48 @@ def steps(values: np.ndarray, flag: np.ndarray, axis: int) -> tuple[np.ndarray, 
     return d, both
 
 
-def seam_ratios(folder: Path, days: slice = slice(None)) -> dict[str, float]:
+def seam_ratios(folder: Path, every: int = 1, block: int = 32) -> dict[str, float]:
+    """Seam ratios over every `every`-th day, read `block` days at a time (a state's year does
+    not fit in memory as float64)."""
     import geopandas as gpd
 
     ds = xr.open_zarr(folder / "filled.zarr")
-    sm = ds["soil_moisture"].isel(time=days).values.astype(np.float64)
-    flag = ds["flag"].isel(time=days).values
     tiles = gpd.read_parquet(folder / "tiles.parquet")
     row0, col0 = int(ds.attrs["ease_row0"]), int(ds.attrs["ease_col0"])
-    _, h, w = sm.shape
+    h, w = ds.sizes["y"], ds.sizes["x"]
+    sums: dict[str, list[float]] = {}
+    for t0 in range(0, ds.sizes["time"], block):
+        days = list(range(t0, min(t0 + block, ds.sizes["time"]), every))
+        sm = ds["soil_moisture"].isel(time=days).values.astype(np.float64)
+        flag = ds["flag"].isel(time=days).values
+        for axis, n, starts, ends, origin in (
+            (2, w, list(tiles["col"]), list(tiles["col"] + tiles["width"]), col0),
+            (1, h, list(tiles["row"]), list(tiles["row"] + tiles["height"]), row0),
+        ):
+            d, ok = steps(sm, flag, axis)
+            tile_edge = edge_lines(starts, ends, n)
+            cell_edge = ((origin + np.arange(1, n)) % 9) == 0
+            shape = [1, 1, 1]
+            shape[axis] = n - 1
+            te, ce = tile_edge.reshape(shape), cell_edge.reshape(shape)
+            name = "x" if axis == 2 else "y"
+            for key, where in (
+                (f"inside_{name}", ok & ~te & ~ce),
+                (f"tile_edge_{name}", ok & te),
+                (f"cell_9km_edge_{name}", ok & ce & ~te),
+            ):
+                acc = sums.setdefault(key, [0.0, 0])
+                acc[0] += float(d[where].sum())
+                acc[1] += int(where.sum())
     out: dict[str, float] = {}
-    for axis, n, starts, ends, origin in (
-        (2, w, list(tiles["col"]), list(tiles["col"] + tiles["width"]), col0),
-        (1, h, list(tiles["row"]), list(tiles["row"] + tiles["height"]), row0),
-    ):
-        d, ok = steps(sm, flag, axis)
-        tile_edge = edge_lines(starts, ends, n)
-        cell_edge = ((origin + np.arange(1, n)) % 9) == 0
-        shape = [1, 1, 1]
-        shape[axis] = n - 1
-        te, ce = tile_edge.reshape(shape), cell_edge.reshape(shape)
-        inner = ok & ~te & ~ce
-        name = "x" if axis == 2 else "y"
-        base = float(d[inner].mean()) if inner.any() else float("nan")
+    for name in ("x", "y"):
+        total, count = sums[f"inside_{name}"]
+        base = total / count if count else float("nan")
         out[f"inside_{name}"] = base
-        if (ok & te).any():
-            out[f"tile_edge_ratio_{name}"] = float(d[ok & te].mean()) / base
-        if (ok & ce & ~te).any():
-            out[f"cell_9km_edge_ratio_{name}"] = float(d[ok & ce & ~te].mean()) / base
+        for kind in ("tile_edge", "cell_9km_edge"):
+            total, count = sums[f"{kind}_{name}"]
+            if count:
+                out[f"{kind}_ratio_{name}"] = total / count / base
     return out
 
 
@@ -72,8 +86,9 @@ def main() -> None:
         "folder", type=Path, help="DATA/REGION/YEAR holding filled.zarr and tiles.parquet"
     )
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--every", type=int, default=1, help="every n-th day (1: all)")
     a = ap.parse_args()
-    res = seam_ratios(a.folder)
+    res = seam_ratios(a.folder, a.every)
     for k, v in res.items():
         print(f"{k:<24} {v:.4f}")
     if a.out:
