@@ -25,21 +25,43 @@ DEVICE  ?= auto
 SCHEDULER ?=
 WORKERS ?=
 SCALE_REGIONS ?= txson,central_texas,texas_360,texas_720,texas
-export SOURCE DEVICE CRS
+TRAIN_BUDGET ?=
 CLUSTER_ARGS = $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--workers $(WORKERS))
+# the Make variables become the command's flags (its own environment variables are STIMPUTE_*)
+RUN_ARGS = --source $(SOURCE) --device $(DEVICE) $(if $(CRS),--crs $(CRS)) $(if $(TRAIN_BUDGET),--budget $(TRAIN_BUDGET))
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test lint download cube tile fill train notebooks bench bench-aqi bench-field bench-twin-field bench-sparsity bench-scale bench-all demo clean
 
-help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: pyproject.toml Makefile
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(BIN)/pip install --quiet -e ".[dev,bench]"
-	@touch $@
+##@ Start here
+
+demo: setup ## The whole pipeline offline on the sample: txson 2022 -> DATA/txson/2022/export/
+	$(BIN)/python -m pipeline fill --region txson --year 2022 --source sample --data $(DATA) --device $(DEVICE)
+
+fill: setup ## Download, cube, tile, fill, export a region-year (REGION=texas YEAR=2022 [SOURCE=sample] [CRS=EPSG:4326] [SCHEDULER=tcp://host:8786] [WORKERS=n] [TRAIN_BUDGET=s])
+	$(BIN)/python -m pipeline fill --region $(REGION) --year $(YEAR) --data $(DATA) $(RUN_ARGS) $(CLUSTER_ARGS)
+
+train: setup ## Train a region checkpoint on past years (REGION=texas YEARS=2016-2021); fill uses it
+	$(BIN)/python -m pipeline train --region $(REGION) --years $(YEARS) --data $(DATA) --source $(SOURCE) --device $(DEVICE) $(if $(TRAIN_BUDGET),--budget $(TRAIN_BUDGET))
+
+
+##@ Stages, one at a time
+
+download: setup ## Only fetch a region-year's granules (REGION=txson YEAR=2022 SOURCE=earthdata|sample)
+	$(BIN)/python -m pipeline download --region $(REGION) --year $(YEAR) --data $(DATA) --source $(SOURCE)
+
+cube: download ## Only build DATA/REGION/YEAR/cube.zarr from the downloaded granules
+	$(BIN)/python -m pipeline cube --region $(REGION) --year $(YEAR) --data $(DATA)
+
+tile: cube ## Only cut DATA/REGION/YEAR/tiles.parquet
+	$(BIN)/python -m pipeline tile --region $(REGION) --year $(YEAR) --data $(DATA)
+
+notebooks: demo ## Run notebooks/ top to bottom on the demo outputs
+	STIMPUTE_DATA=$(abspath $(DATA)) $(BIN)/python -m tests.notebooks notebooks/*.ipynb
+
+
+##@ Development
 
 setup: $(BIN)/.installed ## Create .venv and install both packages with the dev tools
 
@@ -50,27 +72,14 @@ lint: setup ## Ruff and mypy
 	$(BIN)/ruff check stimpute pipeline tests
 	$(BIN)/mypy
 
-fill: setup ## Download, cube, tile, fill, export a region-year (REGION=texas YEAR=2022 [SOURCE=sample] [CRS=EPSG:4326] [SCHEDULER=tcp://host:8786] [WORKERS=n])
-	$(BIN)/python -m pipeline fill --region $(REGION) --year $(YEAR) --data $(DATA) $(CLUSTER_ARGS)
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
 
-train: setup ## Train a region checkpoint on past years (REGION=texas YEARS=2016-2021); fill uses it
-	$(BIN)/python -m pipeline train --region $(REGION) --years $(YEARS) --data $(DATA)
+help: ## List the targets, grouped
+	@awk 'BEGIN {FS = ":.*## "} /^##@ / {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-download: setup ## Only fetch a region-year's granules (REGION=txson YEAR=2022 SOURCE=earthdata|sample)
-	$(BIN)/python -m pipeline download --region $(REGION) --year $(YEAR) --data $(DATA)
 
-cube: download ## Only build DATA/REGION/YEAR/cube.zarr from the downloaded granules
-	$(BIN)/python -m pipeline cube --region $(REGION) --year $(YEAR) --data $(DATA)
-
-tile: cube ## Only cut DATA/REGION/YEAR/tiles.parquet
-	$(BIN)/python -m pipeline tile --region $(REGION) --year $(YEAR) --data $(DATA)
-
-notebooks: demo ## Run notebooks/ top to bottom on the demo outputs
-	DATA=$(abspath $(DATA)) $(BIN)/python -m tests.notebooks notebooks/*.ipynb
-
-$(BIN)/.peers: $(BIN)/.installed
-	$(BIN)/pip install --quiet -e ".[peers]"
-	@touch $@
+##@ Benchmarks
 
 bench: setup ## Benchmark on the twin, day and point protocols (BUDGET=small|full)
 	$(BIN)/python -m stimpute.bench --dataset $(DATASET) --protocol day,point --budget $(BUDGET) --out $(OUT)/$(DATASET)-$(BUDGET).json
@@ -83,11 +92,13 @@ bench-field: $(BIN)/.peers ## AQI-36: ST-Transformer and PSAN over 5 seeds besid
 		--models st_transformer,psan,saits,brits,imputeformer,linear,dctpls --out $(OUT)/aqi36-field-$(BUDGET).json
 
 TWIN_FIELD := st_transformer,psan,saits,brits,imputeformer,mean,linear,neighbours,dctpls,mice,random_forest
+
 bench-twin-field: $(BIN)/.peers ## Twin, day/point/block: ours, PyPOTS peers and baselines side by side (~100 min on 2 cores)
 	$(BIN)/python -m stimpute.bench --dataset twin --protocol day,point,block --budget $(BUDGET) \
 		--models $(TWIN_FIELD) --out $(OUT)/twin-field-$(BUDGET).json
 
 SPARSITY_BUDGET ?= 120
+
 bench-sparsity: $(BIN)/.peers ## Twin sparsity curve (observed 50/25/10/5%), all models, SPARSITY_BUDGET s per neural fit
 	$(BIN)/python -m stimpute.bench --dataset twin --sparsity 0.5,0.25,0.1,0.05 --budget $(BUDGET) \
 		--time-budget $(SPARSITY_BUDGET) --no-throughput --models $(TWIN_FIELD) --out $(OUT)/twin-sparsity-$(BUDGET).json
@@ -97,8 +108,15 @@ bench-scale: setup ## Cost per stage against area on the sample, txson to Texas 
 
 bench-all: bench bench-aqi bench-field bench-twin-field bench-sparsity ## Every table and plot in benchmarks/results/ (about 5 h on 2 cores)
 
-demo: setup ## The whole pipeline offline on the sample: txson 2022 -> DATA/txson/2022/export/
-	$(BIN)/python -m pipeline fill --region txson --year 2022 --source sample --data $(DATA)
 
-clean: ## Remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+# internal
+$(BIN)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	@touch $@
+
+$(BIN)/.peers: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e ".[peers]"
+	@touch $@

@@ -82,7 +82,7 @@ def bench_region(
     grid = region(name).grid
     folder = data / name / "2022"
     common = ["--region", name, "--year", "2022", "--data", str(data)]
-    env = {**os.environ, "SOURCE": "sample"}
+    env = {**os.environ, "STIMPUTE_SOURCE": "sample"}
     row: dict[str, Any] = {
         "region": name,
         "shape": list(grid.shape),

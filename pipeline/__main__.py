@@ -60,7 +60,7 @@ def _checked_root(data: Path | None, year: int | None = None) -> Path:
 
 def data_root(data: Path | None) -> Path:
     """Absolute, so that tasks find the files whatever the working directory of their worker."""
-    return (data or Path(os.environ.get("DATA", "data"))).resolve()
+    return (data or Path(os.environ.get("STIMPUTE_DATA", "data"))).resolve()
 
 
 def progress_bar() -> Progress:
@@ -265,17 +265,19 @@ def _settings(
 
 REGION = typer.Option(..., help="a region of catalogs/regions.toml")
 YEAR = typer.Option(..., help="calendar year")
-DATA = typer.Option(None, help="data root (default $DATA or ./data)")
+DATA = typer.Option(None, help="data root (default $STIMPUTE_DATA or ./data)")
 DEBUG = typer.Option(False, help="tracebacks and debug logs")
 SOURCE = typer.Option(
-    "earthdata", envvar="SOURCE", help="earthdata (needs a login) or sample (offline)"
+    "earthdata", envvar="STIMPUTE_SOURCE", help="earthdata (needs a login) or sample (offline)"
 )
 TILE_SIZE = typer.Option(36, help="tile side in pixels (1 km)")
 OVERLAP = typer.Option(4, help="pixels shared by neighbouring tiles (blended)")
-DEVICE = typer.Option("auto", envvar="DEVICE", help="auto (CUDA when present), cpu or cuda")
+DEVICE = typer.Option(
+    "auto", envvar="STIMPUTE_DEVICE", help="auto (CUDA when present), cpu or cuda"
+)
 BUDGET = typer.Option(
     None,
-    envvar="TRAIN_BUDGET",
+    envvar="STIMPUTE_TRAIN_BUDGET",
     help="seconds of training when no region checkpoint exists (default 300)",
 )
 HOLDOUT = typer.Option(0.05, help="share of observed values held out to check the run (0 to skip)")
@@ -283,7 +285,9 @@ BASELINES = typer.Option(
     "mean,linear,dctpls", help="baselines compared on the check values, or none"
 )
 SEED = typer.Option(0, help="seed of the held-out choice and of training")
-CRS_OPT = typer.Option(None, envvar="CRS", help="also reproject the daily GeoTIFFs, e.g. EPSG:4326")
+CRS_OPT = typer.Option(
+    None, envvar="STIMPUTE_CRS", help="also reproject the daily GeoTIFFs, e.g. EPSG:4326"
+)
 SCHEDULER = typer.Option(
     None, envvar=cluster.ENV_SCHEDULER,
     help="address of a running dask scheduler (tcp://host:8786); default: a local cluster",
@@ -399,7 +403,7 @@ def train(
     region: str = REGION,
     years: str = typer.Option(..., help="years to learn from: 2016-2021 or 2019,2021"),
     source: str = SOURCE, data: Path = DATA, device: str = DEVICE,
-    budget: float = typer.Option(1800.0, envvar="TRAIN_BUDGET", help="seconds of training"),
+    budget: float = typer.Option(1800.0, envvar="STIMPUTE_TRAIN_BUDGET", help="seconds of training"),
     area: int = typer.Option(288, help="side in pixels of the block trained on"),
     seed: int = SEED, wait: bool = WAIT, debug: bool = DEBUG,
 ) -> None:  # fmt: skip

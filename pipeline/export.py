@@ -146,7 +146,8 @@ def run(
         filled = xr.open_zarr(folder / "filled.zarr", consolidated=True)
     except Exception as exc:
         raise ExportError(
-            f"{folder / 'filled.zarr'} is not readable ({exc}); run the fill stage with --force"
+            f"{folder / 'filled.zarr'} is not readable ({exc}); delete it and run the same command "
+            "again: the fill stage rebuilds it"
         ) from exc
     out = folder / "export"
     out.mkdir(parents=True, exist_ok=True)

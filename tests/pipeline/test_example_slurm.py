@@ -44,7 +44,7 @@ def test_the_slurm_example_fills_a_region_on_workers_it_submitted(archive, tmp_p
     env = {
         **os.environ,
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "SOURCE": "sample",
+        "STIMPUTE_SOURCE": "sample",
         "TMPDIR": str(tmp_path),
     }
     args = ["--region", "txson", "--year", "2022", "--data", str(data), "--jobs", "2", "--cores", "1",

@@ -198,7 +198,7 @@ def test_a_full_disk_in_the_export_is_one_line_and_the_outputs_stay(run_dir, mon
 def test_notebook_runs_top_to_bottom_on_the_outputs(run_dir, monkeypatch):
     from tests.notebooks import run
 
-    monkeypatch.setenv("DATA", str(run_dir.parents[1]))
+    monkeypatch.setenv("STIMPUTE_DATA", str(run_dir.parents[1]))
     run(Path(__file__).parents[2] / "notebooks" / "explore_fill.ipynb", timeout=300)
 
 
