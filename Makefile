@@ -31,7 +31,7 @@ CLUSTER_ARGS = $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--wor
 RUN_ARGS = --source $(SOURCE) --device $(DEVICE) $(if $(CRS),--crs $(CRS)) $(if $(TRAIN_BUDGET),--budget $(TRAIN_BUDGET))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint download cube tile fill train notebooks bench bench-aqi bench-field bench-twin-field bench-sparsity bench-scale bench-all demo clean
+.PHONY: help setup test lint qgis-check download cube tile fill train notebooks bench bench-aqi bench-field bench-twin-field bench-sparsity bench-scale bench-all demo clean
 
 
 ##@ Start here
@@ -71,6 +71,11 @@ test: setup ## Run the fast test suite (CPU, offline, a few minutes)
 lint: setup ## Ruff and mypy
 	$(BIN)/ruff check stimpute pipeline tests
 	$(BIN)/mypy
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+qgis-check: setup ## Install QGIS (Debian's python3-qgis) and open the sample's QGIS project in it
+	@/usr/bin/python3 -c "import qgis.core" 2>/dev/null || $(SUDO) apt-get install -y python3-qgis
+	$(BIN)/python -m pytest -q tests/pipeline/test_fill_end_to_end.py -k qgis -rs
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

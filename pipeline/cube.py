@@ -127,14 +127,18 @@ def build(
     return meta
 
 
-def open_cube(path: Path) -> xr.Dataset:
-    """The cube store, lazily (dask); a clear error when it is missing or damaged."""
+def open_cube(path: Path, *, dask: bool = True) -> xr.Dataset:
+    """The cube store, lazily (dask chunks, or with `dask=False` xarray's own lazy indexing,
+    which tasks on a dask worker use: a dask compute inside a task would hand its chunk reads
+    back to the busy cluster); a clear error when it is missing or damaged."""
     if not path.exists():
         raise CubeError(
             f"no cube at {path}: run the cube stage first (make cube / python -m pipeline cube)"
         )
     try:
-        return xr.open_zarr(path, consolidated=True)
+        if dask:
+            return xr.open_zarr(path, consolidated=True)
+        return xr.open_zarr(path, consolidated=True, chunks=None)
     except Exception as exc:  # zarr and xarray raise many types for a damaged store
         raise CubeError(
             f"{path} is not a readable cube ({type(exc).__name__}: {exc}); rebuild it with the cube stage --force"

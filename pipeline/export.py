@@ -5,6 +5,8 @@
 - `cog/<region>_<date>.tif` per day: Cloud-Optimized GeoTIFF (DEFLATE, internal overviews where
   the image is larger than a block, nodata, band descriptions) with `<same name>.qml` beside it.
 - `stac/catalog.json`: a STAC catalog of the daily items and the NetCDF.
+- `<region>_<year>.qgs`: a QGIS project of all of it (qgis_project.py), with `tiles.gpkg` and
+  `boundary.gpkg`.
 
 The work runs as tasks on the fill's runner (a dask cluster, or this process): the NetCDF is one
 task, streamed chunk by chunk; the COGs are written by spans of days, each span inside one time
@@ -25,13 +27,22 @@ from typing import Any
 import xarray as xr
 
 from pipeline.catalog import load_products
+from pipeline.catalog import region as find_region
 from pipeline.cluster import Runner
 from pipeline.errors import ExportError
-from pipeline.export_formats import VARIABLES, day_bands, write_cog, write_netcdf, write_stac
+from pipeline.export_formats import (
+    VARIABLES,
+    day_bands,
+    write_cog,
+    write_netcdf,
+    write_stac,
+    write_vectors,
+)
 from pipeline.files import replacing
 from pipeline.fill_tasks import FILLED, NO_DATA, OBSERVED
 from pipeline.progress import Ticker
 from pipeline.provenance import peak_rss_mb
+from pipeline.qgis_project import write_project
 from pipeline.qml import soil_moisture_style
 from pipeline.tile import fingerprint
 
@@ -124,6 +135,20 @@ def export_part(job: ExportJob, part: tuple[str, int, int]) -> list[str]:
         return [str(write_netcdf(filled, Path(job.netcdf), dict(job.attrs)))]
 
 
+def _qgis_project(out: Path, region: str, year: int, netcdf: Path, tiles: Path) -> list[str]:
+    """The vector layers and the QGIS project over the native-grid COGs (a CRS= export adds
+    reprojected copies elsewhere); nothing while no native COG exists yet."""
+    native = sorted((out / "cog").glob(f"{region}_*.tif"))
+    if not native:
+        return []
+    reg = find_region(region)
+    tiles_gpkg, boundary = write_vectors(out, reg, tiles)
+    path = write_project(
+        out, region, year, netcdf, native[-1], tiles_gpkg, boundary, reg.grid.bounds()
+    )
+    return [p.name for p in (tiles_gpkg, boundary, path)]
+
+
 def run(
     folder: Path,
     region: str,
@@ -190,6 +215,9 @@ def run(
     catalog = out / "stac" / "catalog.json"
     if written or stale(catalog):
         write_stac(out, region, year, tifs, netcdf, lonlat_bbox, crs or NATIVE_CRS)
+    project = out / f"{region}_{year}.qgs"
+    if any(stale(p) for p in (project, out / "tiles.gpkg", out / "boundary.gpkg")):
+        written += _qgis_project(out, region, year, netcdf, folder / "tiles.parquet")
     if not written and current:
         return previous | {"written": 0}
     record = {

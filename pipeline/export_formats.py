@@ -5,6 +5,7 @@ the target and renames when complete; the export stage decides what to write and
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from pipeline.catalog import Region
 from pipeline.errors import ExportError
 from pipeline.files import replacing
 from pipeline.fill_tasks import FILLED, NO_DATA, OBSERVED
@@ -204,3 +206,29 @@ def write_stac(
     cat.make_all_asset_hrefs_relative()
     cat.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
     return stac / "catalog.json"
+
+
+def write_vectors(out: Path, region: Region, tiles: Path) -> tuple[Path, Path]:
+    """`tiles.gpkg` (the tile index) and `boundary.gpkg` (the region's boundary, or its grid's
+    rectangle), both in EPSG:6933, for the QGIS project and for anyone's GIS."""
+    import geopandas as gpd
+    from shapely.geometry import Polygon, box
+
+    from pipeline.grid import lonlat_to_xy
+
+    frame = gpd.read_parquet(tiles)
+    rings = region.polygons()
+    shapes = [Polygon(np.column_stack(lonlat_to_xy(r[:, 0], r[:, 1]))) for r in rings]
+    outline = gpd.GeoDataFrame(
+        {"region": [region.name] * max(1, len(shapes))},
+        geometry=shapes or [box(*region.grid.bounds())],
+        crs="EPSG:6933",
+    )
+    paths = []
+    for name, layer in (("tiles", frame.to_crs("EPSG:6933")), ("boundary", outline)):
+        path = out / f"{name}.gpkg"
+        with replacing(path) as tmp, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The filename extension should be")
+            layer.to_file(tmp, driver="GPKG", layer=name)
+        paths.append(path)
+    return paths[0], paths[1]

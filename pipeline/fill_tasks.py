@@ -103,7 +103,7 @@ def predict_tile(job: FillJob, unit: tuple[int, Window]) -> dict[str, Any]:
     import stimpute
 
     imp = imputer(job.checkpoint, job.checkpoint_sha256, job.device, job.threads)
-    cube = open_cube(Path(job.cube))
+    cube = open_cube(Path(job.cube), dask=False)
     arr = window_arrays(cube, job.features, w)
     land = land_mask(cube, w)
     hide = window_holdout(arr, w, *job.origin, job.holdout, job.seed) & land[None]
@@ -202,7 +202,7 @@ def blend_square(
         return _square_summary(json.loads(marker.read_text()), i)
     import zarr
 
-    cube = open_cube(Path(job.cube))
+    cube = open_cube(Path(job.cube), dask=False)
     observed = cube[TARGET].isel(y=sq.rows, x=sq.cols).values  # float32, NaN where missing
     land = land_mask(cube, sq)
     n_time = observed.shape[0]

@@ -3,6 +3,8 @@ user and a nightly job rely on: the files open with the right georeferencing, ob
 are untouched, re-runs do no work, a deleted file is rebuilt alone, bad inputs fail clearly."""
 
 import json
+import os
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -167,6 +169,50 @@ def test_interrupted_export_leaves_no_half_file_and_a_rerun_completes(run_dir, m
     assert not list(run_dir.rglob("*.part"))  # ...is gone once the re-run completes
     with rasterio.open(cog / "txson_2022-02-02.tif") as src:
         assert src.read(1).shape == (36, 36)
+
+
+def test_the_qgis_project_names_every_output_by_a_relative_path(run_dir):
+    out = run_dir / "export"
+    root = ET.parse(out / "txson_2022.qgs").getroot()
+    layers = {m.get("type"): m for m in root.iter("maplayer")}
+    assert sorted(layers) == ["mesh", "raster", "vector"] and len(list(root.iter("maplayer"))) == 4
+    for m in root.iter("maplayer"):
+        source = m.findtext("datasource").split("|")[0]
+        assert source.startswith("./") and (out / source).exists(), source
+    assert layers["mesh"].find("temporal").get("start-time-extent") == "2022-01-01T00:00:00Z"
+
+
+def _qgis_python() -> str | None:
+    """An interpreter with PyQGIS: $QGIS_PYTHON, else Debian's python3 with python3-qgis."""
+    for exe in filter(None, (os.environ.get("QGIS_PYTHON"), "/usr/bin/python3")):
+        ok = subprocess.run([exe, "-c", "import qgis.core"], capture_output=True).returncode == 0
+        if ok:
+            return exe
+    return None
+
+
+def test_the_qgis_project_opens_in_a_real_qgis(run_dir):
+    exe = _qgis_python()
+    if exe is None:
+        pytest.skip("no QGIS here: `make qgis-check` installs Debian's python3-qgis and runs this")
+    check = Path(__file__).parents[1] / "qgis_check.py"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(run_dir.parent)}
+    res = subprocess.run([exe, str(check), str(run_dir / "export" / "txson_2022.qgs")],
+                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    seen = json.loads(res.stdout.strip().splitlines()[-1])
+    assert (
+        seen["read"] and seen["crs"] == "EPSG:6933" and seen["time"] == ["2022-01-01", "2022-12-31"]
+    )
+    kinds = {layer["kind"]: layer for layer in seen["layers"]}
+    assert all(layer["valid"] and layer["crs"] == "EPSG:6933" for layer in seen["layers"])
+    mesh = kinds["mesh"]
+    assert mesh["temporal"] and mesh["time"] == ["2022-01-01", "2022-12-31"]
+    assert mesh["shows"].startswith("surface soil moisture") and mesh["ramp"][0] == [0.0, "#8c510a"]
+    assert kinds["raster"]["renderer"] == "singlebandpseudocolor"
+    assert (
+        sorted(layer["features"] for layer in seen["layers"] if layer["kind"] == "vector")[0] >= 1
+    )
 
 
 def test_a_full_disk_in_the_export_is_one_line_and_the_outputs_stay(run_dir, monkeypatch):
