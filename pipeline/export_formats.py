@@ -48,15 +48,23 @@ def write_netcdf(
         **attrs,
     }
     ds["spatial_ref"].attrs["long_name"] = "EASE-Grid 2.0 global (EPSG:6933)"
-    ds["flag"].attrs["flag_values"] = np.array(
-        [NO_DATA, OBSERVED, FILLED], np.uint8
-    )  # the variable's type (CF)
+    # CF-1.8 has no unsigned types: the flag is a signed byte here (0, 1, 2 fit), its
+    # flag_values of the same type
+    ds["flag"] = ds["flag"].astype(np.int8)
+    ds["flag"].attrs["flag_values"] = np.array([NO_DATA, OBSERVED, FILLED], np.int8)
+    ds["time"].attrs.update(standard_name="time", long_name="time", axis="T")
+    for name in ("soil_moisture", "soil_moisture_uncertainty"):
+        dtype = ds[name].dtype
+        for key in ("valid_min", "valid_max"):  # of the variable's own type (CF 2.5.1)
+            if key in ds[name].attrs:
+                ds[name].attrs[key] = dtype.type(ds[name].attrs[key])
     enc: dict[str, dict[str, Any]] = {
         name: {"zlib": True, "complevel": 4, "chunksizes": chunks, "_FillValue": NODATA}
         for name in ("soil_moisture", "soil_moisture_uncertainty")
     }
     enc["flag"] = {"zlib": True, "complevel": 4, "chunksizes": chunks, "_FillValue": None}
     enc["time"] = {"units": "days since 1970-01-01", "dtype": "int32"}
+    enc["x"] = enc["y"] = {"_FillValue": None}  # coordinates carry no fill value (CF 2.5.1)
     # synchronous: inside a dask worker the write must not hand its blocks back to the cluster
     with replacing(path) as tmp, dask.config.set(scheduler="synchronous"):
         ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=enc)
@@ -151,6 +159,7 @@ def write_stac(
     from datetime import datetime
 
     import pystac
+    from pystac.extensions.projection import ProjectionExtension
 
     lon0, lat0, lon1, lat1 = bbox
     geometry = {
@@ -167,8 +176,9 @@ def write_stac(
             geometry=geometry,
             bbox=bbox,
             datetime=when,
-            properties={"proj:code": crs},
+            properties={},
         )
+        ProjectionExtension.ext(item, add_if_missing=True).code = crs
         item.add_asset(
             "data",
             pystac.Asset(
