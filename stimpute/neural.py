@@ -183,11 +183,15 @@ class TransformerMethod(Method):
         )
         self.std_scale = self.report.std_scale
         log.info(
-            "%s: %d steps in %.1fs (%s), best validation MAE %.4f (scaled), std x %.2f",
+            "%s: trained %d steps in %.0fs (%s)",
             self.name,
             self.report.steps,
             self.report.seconds,
             self.report.stopped_by,
+        )
+        log.debug(
+            "%s: best validation MAE %.4f (scaled units), std x %.2f",
+            self.name,
             self.report.best_val_mae,
             self.std_scale,
         )

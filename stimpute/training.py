@@ -249,7 +249,7 @@ class Validation:
         blended = blend(answer.to(on), torch.zeros_like(answer, device=on), ctx.to(on))[0]
         blended = blended.cpu().numpy()
         blend.fit_scales(torch.from_numpy(np.abs(blended - truth) / (std_scale * scale)), ctx)
-        log.info(
+        log.debug(
             "regime blend fitted on %s validation values; coefficients %s; std x %s",
             counts,
             np.round(blend.coef.cpu().numpy(), 3).tolist(),
@@ -406,6 +406,12 @@ def train(
                 bad_evals += 1
             if time.perf_counter() - last_log > log_every_s:
                 log.info(
+                    "training: step %d, %.0fs%s",
+                    step,
+                    clock.elapsed(),
+                    "" if time_budget_s is None else f" of {time_budget_s:.0f}s",
+                )
+                log.debug(
                     "step %d (max %d)  lr %.2g  loss %.4f  val MAE %.4f (scaled)  %.0fs%s",
                     step,
                     total,
