@@ -218,10 +218,13 @@ def write_stac(
     return stac / "catalog.json"
 
 
-def write_vectors(out: Path, region: Region, tiles: Path) -> tuple[Path, Path]:
+def write_vectors(out: Path, region: Region, tiles: Path, stamp: str) -> tuple[Path, Path]:
     """`tiles.gpkg` (the tile index) and `boundary.gpkg` (the region's boundary, or its grid's
-    rectangle), both in EPSG:6933, for the QGIS project and for anyone's GIS."""
+    rectangle), both in EPSG:6933, for the QGIS project and for anyone's GIS. GeoPackage
+    records when its content last changed: `stamp` (ISO time) is written there instead of the
+    clock, so the same inputs give the same bytes."""
     import geopandas as gpd
+    import pyogrio
     from shapely.geometry import Polygon, box
 
     from pipeline.grid import lonlat_to_xy
@@ -235,10 +238,14 @@ def write_vectors(out: Path, region: Region, tiles: Path) -> tuple[Path, Path]:
         crs="EPSG:6933",
     )
     paths = []
-    for name, layer in (("tiles", frame.to_crs("EPSG:6933")), ("boundary", outline)):
-        path = out / f"{name}.gpkg"
-        with replacing(path) as tmp, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="The filename extension should be")
-            layer.to_file(tmp, driver="GPKG", layer=name)
-        paths.append(path)
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": stamp})
+    try:
+        for name, layer in (("tiles", frame.to_crs("EPSG:6933")), ("boundary", outline)):
+            path = out / f"{name}.gpkg"
+            with replacing(path) as tmp, warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="The filename extension should be")
+                layer.to_file(tmp, driver="GPKG", layer=name)
+            paths.append(path)
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
     return paths[0], paths[1]

@@ -4,6 +4,7 @@ are untouched, re-runs do no work, a deleted file is rebuilt alone, bad inputs f
 
 import json
 import os
+import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -208,6 +209,43 @@ def test_the_stac_catalog_and_items_validate_against_the_spec(run_dir):
         Item.model_validate(item)
         if any(k.startswith("proj:") for k in item["properties"]):  # the extension is declared
             assert any("/projection/" in e for e in item["stac_extensions"]), path.name
+
+
+def test_a_rebuilt_export_is_the_same_bytes(run_dir, tmp_path):
+    """No wall-clock time inside a product: rebuilt from the same fill, every file is identical
+    (the run's own record, export.json, and the report say when). The NetCDF holds the same
+    values and attributes, but not yet the same bytes: HDF5 lays its chunks out in the order
+    dask writes them, which differs from one process to the next."""
+    import hashlib
+
+    out = run_dir / "export"
+
+    def digests() -> dict[str, str]:
+        return {
+            str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(out.rglob("*"))
+            if p.is_file() and "report" not in p.parts and p.name != "export.json"
+        }
+
+    before = digests()
+    out.rename(tmp_path / "export-before")
+    try:
+        res = runner.invoke(app, ["export", "--region", "txson", "--year", "2022",
+                                  "--data", str(run_dir.parents[1]), "--workers", "0"])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        after = digests()
+        with (
+            xr.open_dataset(tmp_path / "export-before" / "txson_2022.nc") as a,
+            xr.open_dataset(out / "txson_2022.nc") as b,
+        ):
+            assert a.attrs == b.attrs
+            for name in ("soil_moisture", "soil_moisture_uncertainty", "flag"):
+                np.testing.assert_array_equal(a[name].values, b[name].values)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+        (tmp_path / "export-before").rename(out)
+    assert after.keys() == before.keys()
+    assert [k for k in before if before[k] != after[k]] in ([], ["txson_2022.nc"])
 
 
 def test_the_qgis_project_names_every_output_by_a_relative_path(run_dir):

@@ -70,7 +70,7 @@ def test_unknown_region_lists_the_known_ones(tmp_path):
 
 def test_a_year_without_data_says_which_stage_to_run(tmp_path):
     res = runner.invoke(
-        app, ["impute", "--region", "txson", "--year", "1999", "--data", str(tmp_path)]
+        app, ["impute", "--region", "txson", "--year", "2021", "--data", str(tmp_path)]
     )
     assert res.exit_code == 2 and "no cube" in res.output and "cube stage" in res.output
 
