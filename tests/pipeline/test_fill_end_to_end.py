@@ -262,8 +262,11 @@ def test_the_qgis_project_names_every_output_by_a_relative_path(run_dir):
 def _qgis_python() -> str | None:
     """An interpreter with PyQGIS: $QGIS_PYTHON, else Debian's python3 with python3-qgis."""
     for exe in filter(None, (os.environ.get("QGIS_PYTHON"), "/usr/bin/python3")):
-        ok = subprocess.run([exe, "-c", "import qgis.core"], capture_output=True).returncode == 0
-        if ok:
+        try:
+            found = subprocess.run([exe, "-c", "import qgis.core"], capture_output=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if found.returncode == 0:
             return exe
     return None
 
