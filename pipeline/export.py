@@ -202,7 +202,8 @@ def run(
         crs=crs, attrs=tuple(provenance(fill_record).items()),
     )  # fmt: skip
     pixels = filled.sizes["y"] * filled.sizes["x"]
-    spans = day_spans(len(days), filled.chunks["time"][0], pixels, SPAN_BYTES)
+    # the variable's own time chunks: Dataset.chunks refuses a store whose variables differ
+    spans = day_spans(len(days), filled["soil_moisture"].chunks[0][0], pixels, SPAN_BYTES)
     parts = [("netcdf", 0, 0)] if stale(netcdf) else []  # the longest task goes first
     parts += [
         (f"days {days[t0]}", t0, t1)
