@@ -12,7 +12,6 @@ again later (another run holds the region-year); 130 interrupted, 143 stopped by
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -27,28 +26,27 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pipeline import arguments, cluster, report
 from pipeline import cube as cube_stage
-from pipeline import download as download_stage
-from pipeline import export as export_stage
-from pipeline import fill as fill_stage
 from pipeline import tile as tile_stage
 from pipeline import train as train_stage
-from pipeline.catalog import Region, load_products
 from pipeline.catalog import region as find_region
-from pipeline.errors import ClusterError, PipelineError, SourceError, Terminated
-from pipeline.provenance import peak_rss_mb
+from pipeline.errors import PipelineError, SourceError, Terminated
 from pipeline.run_lock import one_run
+from pipeline.stages import (
+    cluster_settings,
+    fill_settings,
+    recorded_seconds,
+    stage_cube,
+    stage_download,
+    stage_export,
+    stage_impute,
+    stage_tile,
+)
 
 # the docstring's paragraphs, each as one line, so the terminal wraps them
 HELP = "\n\n".join(" ".join(p.split()) for p in (__doc__ or "").split("\n\n"))
 app = typer.Typer(add_completion=False, help=HELP, no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("pipeline")
-
-# what each source delivers (both: every product in the catalog)
-SOURCE_PRODUCTS = {
-    name: ["SPL2SMAP_S", "SPL3SMP_E", "daymet", "elevation", "land_cover", "soil_texture"]
-    for name in ("sample", "earthdata")
-}
 
 
 def _checked_root(data: Path | None, year: int | None = None) -> Path:
@@ -68,21 +66,6 @@ def progress_bar() -> Progress:
         TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=err, transient=False, disable=not err.is_terminal,
     )  # fmt: skip
-
-
-def _source(name: str, root: Path) -> download_stage.Source:
-    if name == "sample":
-        from pipeline.sources.sample import SampleSource
-
-        return SampleSource(root / "sample-archive")
-    if name == "earthdata":
-        from pipeline.sources.earthdata import EarthdataSource
-        from pipeline.sources.https import BySource, HttpsSource
-
-        return BySource(EarthdataSource(), HttpsSource())  # SoilGrids is HTTPS, outside CMR
-    raise SourceError(
-        f"unknown source {name!r}: use 'earthdata' (needs a login) or 'sample' (offline)"
-    )
 
 
 def _run(debug: bool, fn) -> None:
@@ -119,148 +102,6 @@ def _run(debug: bool, fn) -> None:
 
 def _terminate(signum: int, frame: Any) -> None:
     raise Terminated
-
-
-def stage_download(reg: Region, year: int, root: Path, source: str, bar: Progress) -> float:
-    src = _source(source, root)
-    products = load_products()
-    wanted = [products[p] for p in SOURCE_PRODUCTS[src.name]]
-    raw = root / reg.name / str(year) / "raw"
-    rep = download_stage.run(reg, year, wanted, source=src, raw=raw, progress=bar)
-    log.info(
-        "download %s %d: %d fetched (%.1f MB), %d already there, %d superseded reissues, %.1fs -> %s",
-        reg.name, year, len(rep.fetched), rep.bytes / 1e6, len(rep.skipped), rep.superseded, rep.seconds, raw,
-    )  # fmt: skip
-    return rep.seconds
-
-
-def stage_cube(
-    reg: Region, year: int, root: Path, strict: bool, force: bool, bar: Progress
-) -> float:
-    folder = root / reg.name / str(year)
-    meta = cube_stage.build(
-        reg, year, load_products(), raw=folder / "raw", out=folder / "cube.zarr",
-        strict=strict, force=force, progress=bar,
-    )  # fmt: skip
-    if meta.get("up_to_date"):
-        log.info(
-            "cube %s %d: up to date with the downloaded granules (--force rebuilds)", reg.name, year
-        )
-        previous = (
-            json.loads((folder / "cube.json").read_text())
-            if (folder / "cube.json").exists()
-            else {}
-        )
-        return float(previous.get("seconds", 0.0))
-    meta["peak_memory_mb"] = peak_rss_mb()
-    (folder / "cube.json").write_text(json.dumps(meta, indent=1))
-    log.info(
-        "cube %s %d: %s pixel-days, %.1f%% missing, %d granules skipped, %.1fs, %.1f MB on disk, peak memory %.0f MB",
-        reg.name, year, "x".join(map(str, meta["shape"])), 100 * meta["missing_share"],
-        len(meta["skipped_granules"]), meta["seconds"], meta["bytes"] / 1e6, meta["peak_memory_mb"],
-    )  # fmt: skip
-    return float(meta["seconds"])
-
-
-def stage_tile(reg: Region, year: int, root: Path, size: int, overlap: int) -> float:
-    rec = tile_stage.run(root / reg.name / str(year), reg.grid, size=size, overlap=overlap)
-    state = "up to date" if rec.get("up_to_date") else f"{rec['seconds']:.1f}s"
-    log.info(
-        "tile %s %d: %d tiles of %d px, overlap %d (%s)",
-        reg.name,
-        year,
-        rec["tiles"],
-        rec["size"],
-        rec["overlap"],
-        state,
-    )
-    return float(rec["seconds"])
-
-
-def stage_impute(
-    reg: Region,
-    year: int,
-    root: Path,
-    settings: fill_stage.Settings,
-    where: cluster.ClusterSettings,
-    bar: Progress,
-    export: bool = False,
-    crs: str | None = None,
-) -> dict[str, Any]:
-    """The fill stage on the cluster `where` says; with `export`, the export stage (to `crs`,
-    None for the native grid) runs on the same cluster before it closes."""
-    # training (when no checkpoint is there) runs before the cluster starts, so the scheduler's
-    # event loop in this process is not starved by it
-    model = fill_stage.ensure_model(root / reg.name / str(year), reg.name, year, root, settings)
-    with cluster.runner(where, settings.device) as run:
-        rec = fill_stage.run(
-            root / reg.name / str(year), reg.name, year, root, settings, run, bar, model
-        )
-        _log_impute(reg, year, rec)
-        if export:
-            rec["export"] = stage_export(reg, year, root, crs, bar, run)
-    return rec
-
-
-def _log_impute(reg: Region, year: int, rec: dict[str, Any]) -> None:
-    if rec.get("up_to_date"):
-        log.info("impute %s %d: up to date (same cube, tiles, model and settings)", reg.name, year)
-        return
-    st = next((m for m in rec["metrics"] if m["method"] == "st_transformer"), None)
-    best = min(
-        (m for m in rec["metrics"] if m["method"] != "st_transformer"),
-        key=lambda m: m["mae"],
-        default=None,
-    )
-    log.info(
-        "impute %s %d: %s; %d values filled; %.1fs (%s pixel-days/s on %s, %s)%s",
-        reg.name, year, rec["model"]["source"], rec["values"]["filled"], rec["seconds"]["total"],
-        f"{rec['pixel_days_per_s'] or 0:,}", rec["device"],
-        f"{rec['workers']} dask workers" if rec["workers"] else "in process",
-        f"; held-out MAE {st['mae']:.4f} (best baseline {best['method']} {best['mae']:.4f})" if st and best else "",
-    )  # fmt: skip
-
-
-def stage_export(
-    reg: Region, year: int, root: Path, crs: str | None, bar: Progress, run: cluster.Runner
-) -> dict[str, Any]:
-    crs = crs or None  # an empty CRS= from make means the native grid
-    rec = export_stage.run(
-        root / reg.name / str(year),
-        reg.name,
-        year,
-        crs=crs,
-        lonlat_bbox=list(reg.grid.lonlat_bbox()),
-        progress=bar,
-        runner=run,
-    )
-    what = f"{rec['written']} files written" if rec["written"] else "up to date"
-    log.info(
-        "export %s %d: %s (%d daily COGs, %s, STAC) -> %s",
-        reg.name,
-        year,
-        what,
-        rec["cogs"],
-        rec["netcdf"],
-        root / reg.name / str(year) / "export",
-    )
-    return rec
-
-
-def _settings(
-    device: str, budget: float | None, holdout: float, baselines: str, seed: int
-) -> fill_stage.Settings:
-    """The fill's settings from the command line, each argument checked first."""
-    names = arguments.check_baselines(tuple(b for b in baselines.split(",") if b and b != "none"))
-    s = fill_stage.Settings(
-        holdout=arguments.check_holdout(holdout),
-        seed=seed,
-        device=arguments.check_device(device),
-        baselines=names,
-    )
-    if (checked := arguments.check_budget(budget)) is not None:
-        s.train_budget_s = checked
-    return s
 
 
 REGION = typer.Option(..., help="a region of catalogs/regions.toml")
@@ -370,8 +211,8 @@ def impute(
     def go() -> None:
         reg, root = find_region(region), _checked_root(data, year)
         settings, where = (
-            _settings(device, budget, holdout, baselines, seed),
-            _where(scheduler, workers),
+            fill_settings(device, budget, holdout, baselines, seed),
+            cluster_settings(scheduler, workers),
         )
         with one_run(root, reg.name, str(year), wait=wait), progress_bar() as bar:
             stage_impute(reg, year, root, settings, where, bar)
@@ -391,9 +232,12 @@ def export(
         crs_ = arguments.check_crs(crs)
         folder = root / reg.name / str(year)
         with one_run(root, reg.name, str(year), wait=wait):
-            with progress_bar() as bar, cluster.runner(_where(scheduler, workers), "cpu") as run:
+            with (
+                progress_bar() as bar,
+                cluster.runner(cluster_settings(scheduler, workers), "cpu") as run,
+            ):
                 stage_export(reg, year, root, crs_, bar, run)
-            report.write(folder, reg.name, year, _recorded_seconds(folder))
+            report.write(folder, reg.name, year, recorded_seconds(folder))
 
     _run(debug, go)
 
@@ -453,9 +297,9 @@ def fill(
     def go() -> None:
         reg, root = find_region(region), _checked_root(data, year)
         folder = root / reg.name / str(year)
-        where = _where(scheduler, workers)
+        where = cluster_settings(scheduler, workers)
         tile_stage.check_tiling(size, overlap)
-        settings = _settings(device, budget, holdout, baselines, seed)
+        settings = fill_settings(device, budget, holdout, baselines, seed)
         crs_ = arguments.check_crs(crs)
         if where.scheduler:  # a scheduler that does not answer stops the run before any work
             cluster.connect(where.scheduler, where.connect_timeout_s).close()
@@ -466,7 +310,7 @@ def fill(
                 stage_tile(reg, year, root, size, overlap)
                 filled = stage_impute(reg, year, root, settings, where, bar, export=True, crs=crs_)
             rec = filled["export"]
-            seconds |= _recorded_seconds(folder)
+            seconds |= recorded_seconds(folder)
             if rec["written"] or not (folder / "export" / "report" / "report.md").exists():
                 path = report.write(folder, reg.name, year, seconds)
                 log.info("report: %s", path)
@@ -474,28 +318,6 @@ def fill(
                 log.info("%s %d: everything is up to date", reg.name, year)
 
     _run(debug, go)
-
-
-def _where(scheduler: str | None, workers: int | None) -> cluster.ClusterSettings:
-    if workers is not None and workers < 0:
-        raise ClusterError(f"--workers {workers}: give 0 (no dask) or a positive number")
-    return cluster.ClusterSettings(scheduler=scheduler or None, workers=workers)
-
-
-def _recorded_seconds(folder: Path) -> dict[str, float]:
-    """Seconds of each stage's last real run, from the records the stages keep."""
-    out = {}
-    for stage, name, key in (
-        ("cube", "cube.json", None),
-        ("tile", "tiles.json", None),
-        ("fill", "fill.json", "total"),
-        ("export", "export/export.json", None),
-    ):
-        path = folder / name
-        if path.exists():
-            sec = json.loads(path.read_text()).get("seconds")
-            out[stage] = float(sec[key] if key else sec) if sec is not None else 0.0
-    return out
 
 
 def _years(text: str) -> list[int]:
