@@ -133,27 +133,28 @@ def fit(
     holdout: float,
     progress: Any = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Fit on the best block of the (first) cube, years stacked in time; check values hidden."""
+    """Fit on the training blocks of the region (`training_blocks`), each block its own crop
+    (its own static fields and neighbours), years stacked in time; check values hidden."""
     import stimpute
 
     land = land_mask(cubes[0])
     observed_days = sum(c["observed"].sum("time").values for c in cubes)
     blocks = training_blocks(land, np.asarray(observed_days), area)
-    parts = []
-    for cube in cubes:  # years and crops stacked in time, read crop by crop from the cube
+    crops: list[list[Any]] = [[] for _ in blocks]  # per block, its arrays of every year
+    for cube in cubes:  # read block by block from the cube
         row0, col0 = int(cube.attrs["ease_row0"]), int(cube.attrs["ease_col0"])
-        for block in blocks:
+        for block, years in zip(blocks, crops, strict=True):
             arr = window_arrays(cube, features, block)
             hide = window_holdout(arr, block, row0, col0, holdout, seed)
             arr.values[hide] = np.nan  # the model never sees the values it is checked on
             arr.values[:, ~land[block.rows, block.cols]] = np.nan
-            parts.append(arr)
-    block = blocks[0]
-    values = np.concatenate([p.values for p in parts])
-    if not np.isfinite(values).any():
+            years.append(arr)
+    values = [np.concatenate([a.values for a in years]) for years in crops]
+    if not any(np.isfinite(v).any() for v in values):
         raise FillError(
             "the training block has no observed value: the cube holds no retrieval for this region"
         )
+    block = blocks[0]
     imp = stimpute.Imputer(
         "st_transformer", window=72, seed=seed, device=device, **PRESETS[_kind(device)]
     )
@@ -161,19 +162,19 @@ def fit(
     start = time.perf_counter()
     log.info(
         "train: %s, %d block(s) of %d x %d pixels (first at row %d col %d), %d steps of time, up to %.0f s",
-        method.device, len(blocks), block.height, block.width, block.row, block.col, len(values), budget_s,
+        method.device, len(blocks), block.height, block.width, block.row, block.col, len(values[0]), budget_s,
     )  # fmt: skip
     imp.fit(
         values,
-        np.concatenate([p.covariates for p in parts]),
-        parts[0].static,
-        times=np.concatenate([p.times for p in parts]),
+        [np.concatenate([a.covariates for a in years]) for years in crops],
+        [years[0].static for years in crops],
+        times=np.concatenate([a.times for a in crops[0]]),
         time_budget_s=budget_s,
     )
     report = method.report
     info = {
         "blocks": [[b.row, b.col, b.height, b.width] for b in blocks],
-        "days": int(len(values)),
+        "days": int(len(values[0])),
         "seconds": round(time.perf_counter() - start, 1),
         "steps": int(report.steps),
         "best_validation_mae_scaled": float(report.best_val_mae),

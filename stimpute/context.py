@@ -83,8 +83,17 @@ class RecordOffset:
     count: torch.Tensor  # (N,)
 
     @classmethod
-    def of(cls, values: torch.Tensor, grid: tuple[int, int] | None) -> RecordOffset:
-        dep = neighbour_departure(values, grid)
+    def of(
+        cls, values: torch.Tensor, grid: tuple[int, int] | None, panels: int = 1
+    ) -> RecordOffset:
+        """From values (T, N); a grid of `panels` stacked bands is taken band by band, so no
+        crop's departures come from another's pixels."""
+        if grid is not None and panels > 1:
+            band = (grid[0] // panels, grid[1])
+            parts = values.reshape(values.shape[0], panels, -1).unbind(1)
+            dep = torch.cat([neighbour_departure(p, band) for p in parts], dim=1)
+        else:
+            dep = neighbour_departure(values, grid)
         return cls(dep, dep.nan_to_num().sum(0), (~dep.isnan()).float().sum(0))
 
     @property

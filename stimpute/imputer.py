@@ -19,7 +19,7 @@ from stimpute.baselines import (
     RandomForest,
 )
 from stimpute.baselines.base import Method
-from stimpute.errors import CheckpointError, ConfigError, NotFittedError
+from stimpute.errors import CheckpointError, ConfigError, NotFittedError, ShapeError
 from stimpute.layout import prepare
 from stimpute.neural import PSANMethod, TransformerMethod
 
@@ -99,8 +99,17 @@ class Imputer:
         max_epochs: float | None = None,
         time_budget_s: float | None = None,
     ) -> Imputer:
-        """Learn from the observed values; neural models train self-supervised on hidden ones."""
+        """Learn from the observed values; neural models train self-supervised on hidden ones.
+
+        The neural models also learn from several crops of a region at once: `values` a list of
+        (time, y, x) grids of one shape on one time axis (`times`), `covariates` and `static`
+        lists to match. Each crop keeps its own static fields and neighbours."""
         batch = prepare(values, covariates, static, coords, times)
+        if batch.layout.panels > 1 and self.model_name not in ("st_transformer", "psan"):
+            raise ConfigError(
+                f"{self.model_name} learns from one array; pass a list of crops only to "
+                "st_transformer or psan"
+            )
         start = time.perf_counter()
         self.method.fit(batch, max_epochs=max_epochs, time_budget_s=time_budget_s)
         self.fit_seconds = time.perf_counter() - start
@@ -123,6 +132,10 @@ class Imputer:
             values, covariates, static, coords, times,
             require_observed=not self.method.fills_without_observations,
         )  # fmt: skip
+        if batch.layout.panels > 1:
+            raise ShapeError(
+                f"impute() fills one array at a time; got a list of {batch.layout.panels}"
+            )
         start = time.perf_counter()
         mean, std = self.method.predict(batch)
         seconds = time.perf_counter() - start

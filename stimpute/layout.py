@@ -18,6 +18,14 @@ class Layout:
     n_time: int
     grid: tuple[int, int] | None
     n_node: int
+    # several crops of one region learnt together (`Imputer.fit` given lists) are stacked as
+    # this many bands of equal height down the grid; training draws each crop inside one band
+    panels: int = 1
+
+    @property
+    def panel_height(self) -> int:
+        assert self.grid is not None
+        return self.grid[0] // self.panels
 
     @property
     def space_shape(self) -> tuple[int, ...]:
@@ -58,6 +66,41 @@ def _as_float(name: str, array: object) -> np.ndarray:
     return out
 
 
+def _stack_panels(
+    values: list | tuple,
+    covariates: object | None,
+    static: object | None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Several (time, y, x) series of one shape, stacked down the rows into one grid; their
+    covariates and static fields (lists of the same length, or None) stacked alike."""
+    vals = [_as_float(f"values[{i}]", v) for i, v in enumerate(values)]
+    shapes = {v.shape for v in vals}
+    if len(shapes) > 1:
+        raise ShapeError(
+            "a list of `values` must hold (time, y, x) grids of one shape, for several crops "
+            f"of a region on one time axis; got shapes {[v.shape for v in vals]}"
+        )
+
+    def stack(name: str, arrays: object | None, axis: int) -> np.ndarray | None:
+        if arrays is None:
+            return None
+        if not isinstance(arrays, list | tuple) or len(arrays) != len(vals):
+            raise ShapeError(
+                f"with {len(vals)} `values` arrays, `{name}` must be a list of {len(vals)} "
+                f"arrays too (one per crop); got {type(arrays).__name__}"
+            )
+        parts = [_as_float(f"{name}[{i}]", a) for i, a in enumerate(arrays)]
+        if len({a.shape for a in parts}) > 1:
+            raise ShapeError(f"the `{name}` arrays differ in shape: {[a.shape for a in parts]}")
+        return np.concatenate(parts, axis=axis)
+
+    return (
+        np.concatenate(vals, axis=1),
+        stack("covariates", covariates, 1),
+        stack("static", static, 0),
+    )
+
+
 def prepare(
     values: object,
     covariates: object | None = None,
@@ -67,7 +110,19 @@ def prepare(
     *,
     require_observed: bool = True,
 ) -> Batch:
-    """Validate user arrays and flatten space; raise ShapeError/NoObservationsError on bad input."""
+    """Validate user arrays and flatten space; raise ShapeError/NoObservationsError on bad input.
+
+    `values` may be a list of grids of one shape (crops of a region on one time axis, with
+    lists of covariates and static fields to match): they become bands of one grid
+    (`Layout.panels`), which training keeps apart."""
+    panels = 1
+    if (
+        isinstance(values, list | tuple)
+        and values
+        and all(isinstance(v, np.ndarray) and v.ndim == 3 for v in values)
+    ):
+        panels = len(values)
+        values, covariates, static = _stack_panels(values, covariates, static)
     vals = _as_float("values", values)
     if vals.ndim == 3:
         n_time, height, width = vals.shape
@@ -83,7 +138,7 @@ def prepare(
         )
     if n_time < 2 or n_node < 1:
         raise ShapeError(f"`values` needs at least 2 time steps and 1 node; got shape {vals.shape}")
-    layout = Layout(n_time=n_time, grid=grid, n_node=n_node)
+    layout = Layout(n_time=n_time, grid=grid, n_node=n_node, panels=panels)
     space = layout.space_shape
     if np.isinf(vals).any():
         raise ShapeError("`values` contains +/-inf; mark missing values with NaN")

@@ -131,6 +131,7 @@ class Scaled:
     coords: np.ndarray | None  # (N, 2) in [-1, 1]
     times: np.ndarray  # (T,)
     grid: tuple[int, int] | None
+    panels: int = 1  # bands of the grid that hold separate crops (`Layout.panels`)
 
     @classmethod
     def build(cls, batch: Batch, scaler: Scaler) -> Scaled:
@@ -139,7 +140,7 @@ class Scaled:
             for t in standardise(batch, scaler, torch.device("cpu"))
         )
         assert values is not None
-        return cls(values, cov, stat, crd, batch.times, batch.layout.grid)
+        return cls(values, cov, stat, crd, batch.times, batch.layout.grid, batch.layout.panels)
 
     def crop_nodes(self, r0: int, c0: int, height: int, width: int) -> np.ndarray:
         assert self.grid is not None

@@ -69,8 +69,10 @@ class WindowSampler:
         if self.data.grid is None:
             return None, None
         height, width = self.data.grid
+        height //= self.data.panels  # a crop stays inside one band (one of the stacked crops)
         th, tw = min(self.cfg.tile, height), min(self.cfg.tile, width)
-        r0 = int(self.rng.integers(0, height - th + 1))
+        band = int(self.rng.integers(0, self.data.panels)) if self.data.panels > 1 else 0
+        r0 = band * height + int(self.rng.integers(0, height - th + 1))
         c0 = int(self.rng.integers(0, width - tw + 1))
         return self.data.crop_nodes(r0, c0, th, tw), (th, tw)
 
@@ -365,7 +367,7 @@ def train(
     torch.manual_seed(seed)
     validation = Validation.draw(data, cfg, rng)
     train_values = np.where(validation.held, np.nan, data.values)
-    offset = RecordOffset.of(torch.from_numpy(train_values), data.grid)
+    offset = RecordOffset.of(torch.from_numpy(train_values), data.grid, data.panels)
     sampler = WindowSampler(data, cfg, rng)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     average = WeightAverage(model, cfg.ema_decay)
