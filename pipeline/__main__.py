@@ -30,6 +30,7 @@ from pipeline import tile as tile_stage
 from pipeline import train as train_stage
 from pipeline.catalog import region as find_region
 from pipeline.errors import PipelineError, SourceError, Terminated
+from pipeline.fill_inputs import Holdout
 from pipeline.run_lock import one_run
 from pipeline.stages import (
     cluster_settings,
@@ -122,6 +123,10 @@ BUDGET = typer.Option(
     help="seconds of training when no region checkpoint exists (default 300)",
 )
 HOLDOUT = typer.Option(0.05, help="share of observed values held out to check the run (0 to skip)")
+HOLDOUT_BY = typer.Option(
+    "block",
+    help="hold out whole 36 km blocks on a day (block: like a missed overpass) or single values (point)",
+)
 BASELINES = typer.Option(
     "mean,linear,dctpls", help="baselines compared on the check values, or none"
 )
@@ -203,7 +208,7 @@ def tile(
 @app.command()
 def impute(
     region: str = REGION, year: int = YEAR, data: Path = DATA, device: str = DEVICE, budget: float = BUDGET,
-    holdout: float = HOLDOUT, baselines: str = BASELINES, seed: int = SEED,
+    holdout: float = HOLDOUT, holdout_by: str = HOLDOUT_BY, baselines: str = BASELINES, seed: int = SEED,
     scheduler: str = SCHEDULER, workers: int = WORKERS, wait: bool = WAIT, debug: bool = DEBUG,
 ) -> None:  # fmt: skip
     """The fill stage alone: DATA/REGION/YEAR/filled.zarr and fill.json (held-out metrics)."""
@@ -211,7 +216,7 @@ def impute(
     def go() -> None:
         reg, root = find_region(region), _checked_root(data, year)
         settings, where = (
-            fill_settings(device, budget, holdout, baselines, seed),
+            fill_settings(device, budget, holdout, holdout_by, baselines, seed),
             cluster_settings(scheduler, workers),
         )
         with one_run(root, reg.name, str(year), wait=wait), progress_bar() as bar:
@@ -269,7 +274,13 @@ def train(
             }
             folder = train_stage.region_models(root, reg.name)
             ckpt = train_stage.train_region(
-                cubes, folder, area=area, budget_s=budget, device=device, seed=seed, holdout=0.0
+                cubes,
+                folder,
+                area=area,
+                budget_s=budget,
+                device=device,
+                seed=seed,
+                holdout=Holdout(0.0, seed=seed),
             )
         info = ckpt.meta["training"]
         log.info(
@@ -288,7 +299,7 @@ def train(
 @app.command()
 def fill(
     region: str = REGION, year: int = YEAR, source: str = SOURCE, data: Path = DATA, device: str = DEVICE,
-    budget: float = BUDGET, holdout: float = HOLDOUT, baselines: str = BASELINES, size: int = TILE_SIZE,
+    budget: float = BUDGET, holdout: float = HOLDOUT, holdout_by: str = HOLDOUT_BY, baselines: str = BASELINES, size: int = TILE_SIZE,
     overlap: int = OVERLAP, crs: str = CRS_OPT, seed: int = SEED, scheduler: str = SCHEDULER,
     workers: int = WORKERS, wait: bool = WAIT, debug: bool = DEBUG,
 ) -> None:  # fmt: skip
@@ -299,7 +310,7 @@ def fill(
         folder = root / reg.name / str(year)
         where = cluster_settings(scheduler, workers)
         tile_stage.check_tiling(size, overlap)
-        settings = fill_settings(device, budget, holdout, baselines, seed)
+        settings = fill_settings(device, budget, holdout, holdout_by, baselines, seed)
         crs_ = arguments.check_crs(crs)
         if where.scheduler:  # a scheduler that does not answer stops the run before any work
             cluster.connect(where.scheduler, where.connect_timeout_s).close()

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from pipeline.errors import ArgumentError
+from pipeline.fill_inputs import HOLDOUT_BY
 
 FIRST_YEAR = 2015  # SMAP's first full year of SPL2SMAP_S; the sample follows the same rule
 DEVICES = ("auto", "cpu", "cuda")
@@ -78,6 +79,12 @@ def check_holdout(holdout: float) -> float:
             f"--holdout {holdout}: give the share of observations to hold out, from 0 to 0.5"
         )
     return holdout
+
+
+def check_holdout_by(by: str) -> str:
+    if by not in HOLDOUT_BY:
+        raise ArgumentError(f"--holdout-by {by}: choose {' or '.join(HOLDOUT_BY)}")
+    return by
 
 
 def check_data(root: Path) -> Path:

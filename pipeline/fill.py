@@ -21,7 +21,7 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from pipeline.cluster import Runner
 from pipeline.cube import open_cube
 from pipeline.errors import FillError
 from pipeline.files import part_of, replacing, swap_dir
+from pipeline.fill_inputs import Holdout
 from pipeline.fill_scores import score_table, truth_score
 from pipeline.fill_tasks import (
     FILLED,
@@ -58,12 +59,17 @@ CHUNKS = (32, 36, 36)
 @dataclass
 class Settings:
     holdout: float = 0.05  # share of observed values held out to check the run
+    holdout_by: str = "block"  # `fill_inputs.Holdout`: whole blocks on a day, or points
     seed: int = 0
     device: str = "auto"
     train_budget_s: float = 300.0  # training on the target year when no region checkpoint exists
     train_area: int = 144  # pixels per side of the block trained on
     baselines: tuple[str, ...] = ("mean", "linear", "dctpls")
     score_tiles: int = 8  # tiles on which the baselines are run for the comparison
+
+    @property
+    def check(self) -> Holdout:
+        return Holdout(self.holdout, self.holdout_by, self.seed)
 
 
 def _template(cube: xr.Dataset, land: np.ndarray) -> xr.Dataset:
@@ -100,7 +106,7 @@ def model_for(
     if (
         ckpt is not None
         and ckpt.meta.get("cube_fingerprints", {}).get(str(year)) == fp
-        and ckpt.meta.get("holdout") == s.holdout
+        and ckpt.meta.get("holdout") == asdict(s.check)
         and ckpt.meta.get("seed") == s.seed
     ):
         return ckpt, f"trained on {year} itself (reused)"
@@ -115,7 +121,7 @@ def model_for(
         budget_s=s.train_budget_s,
         device=s.device,
         seed=s.seed,
-        holdout=s.holdout,
+        holdout=s.check,
     )
     return ckpt, f"trained on {year} itself"
 
@@ -173,7 +179,7 @@ def run(
         [w.__dict__ for w in windows],
         overlap,
         ckpt.digest,
-        s.holdout,
+        asdict(s.check),
         s.seed,
         s.baselines,
         s.score_tiles,
@@ -193,7 +199,7 @@ def run(
         checkpoint=str(ckpt.path), checkpoint_sha256=ckpt.digest, features=ckpt.features,
         device=s.device, threads=runner.threads,
         shape=land.shape, origin=(int(cube.attrs["ease_row0"]), int(cube.attrs["ease_col0"])),
-        overlap=overlap, holdout=s.holdout, seed=s.seed, valid=(float(valid[0]), float(valid[1])),
+        overlap=overlap, holdout=s.check, seed=s.seed, valid=(float(valid[0]), float(valid[1])),
         baselines=s.baselines, scored=frozenset(range(0, len(windows), step)[: s.score_tiles]),
     )  # fmt: skip
     units = list(enumerate(windows))
@@ -249,8 +255,8 @@ def run(
         "tiles_without_observations": empty,
         "values": counts,
         "holdout": {
-            "share": s.holdout,
-            "seed": s.seed,
+            **asdict(s.check),
+            "description": s.check.describe(),
             "points": int(sum(len(x["check"]["t"]) for x in summaries)),
         },
         "metrics": score_table(summaries, written, job.scored, s.baselines),

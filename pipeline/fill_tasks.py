@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.cube import open_cube
-from pipeline.fill_inputs import TARGET, Features, held_out, window_arrays, window_holdout
+from pipeline.fill_inputs import TARGET, Features, Holdout, window_arrays, window_holdout
 from pipeline.stitch import blend_weights
 from pipeline.tile import Window, land_mask
 
@@ -50,7 +50,7 @@ class FillJob:
     shape: tuple[int, int]  # region (H, W)
     origin: tuple[int, int]  # EASE (row0, col0) of the region
     overlap: int
-    holdout: float
+    holdout: Holdout
     seed: int
     valid: tuple[float, float]
     baselines: tuple[str, ...] = ()
@@ -106,7 +106,7 @@ def predict_tile(job: FillJob, unit: tuple[int, Window]) -> dict[str, Any]:
     cube = open_cube(Path(job.cube), dask=False)
     arr = window_arrays(cube, job.features, w)
     land = land_mask(cube, w)
-    hide = window_holdout(arr, w, *job.origin, job.holdout, job.seed) & land[None]
+    hide = window_holdout(arr, w, *job.origin, job.holdout) & land[None]
     visible = np.where(hide | ~land[None], np.nan, arr.values).astype(np.float32)
     t0 = time.perf_counter()
     res = imp.impute(visible, arr.covariates, arr.static, times=arr.times)
@@ -230,7 +230,7 @@ def blend_square(
     gt = np.arange(n_time)[:, None, None]
     gr = (job.origin[0] + sq.row + np.arange(sq.height))[None, :, None]
     gc = (job.origin[1] + sq.col + np.arange(sq.width))[None, None, :]
-    hide = held_out(gt, gr, gc, job.holdout, job.seed) & seen
+    hide = job.holdout.mask(gt, gr, gc) & seen
     t, r, c = np.nonzero(hide)
     record = {
         "observed": int(seen.sum()),

@@ -26,6 +26,20 @@ def _cmap():
     return LinearSegmentedColormap.from_list("sm", [(v / 0.5, c) for v, c in RAMP])
 
 
+def _holdout_sentence(hold: dict) -> str:
+    """What the check hid: whole blocks on a day (like a missed overpass) or single values."""
+    if hold.get("by", "point") == "block":
+        return (
+            f"{hold['points']:,} observed values in {hold['share']:.0%} of the 36 x 36 km blocks on "
+            f"each day (seed {hold['seed']}): whole pieces of an overpass, so the figure predicts "
+            "the error in real gaps."
+        )
+    return (
+        f"{hold['points']:,} single observed values, {hold['share']:.0%} of them (seed {hold['seed']}), "
+        "each among observed neighbours: an easier check than the real gaps."
+    )
+
+
 def _busiest_gappy_day(cube: xr.Dataset) -> int:
     """A day with many observations but gaps left (the most telling before/after pair)."""
     share = cube["observed"].mean(("y", "x")).values  # chunk by chunk: bounded memory
@@ -145,7 +159,7 @@ Values: {counts["observed"]:,} observed ({100 * counts["observed"] / total:.1f}%
 
 ## How good is it: held-out check values
 
-{hold["share"]:.0%} of the observed values (seed {hold["seed"]}, {hold["points"]:,} values) were hidden from the model and the baselines and compared with what each put there. The baselines ran on the "scored" tiles; the model's row "all" covers every tile.
+{_holdout_sentence(hold)} They were hidden from the model and the baselines and compared with what each put there. The baselines ran on the "scored" tiles; the model's row "all" covers every tile.
 
 {metrics_table(fill["metrics"])}
 

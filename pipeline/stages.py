@@ -172,12 +172,18 @@ def stage_export(
 
 
 def fill_settings(
-    device: str, budget: float | None, holdout: float, baselines: str, seed: int
+    device: str,
+    budget: float | None,
+    holdout: float,
+    holdout_by: str,
+    baselines: str,
+    seed: int,
 ) -> fill_stage.Settings:
     """The fill's settings from the command line, each argument checked first."""
     names = arguments.check_baselines(tuple(b for b in baselines.split(",") if b and b != "none"))
     s = fill_stage.Settings(
         holdout=arguments.check_holdout(holdout),
+        holdout_by=arguments.check_holdout_by(holdout_by),
         seed=seed,
         device=arguments.check_device(device),
         baselines=names,

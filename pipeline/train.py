@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import xarray as xr
 
 from pipeline.errors import FillError
 from pipeline.files import replacing
-from pipeline.fill_inputs import Features, window_arrays, window_holdout
+from pipeline.fill_inputs import Features, Holdout, window_arrays, window_holdout
 from pipeline.provenance import code_version
 from pipeline.tile import Window, cube_fingerprint, land_mask
 
@@ -130,7 +130,7 @@ def fit(
     budget_s: float,
     device: str,
     seed: int,
-    holdout: float,
+    holdout: Holdout,
     progress: Any = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Fit on the training blocks of the region (`training_blocks`), each block its own crop
@@ -145,7 +145,7 @@ def fit(
         row0, col0 = int(cube.attrs["ease_row0"]), int(cube.attrs["ease_col0"])
         for block, years in zip(blocks, crops, strict=True):
             arr = window_arrays(cube, features, block)
-            hide = window_holdout(arr, block, row0, col0, holdout, seed)
+            hide = window_holdout(arr, block, row0, col0, holdout)
             arr.values[hide] = np.nan  # the model never sees the values it is checked on
             arr.values[:, ~land[block.rows, block.cols]] = np.nan
             years.append(arr)
@@ -214,7 +214,7 @@ def train_region(
     budget_s: float,
     device: str,
     seed: int,
-    holdout: float,
+    holdout: Holdout,
 ) -> Checkpoint:
     """Train on several years' cubes; write the checkpoint into `folder`."""
     first = next(iter(cubes.values()))
@@ -234,7 +234,7 @@ def train_region(
         "years": sorted(cubes),
         "features": features.as_dict(),
         "cube_fingerprints": {str(y): cube_fingerprint(c) for y, c in cubes.items()},
-        "holdout": holdout,
+        "holdout": asdict(holdout),
         "seed": seed,
         "training": info,
     }

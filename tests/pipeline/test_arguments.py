@@ -26,6 +26,7 @@ BASE = ["fill", "--region", "txson", "--source", "sample"]
         (["--budget", "nan"], "--budget nan: give the seconds"),
         (["--holdout", "-0.1"], "--holdout -0.1: give the share"),
         (["--holdout", "1.5"], "--holdout 1.5: give the share"),
+        (["--holdout-by", "scene"], "--holdout-by scene: choose block or point"),
         (["--size", "1"], "--size 1 --overlap 4: give a tile size"),
         (["--size", "36", "--overlap", "40"], "--size 36 --overlap 40"),
     ],

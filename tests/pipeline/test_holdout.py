@@ -1,0 +1,42 @@
+"""The run's check hides whole 36 km blocks on a day by default, the same ones in every tile."""
+
+import numpy as np
+import pytest
+
+from pipeline.fill_inputs import HOLDOUT_BLOCK, Holdout
+
+
+def _grid(days=200, rows=(504, 648), cols=(720, 864)):  # 4 x 4 blocks, aligned
+    t = np.arange(days)[:, None, None]
+    r = np.arange(*rows)[None, :, None]
+    c = np.arange(*cols)[None, None, :]
+    return t, r, c
+
+
+def test_a_held_out_block_is_hidden_whole_on_its_day():
+    t, r, c = _grid()
+    hide = Holdout(0.1, "block", seed=3).mask(t, r, c)
+    blocks = hide.reshape(200, 4, HOLDOUT_BLOCK, 4, HOLDOUT_BLOCK)
+    whole = blocks.all(axis=(2, 4))
+    assert np.array_equal(whole, blocks.any(axis=(2, 4)))  # all of a block, or none of it
+    assert 0.07 < whole.mean() < 0.13  # about the share of block-days
+    assert not whole.all(axis=0).any()  # a block is held out on some days, not every day
+
+
+def test_points_are_chosen_one_by_one():
+    t, r, c = _grid(days=20)
+    hide = Holdout(0.1, "point").mask(t, r, c)
+    assert 0.09 < hide.mean() < 0.11
+    blocks = hide.reshape(20, 4, HOLDOUT_BLOCK, 4, HOLDOUT_BLOCK)
+    assert not np.array_equal(blocks.all(axis=(2, 4)), blocks.any(axis=(2, 4)))
+
+
+@pytest.mark.parametrize("by", ["block", "point"])
+def test_every_tile_sees_the_same_choice(by):
+    h = Holdout(0.2, by, seed=1)
+    t, r, c = _grid(days=30)
+    whole = h.mask(t, r, c)
+    part = h.mask(t, r[:, 50:90], c[:, :, 17:61])  # a tile cut anywhere, with its own halo
+    assert np.array_equal(part, whole[:, 50:90, 17:61])
+    assert not Holdout(0.0, by).mask(t, r, c).any()
+    assert not np.array_equal(whole, Holdout(0.2, by, seed=2).mask(t, r, c))
