@@ -28,7 +28,18 @@ def code_version() -> str:
 
 def peak_rss_mb() -> float:
     """This process's peak resident memory so far, in MB: each stage records it (run alone, a
-    stage's own peak; in `fill`, the peak of the stages so far)."""
+    stage's own peak; in `fill`, the peak of the stages so far).
+
+    On Linux it is the address space's high-water mark (VmHWM), which starts afresh when a
+    process executes a program; getrusage's ru_maxrss survives exec, so a dask worker started
+    from a driver holding 3 GB would report the driver's 3 GB as its own peak."""
     import resource
 
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:  # not Linux
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
