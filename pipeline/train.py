@@ -35,6 +35,7 @@ log = logging.getLogger("pipeline")
 CHECKPOINT = "st_transformer.pt"
 # model size per device: the paper's defaults where a GPU trains them, a smaller model that
 # trains within minutes on a few CPU cores (as in `make bench`'s small budget)
+PRIOR = "sm_9km"
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {"dim": 32, "layers": 3, "tile": 12, "batch_size": 4, "lr": 2e-3},
     "cuda": {"tile": 18, "batch_size": 16},
@@ -155,9 +156,8 @@ def fit(
             "the training block has no observed value: the cube holds no retrieval for this region"
         )
     block = blocks[0]
-    imp = stimpute.Imputer(
-        "st_transformer", window=72, seed=seed, device=device, **PRESETS[_kind(device)]
-    )
+    hparams = {**PRESETS[_kind(device)], **prior_of(features)}
+    imp = stimpute.Imputer("st_transformer", window=72, seed=seed, device=device, **hparams)
     method: Any = imp.method  # a TransformerMethod: its device and training report are read below
     start = time.perf_counter()
     log.info(
@@ -179,10 +179,18 @@ def fit(
         "steps": int(report.steps),
         "best_validation_mae_scaled": float(report.best_val_mae),
         "stopped_by": report.stopped_by,
-        "hparams": {"window": 72, **PRESETS[_kind(device)]},
+        "hparams": {"window": 72, **hparams},
         "device": str(method.device),
     }
     return imp, info
+
+
+def prior_of(features: Features) -> dict[str, int]:
+    """The 9 km product as the model's prior (`prior_covariate`): the network learns how the
+    1 km field departs from it, so every gap starts from the coarse field's answer."""
+    if PRIOR in features.dynamic:
+        return {"prior_covariate": features.dynamic.index(PRIOR)}
+    return {}
 
 
 def _kind(device: str) -> str:

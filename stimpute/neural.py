@@ -13,6 +13,7 @@ import torch
 from stimpute.baselines.base import Method
 from stimpute.covariates import PER_CHANNEL
 from stimpute.errors import ConfigError, NotFittedError, ShapeError, WindowError
+from stimpute.gaps import fill_in_time
 from stimpute.inference import predict, time_windows
 from stimpute.layout import Batch
 from stimpute.models import PSAN, PSANConfig, STTransformer, STTransformerConfig
@@ -31,6 +32,7 @@ def _arch_names(config_cls: Any) -> set[str]:
 
 _TRAIN = {f.name for f in dataclasses.fields(TrainConfig)} - {"window"}
 _INFER = {"stride", "time_overlap", "infer_tile", "tile_overlap", "infer_batch", "node_embedding", "compile"}  # fmt: skip
+_DATA = {"prior_covariate"}
 
 
 def resolve_device(device: str) -> torch.device:
@@ -55,9 +57,9 @@ class TransformerMethod(Method):
         self, *, seed: int = 0, window: int = 72, device: str = "auto", **hparams: Any
     ) -> None:
         arch = _arch_names(self.config_cls)
-        unknown = set(hparams) - arch - _TRAIN - _INFER
+        unknown = set(hparams) - arch - _TRAIN - _INFER - _DATA
         if unknown:
-            allowed = ", ".join(sorted(arch | _TRAIN | _INFER))
+            allowed = ", ".join(sorted(arch | _TRAIN | _INFER | _DATA))
             raise ConfigError(
                 f"unknown hyper-parameter(s) {sorted(unknown)} for {self.name}; allowed: {allowed}"
             )
@@ -108,6 +110,38 @@ class TransformerMethod(Method):
     def infer_batch(self) -> int:
         """Windows per forward pass at inference: small on a CPU (cache-friendly), large on a GPU."""
         return int(self.hparams.get("infer_batch", 2 if self.device.type == "cpu" else 48))
+
+    @property
+    def prior_covariate(self) -> int | None:
+        """Index of the covariate channel the model corrects rather than replaces (hparam
+        `prior_covariate`), or None."""
+        k = self.hparams.get("prior_covariate")
+        return None if k is None else int(k)
+
+    def prior(self, batch: Batch) -> np.ndarray | None:
+        """(T, N) the prior covariate filled linearly in time at each node (held past its ends;
+        at a node where it is never present, its mean over the array), or None.
+
+        A coarse product of the same quantity (SMAP's 9 km retrieval under the 1 km one) is
+        already a fair answer in every gap. With a prior the network learns the departure of the
+        values from it, so an answer starts from the coarse field and only moves where the
+        data say so, and a short training cannot leave a bias the coarse field does not have."""
+        k = self.prior_covariate
+        if k is None:
+            return None
+        if batch.covariates is None or not 0 <= k < batch.covariates.shape[-1]:
+            n = 0 if batch.covariates is None else batch.covariates.shape[-1]
+            raise ConfigError(f"prior_covariate={k}, but the input has {n} covariate channel(s)")
+        filled, _ = fill_in_time(batch.covariates[..., k])
+        rest = np.nanmean(filled) if np.isfinite(filled).any() else np.nanmean(batch.values)
+        return np.where(np.isfinite(filled), filled, rest).astype(np.float32)
+
+    def _departure(self, batch: Batch) -> tuple[Batch, np.ndarray | None]:
+        """The batch with its values taken relative to the prior (when there is one)."""
+        prior = self.prior(batch)
+        if prior is None:
+            return batch, None
+        return dataclasses.replace(batch, values=batch.values - prior), prior
 
     def _fitted(self) -> tuple[Any, Scaler]:
         if self.model is None or self.scaler is None:
@@ -161,6 +195,7 @@ class TransformerMethod(Method):
     ) -> None:
         self._check_window(batch)
         torch.manual_seed(self.seed)
+        batch = self._departure(batch)[0]
         self.scaler = Scaler.fit(batch)
         data = Scaled.build(batch, self.scaler)
         cfg = self._train_cfg()
@@ -212,6 +247,7 @@ class TransformerMethod(Method):
                 f"{batch.layout.n_node} nodes (fit with node_embedding=False to move between point sets)"
             )
         self._check_window(batch)
+        batch, prior = self._departure(batch)
         data = OnDevice.from_batch(batch, scaler, self.device)
         mean_s, scale_s = predict(
             model,
@@ -228,7 +264,8 @@ class TransformerMethod(Method):
         # Imputer.impute puts the observed values (and std 0) back in, for every method alike.
         mean = mean_s * scaler.value_std + scaler.value_mean
         std = scale_s * float(np.sqrt(2.0) * scaler.value_std * self.std_scale)
-        return mean.cpu().numpy(), std.cpu().numpy()
+        mean_np = mean.cpu().numpy()
+        return (mean_np if prior is None else mean_np + prior), std.cpu().numpy()
 
     def _compiled_forward(self, model: Any) -> Any:
         """torch.compile'd model when hparam compile=True (worth it for large regions on a GPU:

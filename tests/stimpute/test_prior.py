@@ -1,0 +1,48 @@
+"""A prior covariate: the network learns the departure from a coarse field of the same quantity."""
+
+import numpy as np
+import pytest
+
+import stimpute
+from stimpute.errors import ConfigError
+from tests.conftest import TINY
+
+COARSE = 1  # the twin's covariates: rain, coarse (9 km) soil moisture, tmax
+
+
+def _fit(tw, **kw):
+    hparams = {**TINY, "max_steps": 1, **kw}
+    imp = stimpute.Imputer("st_transformer", seed=0, device="cpu", window=12, **hparams)
+    return imp.fit(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
+
+
+def test_an_untrained_model_answers_the_prior_filled_in_time(small_twin):
+    tw = small_twin
+    imp = _fit(tw, prior_covariate=COARSE)
+    res = imp.impute(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
+    gaps = np.isnan(tw.observed)
+    prior = imp.method.prior(
+        stimpute.layout.prepare(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
+    ).reshape(tw.observed.shape)
+    assert np.isfinite(prior).all()
+    coarse = tw.covariates[..., COARSE]
+    seen = np.isfinite(coarse)
+    assert np.allclose(prior[seen], coarse[seen])  # the prior is the coarse field where present
+    # one step of training: the answer is the prior plus a departure far smaller than the field
+    gap_err = np.abs(res.values - prior)[gaps]
+    spread = np.abs(tw.truth - tw.truth.mean())[gaps]
+    assert np.median(gap_err) < 0.5 * np.median(spread)
+
+
+def test_the_prior_survives_save_and_load(small_twin, tmp_path):
+    tw = small_twin
+    imp = _fit(tw, prior_covariate=COARSE)
+    before = imp.impute(tw.observed, tw.covariates, tw.static, times=tw.day_of_year).values
+    again = stimpute.Imputer.load(imp.save(tmp_path / "m.pt"), device="cpu")
+    after = again.impute(tw.observed, tw.covariates, tw.static, times=tw.day_of_year).values
+    assert np.array_equal(before, after)
+
+
+def test_a_prior_channel_that_is_not_there_is_a_config_error(small_twin):
+    with pytest.raises(ConfigError, match="prior_covariate=7, but the input has 3"):
+        _fit(small_twin, prior_covariate=7)
