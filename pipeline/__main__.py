@@ -81,6 +81,8 @@ def _run(debug: bool, fn) -> None:
         handlers=[handler],
         force=True,
     )
+    for chatty in ("pyogrio", "fiona", "rasterio"):  # "Created 1 records" per file written
+        logging.getLogger(chatty).setLevel(logging.DEBUG if debug else logging.WARNING)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         fn()

@@ -11,9 +11,8 @@ import numpy as np
 import torch
 
 from stimpute.baselines.base import Method
-from stimpute.covariates import PER_CHANNEL
+from stimpute.covariates import PER_CHANNEL, prior_field
 from stimpute.errors import ConfigError, NotFittedError, ShapeError, WindowError
-from stimpute.gaps import fill_in_time
 from stimpute.inference import predict, time_windows
 from stimpute.layout import Batch
 from stimpute.models import PSAN, PSANConfig, STTransformer, STTransformerConfig
@@ -32,7 +31,7 @@ def _arch_names(config_cls: Any) -> set[str]:
 
 _TRAIN = {f.name for f in dataclasses.fields(TrainConfig)} - {"window"}
 _INFER = {"stride", "time_overlap", "infer_tile", "tile_overlap", "infer_batch", "node_embedding", "compile"}  # fmt: skip
-_DATA = {"prior_covariate"}
+_DATA = {"prior_covariate", "prior_spread"}
 
 
 def resolve_device(device: str) -> torch.device:
@@ -119,8 +118,8 @@ class TransformerMethod(Method):
         return None if k is None else int(k)
 
     def prior(self, batch: Batch) -> np.ndarray | None:
-        """(T, N) the prior covariate filled linearly in time at each node (held past its ends;
-        at a node where it is never present, its mean over the array), or None.
+        """(T, N) the prior covariate without gaps and without steps at the edges of what was
+        seen on a day (`covariates.prior_field`, spread over `prior_spread` pixels), or None.
 
         A coarse product of the same quantity (SMAP's 9 km retrieval under the 1 km one) is
         already a fair answer in every gap. With a prior the network learns the departure of the
@@ -132,9 +131,15 @@ class TransformerMethod(Method):
         if batch.covariates is None or not 0 <= k < batch.covariates.shape[-1]:
             n = 0 if batch.covariates is None else batch.covariates.shape[-1]
             raise ConfigError(f"prior_covariate={k}, but the input has {n} covariate channel(s)")
-        filled, _ = fill_in_time(batch.covariates[..., k])
-        rest = np.nanmean(filled) if np.isfinite(filled).any() else np.nanmean(batch.values)
-        return np.where(np.isfinite(filled), filled, rest).astype(np.float32)
+        spread = float(self.hparams.get("prior_spread", 4.0))
+        coarse, layout = batch.covariates[..., k], batch.layout
+        if layout.panels == 1:
+            return prior_field(coarse, layout.grid, spread)
+        band = (layout.panel_height, layout.grid[1]) if layout.grid else None
+        parts = coarse.reshape(coarse.shape[0], layout.panels, -1)  # one crop per band
+        return np.concatenate(
+            [prior_field(parts[:, i], band, spread) for i in range(layout.panels)], axis=1
+        )
 
     def _departure(self, batch: Batch) -> tuple[Batch, np.ndarray | None]:
         """The batch with its values taken relative to the prior (when there is one)."""

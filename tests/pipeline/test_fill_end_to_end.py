@@ -34,6 +34,8 @@ def run_dir(archive, tmp_path_factory) -> Path:
     (data / "sample-archive").symlink_to(archive)
     res = _fill(data)
     assert res.exit_code == 0, res.output
+    assert "Created 1 records" not in res.output  # GDAL's per-file chatter stays out of the log
+    assert "impute txson 2022" in res.output and "export txson 2022" in res.output
     return data / "txson" / "2022"
 
 
