@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from stimpute.baselines import (
     RandomForest,
 )
 from stimpute.baselines.base import Method
+from stimpute.config import InferConfig, NeuralConfig
 from stimpute.errors import CheckpointError, ConfigError, NotFittedError, ShapeError
 from stimpute.layout import prepare
 from stimpute.neural import PSANMethod, TransformerMethod
@@ -33,6 +35,7 @@ MODELS: dict[str, type[Method]] = {
     "mice": Mice,
     "random_forest": RandomForest,
 }
+NEURAL = ("st_transformer", "psan")
 FORMAT = "stimpute-imputer/2"  # 2: covariates gap-filled in time (covariates.py)
 
 
@@ -71,22 +74,49 @@ class Imputer:
         self,
         model: str = "st_transformer",
         *,
-        window: int = 72,
+        config: NeuralConfig | None = None,
         seed: int = 0,
         device: str = "auto",
-        **hparams: Any,
+        **settings: Any,
     ) -> None:
+        """`model`: one of MODELS. The neural models take a `NeuralConfig` and/or its fields
+        as keyword shortcuts (`window=48, dim=32, lr=2e-3`; `stimpute.config`); a baseline
+        takes its own few settings (random_forest: n_estimators, max_rows; mice: max_iter,
+        n_nearest). `device`: "auto" (CUDA when present), "cpu" or "cuda"."""
         if model not in MODELS:
             raise ConfigError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
         self.model_name = model
-        self.window, self.seed, self.device = window, seed, device
-        self.hparams = hparams
-        if model in ("st_transformer", "psan"):
-            self.method: Method = MODELS[model](seed=seed, window=window, device=device, **hparams)
+        self.seed, self.device = seed, device
+        self.config: NeuralConfig | None = None
+        self.settings = settings
+        if model in NEURAL:
+            if model == "psan" and config is None:
+                settings = {"layers": 3, **settings}  # PSAN's own depth
+            self.config = NeuralConfig.build(config, **settings)
+            self.method: Method = MODELS[model](seed=seed, device=device, config=self.config)
         else:
-            self.method = MODELS[model](seed=seed, **hparams)
+            if config is not None:
+                raise ConfigError(f"{model} is a baseline: it takes no NeuralConfig")
+            self.method = MODELS[model](seed=seed, **settings)
         self.fitted = False
         self.fit_seconds = 0.0
+
+    def set_inference(self, **settings: Any) -> None:
+        """Change how a neural model fills, after fitting too: `InferConfig` fields only
+        (time_overlap, stride, infer_tile, tile_overlap, infer_batch, compile)."""
+        allowed = {f.name for f in dataclasses.fields(InferConfig)}
+        if self.config is None or set(settings) - allowed:
+            raise ConfigError(
+                f"set_inference takes {', '.join(sorted(allowed))} for a neural model; "
+                f"got {sorted(settings)} for {self.model_name}"
+            )
+        self.config = NeuralConfig.build(self.config, **settings)
+        self.method.config = self.config  # type: ignore[attr-defined]
+
+    @property
+    def window(self) -> int | None:
+        """Steps per window of a neural model (None for a baseline)."""
+        return None if self.config is None else self.config.window
 
     def fit(
         self,
@@ -105,7 +135,7 @@ class Imputer:
         (time, y, x) grids of one shape on one time axis (`times`), `covariates` and `static`
         lists to match. Each crop keeps its own static fields and neighbours."""
         batch = prepare(values, covariates, static, coords, times)
-        if batch.layout.panels > 1 and self.model_name not in ("st_transformer", "psan"):
+        if batch.layout.panels > 1 and self.model_name not in NEURAL:
             raise ConfigError(
                 f"{self.model_name} learns from one array; pass a list of crops only to "
                 "st_transformer or psan"
@@ -155,9 +185,9 @@ class Imputer:
         payload = {
             "format": FORMAT,
             "model": self.model_name,
-            "window": self.window,
             "seed": self.seed,
-            "hparams": _to_tensors(self.hparams),
+            "config": None if self.config is None else self.config.to_dict(),
+            "hparams": _to_tensors(self.settings if self.config is None else {}),
             "state": _to_tensors(self.method.state()),
         }
         tmp = path.with_name(path.name + ".tmp")
@@ -185,17 +215,18 @@ class Imputer:
                 f"{path} was saved as {found} by an older stimpute, whose models "
                 f"took other covariate inputs; fit the imputer again and save it ({FORMAT})"
             )
-        hparams = {
-            k: (v.tolist() if isinstance(v, torch.Tensor) else v)
+        settings: dict[str, Any] = {
+            str(k): (v.tolist() if isinstance(v, torch.Tensor) else v)
             for k, v in payload["hparams"].items()
         }
-        imp = cls(
-            payload["model"],
-            window=payload["window"],
-            seed=payload["seed"],
-            device=device,
-            **hparams,
-        )
+        if payload.get("config") is not None:
+            config = NeuralConfig.from_dict(payload["config"])
+            imp = cls(payload["model"], config=config, seed=payload["seed"], device=device)
+        elif payload["model"] in NEURAL:  # saved before the typed configuration: flat names
+            settings["window"] = payload["window"]
+            imp = cls(payload["model"], seed=payload["seed"], device=device, **settings)
+        else:
+            imp = cls(payload["model"], seed=payload["seed"], device=device, **settings)
         imp.method.load_state(payload["state"])
         imp.fitted = True
         return imp

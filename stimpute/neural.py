@@ -11,27 +11,16 @@ import numpy as np
 import torch
 
 from stimpute.baselines.base import Method
+from stimpute.config import NeuralConfig
 from stimpute.covariates import PER_CHANNEL, prior_field
 from stimpute.errors import ConfigError, NotFittedError, ShapeError, WindowError
 from stimpute.inference import predict, time_windows
 from stimpute.layout import Batch
 from stimpute.models import PSAN, PSANConfig, STTransformer, STTransformerConfig
 from stimpute.tensors import OnDevice, Scaled, Scaler
-from stimpute.training import TrainConfig, TrainReport, train
+from stimpute.training import TrainReport, train
 
 log = logging.getLogger("stimpute")
-
-
-def _arch_names(config_cls: Any) -> set[str]:
-    """Architecture hyper-parameters a user may set (the rest follow from the data)."""
-    return {f.name for f in dataclasses.fields(config_cls)} - {
-        "n_covariates", "n_static", "n_nodes", "use_coords", "window",
-    }  # fmt: skip
-
-
-_TRAIN = {f.name for f in dataclasses.fields(TrainConfig)} - {"window"}
-_INFER = {"stride", "time_overlap", "infer_tile", "tile_overlap", "infer_batch", "node_embedding", "compile"}  # fmt: skip
-_DATA = {"prior_covariate", "prior_spread"}
 
 
 def resolve_device(device: str) -> torch.device:
@@ -53,23 +42,11 @@ class TransformerMethod(Method):
     config_cls: Any = STTransformerConfig
 
     def __init__(
-        self, *, seed: int = 0, window: int = 72, device: str = "auto", **hparams: Any
+        self, *, seed: int = 0, device: str = "auto", config: NeuralConfig | None = None
     ) -> None:
-        arch = _arch_names(self.config_cls)
-        unknown = set(hparams) - arch - _TRAIN - _INFER - _DATA
-        if unknown:
-            allowed = ", ".join(sorted(arch | _TRAIN | _INFER | _DATA))
-            raise ConfigError(
-                f"unknown hyper-parameter(s) {sorted(unknown)} for {self.name}; allowed: {allowed}"
-            )
-        super().__init__(seed=seed, **hparams)
-        self.window = int(window)
-        overlap = hparams.get("time_overlap")
-        if overlap is not None and not 0 <= int(overlap) < self.window:
-            raise ConfigError(
-                f"time_overlap={overlap} days: pass 0 to {self.window - 1}, less than the "
-                f"window ({self.window})"
-            )
+        super().__init__(seed=seed)
+        self.config = config or NeuralConfig()
+        self.window = self.config.window
         self.device = resolve_device(device)
         self.model: Any = None
         self.scaler: Scaler | None = None
@@ -78,44 +55,22 @@ class TransformerMethod(Method):
         self._compiled: Any = None
 
     @property
-    def stride(self) -> int | None:
-        """Steps between inference windows when set (hparam `stride`); None: the windows are
-        spread evenly (`time_overlap`)."""
-        stride = self.hparams.get("stride")
-        return None if stride is None else int(stride)
-
-    @property
     def time_overlap(self) -> int:
-        """Least overlap of neighbouring inference windows in time: a quarter of the window by
-        default (on a 365-day year, seven 72-day windows overlapping by 23 or 24 days, where a
-        stride of 48 took eight; `benchmarks/README.md`, "Inference windows")."""
-        return int(self.hparams.get("time_overlap", self.window // 4))
+        """Least overlap of neighbouring inference windows in time (a quarter window unless set)."""
+        overlap = self.config.infer.time_overlap
+        return self.window // 4 if overlap is None else overlap
 
     def window_plan(self, n_time: int) -> tuple[list[int], int]:
         """(starts, taper edge) of the inference windows over `n_time` steps."""
-        return time_windows(n_time, self.window, overlap=self.time_overlap, stride=self.stride)
-
-    @property
-    def infer_tile(self) -> int:
-        """Most pixels of an inference tile's side on grids (tiles shrink to fit the grid)."""
-        return int(self.hparams.get("infer_tile", 36))
-
-    @property
-    def tile_overlap(self) -> int:
-        """Least overlap of neighbouring inference tiles, pixels."""
-        return int(self.hparams.get("tile_overlap", 4))
+        return time_windows(
+            n_time, self.window, overlap=self.time_overlap, stride=self.config.infer.stride
+        )
 
     @property
     def infer_batch(self) -> int:
         """Windows per forward pass at inference: small on a CPU (cache-friendly), large on a GPU."""
-        return int(self.hparams.get("infer_batch", 2 if self.device.type == "cpu" else 48))
-
-    @property
-    def prior_covariate(self) -> int | None:
-        """Index of the covariate channel the model corrects rather than replaces (hparam
-        `prior_covariate`), or None."""
-        k = self.hparams.get("prior_covariate")
-        return None if k is None else int(k)
+        batch = self.config.infer.infer_batch
+        return batch if batch is not None else (2 if self.device.type == "cpu" else 48)
 
     def prior(self, batch: Batch) -> np.ndarray | None:
         """(T, N) the prior covariate without gaps and without steps at the edges of what was
@@ -125,13 +80,13 @@ class TransformerMethod(Method):
         already a fair answer in every gap. With a prior the network learns the departure of the
         values from it, so an answer starts from the coarse field and only moves where the
         data say so, and a short training cannot leave a bias the coarse field does not have."""
-        k = self.prior_covariate
+        k = self.config.model.prior_covariate
         if k is None:
             return None
         if batch.covariates is None or not 0 <= k < batch.covariates.shape[-1]:
             n = 0 if batch.covariates is None else batch.covariates.shape[-1]
             raise ConfigError(f"prior_covariate={k}, but the input has {n} covariate channel(s)")
-        spread = float(self.hparams.get("prior_spread", 4.0))
+        spread = self.config.model.prior_spread
         coarse, layout = batch.covariates[..., k], batch.layout
         if layout.panels == 1:
             return prior_field(coarse, layout.grid, spread)
@@ -155,32 +110,29 @@ class TransformerMethod(Method):
 
     # -- configuration -------------------------------------------------------------------
     def _arch(self, batch: Batch) -> Any:
-        kw = {k: v for k, v in self.hparams.items() if k in _arch_names(self.config_cls)}
-        if "window" in {f.name for f in dataclasses.fields(self.config_cls)}:
+        """The network's own config: the model section, with the data's sizes and the switches
+        left to the data (None) decided: node embedding on point sets, regime add-ons on grids."""
+        m = self.config.model
+        on_grid = batch.layout.grid is not None
+        chosen = {
+            "node_embedding": not on_grid if m.node_embedding is None else m.node_embedding,
+            "regime_readout": on_grid if m.regime_readout is None else m.regime_readout,
+            "regime_blend": on_grid if m.regime_blend is None else m.regime_blend,
+        }
+        names = {f.name for f in dataclasses.fields(self.config_cls)}
+        kw = {k: v for k, v in dataclasses.asdict(m).items() if k in names}
+        kw.update({k: v for k, v in chosen.items() if k in names})
+        if "window" in names:
             kw["window"] = self.window
-        if "periods" in kw:
-            kw["periods"] = tuple(float(p) for p in kw["periods"])
-        for on_grids in ("regime_readout", "regime_blend"):
-            if on_grids in {f.name for f in dataclasses.fields(self.config_cls)}:
-                kw.setdefault(on_grids, batch.layout.grid is not None)
-        node_emb = self.hparams.get("node_embedding", "auto")
-        use_nodes = batch.layout.grid is None if node_emb == "auto" else bool(node_emb)
         return self.config_cls(
             n_covariates=0
             if batch.covariates is None
             else PER_CHANNEL * batch.covariates.shape[-1],
             n_static=0 if batch.static is None else batch.static.shape[-1],
-            n_nodes=batch.layout.n_node if use_nodes else None,
+            n_nodes=batch.layout.n_node if chosen["node_embedding"] else None,
             use_coords=batch.coords is not None,
             **kw,
         )
-
-    def _train_cfg(self) -> TrainConfig:
-        kw = {k: v for k, v in self.hparams.items() if k in _TRAIN}
-        for key in ("hide_rates", "hide_modes"):
-            if key in kw:
-                kw[key] = tuple(kw[key])
-        return TrainConfig(window=self.window, **kw)
 
     def _check_window(self, batch: Batch) -> None:
         if self.window > batch.layout.n_time:
@@ -203,7 +155,7 @@ class TransformerMethod(Method):
         batch = self._departure(batch)[0]
         self.scaler = Scaler.fit(batch)
         data = Scaled.build(batch, self.scaler)
-        cfg = self._train_cfg()
+        cfg = self.config.train
         self.model = self.model_cls(self._arch(batch)).to(self.device)
         self._compiled = None
         max_steps = None
@@ -259,8 +211,8 @@ class TransformerMethod(Method):
             data,
             window=self.window,
             time_plan=self.window_plan(data.values.shape[0]),
-            tile=self.infer_tile,
-            tile_overlap=self.tile_overlap,
+            tile=self.config.infer.infer_tile,
+            tile_overlap=self.config.infer.tile_overlap,
             batch_size=self.infer_batch,
             device=self.device,
             forward=self._compiled_forward(model),
@@ -273,9 +225,9 @@ class TransformerMethod(Method):
         return (mean_np if prior is None else mean_np + prior), std.cpu().numpy()
 
     def _compiled_forward(self, model: Any) -> Any:
-        """torch.compile'd model when hparam compile=True (worth it for large regions on a GPU:
+        """torch.compile'd model when `InferConfig.compile` (worth it for large regions on a GPU:
         about 2x the eager speed there, after a compile of a minute or less), else None."""
-        if not self.hparams.get("compile", False):
+        if not self.config.infer.compile:
             return None
         if self._compiled is None:
             self._compiled = torch.compile(model, dynamic=False)

@@ -12,39 +12,15 @@ import numpy as np
 import torch
 
 from stimpute.calibration import fit_factor
+from stimpute.config import TrainConfig
 from stimpute.context import RecordOffset
 from stimpute.inference import autocast
-from stimpute.masks import MODES, hide
+from stimpute.masks import hide
 from stimpute.models import STTransformer
 from stimpute.models.blend import RegimeBlend
 from stimpute.tensors import Scaled, to_model_inputs
 
 log = logging.getLogger("stimpute")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings; defaults follow the paper (Adam 1e-3 cosine to 1e-4, p in .2/.5/.8)."""
-
-    window: int = 72
-    tile: int = 12
-    batch_size: int = 8
-    lr: float = 1e-3
-    lr_min: float = 1e-4
-    weight_decay: float = 1e-5
-    grad_clip: float = 1.0
-    warmup_steps: int = 30
-    hide_rates: tuple[float, ...] = (0.2, 0.5, 0.8)
-    hide_modes: tuple[str, ...] = MODES
-    aux_weight: float = 0.5
-    max_steps: int = 3000
-    val_share: float = 0.1  # share of observed values held out for early stopping
-    # share of a validation box's observed values held (0.2 was tried on the twin: the std
-    # factor over-covered whole-day gaps and the day-protocol MAE was 5% worse)
-    val_rate: float = 0.5
-    eval_every: int = 50
-    patience: int = 8
-    ema_decay: float = 0.99  # weights scored and kept are an exponential moving average; 0 = off
 
 
 @dataclass

@@ -14,7 +14,7 @@ values themselves):
 
     python benchmarks/experiments/calibration_gap.py day st_transformer 0 400 > out.json
 
-It reaches into the fitted method (`_train_cfg`, `Validation`), which is fine for a probe
+It reaches into the fitted method (its `config.train`, `Validation`), which is fine for a probe
 and is why this is not part of the bench. Results: benchmarks/README.md, "Calibration".
 """
 
@@ -65,7 +65,7 @@ def main(protocol: str, model: str, seed: int, budget: float) -> dict:
     # the validation boxes training drew: its rng is seeded with the model's seed and the draw
     # is the first thing it takes from it
     data = Scaled.build(prepare(p.values, p.covariates, p.static, None, p.times), method.scaler)
-    cfg = method._train_cfg()
+    cfg = method.config.train
     val = Validation.draw(data, cfg, np.random.default_rng(seed))
     held = val.held.reshape(p.values.shape)
 
@@ -89,7 +89,7 @@ def main(protocol: str, model: str, seed: int, budget: float) -> dict:
         out[f"give_back_{share}"] = scored(f)
 
     for tile in (24, 12):
-        method.hparams["infer_tile"] = tile
+        imp.set_inference(infer_tile=tile)
         r = impute(p.values)
         out[f"tile_{tile}"] = {
             "eval_mae": float(np.abs(r.values[e] - target).mean()),

@@ -43,10 +43,7 @@ method = imp.method
 e, gaps = p.eval_mask, np.isnan(p.values)
 res: dict = {"protocol": protocol, "seed": seed, "steps": method.report.steps, "plans": {}}
 for name, hparams in PLANS.items():
-    method.hparams = {
-        k: v for k, v in method.hparams.items() if k not in ("stride", "time_overlap")
-    }
-    method.hparams.update(hparams)
+    imp.set_inference(**{"stride": None, "time_overlap": None, **hparams})
     starts, edge = method.window_plan(n_time)
     best = np.inf
     for _ in range(2):

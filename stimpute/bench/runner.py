@@ -15,16 +15,13 @@ from stimpute import metrics
 from stimpute.bench import peers
 from stimpute.bench.datasets import Problem
 from stimpute.errors import StimputeError
-from stimpute.imputer import Imputer, ImputeResult
+from stimpute.imputer import NEURAL, Imputer, ImputeResult
 
 log = logging.getLogger("stimpute")
 
 
 def _rows(a: np.ndarray | None, rows: np.ndarray | None) -> np.ndarray | None:
     return a if a is None or rows is None else a[rows]
-
-
-NEURAL = ("st_transformer", "psan")
 
 
 def _fill(

@@ -90,7 +90,7 @@ def measure(
     dev = method.device
     flops = model_flops_per_token(imp, tw.observed, tw.covariates, tw.static)
     tiles, _, tile_grid = spatial_tiles(
-        (size, size), size * size, method.infer_tile, method.tile_overlap
+        (size, size), size * size, method.config.infer.infer_tile, method.config.infer.tile_overlap
     )
     assert tiles is not None and tile_grid is not None  # a grid is always cut into tiles
     tokens = len(method.window_plan(days)[0]) * method.window * tiles.size
@@ -99,7 +99,7 @@ def measure(
     peak = matmul_gflops(dev)
     return {
         "device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
-        "compiled": bool(method.hparams.get("compile", False)),
+        "compiled": method.config.infer.compile,
         "infer_batch": method.infer_batch,
         "infer_tile": tile_grid[0],
         "threads": torch.get_num_threads(),

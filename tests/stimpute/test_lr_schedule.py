@@ -3,7 +3,8 @@ import math
 import pytest
 
 from stimpute import training
-from stimpute.training import BudgetClock, TrainConfig, cosine_lr
+from stimpute.config import TrainConfig
+from stimpute.training import BudgetClock, cosine_lr
 
 
 def test_cosine_follows_steps_without_a_budget():

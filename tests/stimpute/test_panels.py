@@ -5,11 +5,12 @@ import pytest
 import torch
 
 import stimpute
+from stimpute.config import TrainConfig
 from stimpute.context import RecordOffset
 from stimpute.errors import ConfigError, ShapeError
 from stimpute.layout import prepare
 from stimpute.tensors import Scaled, Scaler
-from stimpute.training import TrainConfig, WindowSampler
+from stimpute.training import WindowSampler
 from tests.conftest import TINY
 
 

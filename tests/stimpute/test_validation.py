@@ -1,12 +1,13 @@
 import numpy as np
 import torch
 
+from stimpute.config import TrainConfig
 from stimpute.context import RecordOffset
 from stimpute.layout import prepare
 from stimpute.models import STTransformer, STTransformerConfig
 from stimpute.simulate import twin
 from stimpute.tensors import Scaled, Scaler
-from stimpute.training import TrainConfig, Validation
+from stimpute.training import Validation
 
 
 def _problem(grid: bool):

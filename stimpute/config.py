@@ -1,0 +1,166 @@
+"""Typed configuration of the neural imputers, defined once: what the network is (`ModelConfig`),
+how it learns (`TrainConfig`), how it fills an array (`InferConfig`), and the window length they
+share (`NeuralConfig`). Every field is typed, defaulted and documented here and nowhere else.
+
+    Imputer("st_transformer", config=NeuralConfig(model=ModelConfig(dim=32)))
+    Imputer("st_transformer", dim=32, lr=2e-3)          # the same, by keyword shortcuts
+
+A checkpoint stores the whole configuration (`NeuralConfig.to_dict`), so a loaded imputer runs
+exactly as it was fitted. An unknown name is a `ConfigError` that lists the allowed ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from stimpute.errors import ConfigError
+from stimpute.masks import ALL_MODES, MODES
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network. Defaults are the paper's ST-Transformer (width 64, 4 layers, 4 heads, 4 x 4
+    spatial windows shifted every other layer); the add-ons below each have their own switch."""
+
+    dim: int = 64  # width of every token
+    layers: int = 4  # ST layers (PSAN: its own layers, 3 by default)
+    heads: int = 4  # attention heads; must divide `dim`
+    ffn_ratio: int = 2  # hidden width of the MLP, in multiples of `dim`
+    spatial_window: int = 4  # pixels per side of a spatial attention window (grids)
+    dropout: float = 0.0
+    periods: tuple[float, ...] = (365.25,)  # seasonal encodings of `times`, in steps
+    prototypes: int = 16  # PSAN only: learned prototypes of its spatial attention bias
+    # a learned embedding per node: None = on point sets (a fixed set of stations), off on grids
+    node_embedding: bool | None = None
+    # add-on: each token also gets its node's value interpolated in time from the visible values
+    # and the gaps to them (as BRITS and GRU-D), with an exact linear path to the readout
+    temporal_context: bool = True
+    # add-on: that linear path changes where a 3 x 3 / 7 x 7 neighbour is seen on the day;
+    # None = on grids, off on point sets (where every node neighbours every other)
+    regime_readout: bool | None = None
+    # add-on: a linear blend per neighbour regime fitted on the validation values after
+    # training (models/blend.py); None = on grids, off on point sets
+    regime_blend: bool | None = None
+    # add-on: index of a covariate channel of the same quantity (a coarse product) that the
+    # network corrects instead of replacing (`covariates.prior_field`); None = off
+    prior_covariate: int | None = None
+    prior_spread: float = 4.0  # pixels over which the prior's day departures are spread
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Self-supervised training; defaults follow the paper (AdamW 1e-3 cosine to 1e-4, hidden
+    shares 0.2 / 0.5 / 0.8). `window` is `NeuralConfig.window`, copied in by it."""
+
+    window: int = 72
+    tile: int = 12  # pixels per side of a training crop (grids)
+    batch_size: int = 8
+    lr: float = 1e-3
+    lr_min: float = 1e-4
+    weight_decay: float = 1e-5
+    grad_clip: float = 1.0
+    warmup_steps: int = 30
+    hide_rates: tuple[float, ...] = (0.2, 0.5, 0.8)  # share of a window's observed values hidden
+    hide_modes: tuple[str, ...] = MODES  # how they are hidden: points, whole days, blocks
+    aux_weight: float = 0.5  # weight of the earlier layers' readouts in the loss
+    max_steps: int = 3000
+    val_share: float = 0.1  # share of observed values held out for early stopping
+    val_rate: float = 0.5  # share of a validation box's observed values held
+    eval_every: int = 50  # steps between validation scores
+    patience: int = 8  # validation scores without progress before stopping
+    ema_decay: float = 0.99  # the weights scored and kept are a moving average; 0 = off
+
+
+@dataclass(frozen=True)
+class InferConfig:
+    """How a fitted model fills an array: overlapping windows in time, tiles in space, blended
+    with tapered weights."""
+
+    time_overlap: int | None = None  # least overlap of time windows; None = a quarter window
+    stride: int | None = None  # steps between time windows instead (None: spread evenly)
+    infer_tile: int = 36  # most pixels per side of a spatial tile (grids)
+    tile_overlap: int = 4  # least overlap of neighbouring tiles, pixels
+    infer_batch: int | None = None  # windows per forward pass; None = 2 on a CPU, 48 on a GPU
+    compile: bool = False  # torch.compile the model (worth it for large regions on a GPU)
+
+
+SECTIONS: dict[str, type] = {"model": ModelConfig, "train": TrainConfig, "infer": InferConfig}
+
+
+@dataclass(frozen=True)
+class NeuralConfig:
+    """Everything a neural imputer is built from: the window length and the three sections."""
+
+    window: int = 72  # steps per window, in training and in inference
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    infer: InferConfig = field(default_factory=InferConfig)
+
+    def __post_init__(self) -> None:
+        if self.window < 2:
+            raise ConfigError(f"window={self.window}: give at least 2 steps")
+        overlap = self.infer.time_overlap
+        if overlap is not None and not 0 <= overlap < self.window:
+            raise ConfigError(
+                f"time_overlap={overlap} days: pass 0 to {self.window - 1}, less than the "
+                f"window ({self.window})"
+            )
+        if self.model.dim % self.model.heads:
+            raise ConfigError(
+                f"dim ({self.model.dim}) must be divisible by heads ({self.model.heads})"
+            )
+        bad = set(self.train.hide_modes) - set(ALL_MODES)
+        if bad:
+            raise ConfigError(f"hide_modes {sorted(bad)}: choose from {', '.join(ALL_MODES)}")
+        if self.train.window != self.window:  # one window length, set here
+            object.__setattr__(self, "train", replace(self.train, window=self.window))
+
+    @classmethod
+    def build(cls, config: NeuralConfig | None = None, **shortcuts: Any) -> NeuralConfig:
+        """`config` (or the defaults) with keyword shortcuts applied: any field of any section
+        by its own name (`dim=32`, `lr=2e-3`, `infer_tile=44`) or `window`."""
+        base = config or cls()
+        allowed = allowed_names()
+        unknown = sorted(set(shortcuts) - allowed)
+        if unknown:
+            raise ConfigError(
+                f"unknown setting(s) {unknown}; allowed: {', '.join(sorted(allowed))}"
+            )
+        sections = {}
+        for name, section_cls in SECTIONS.items():
+            mine = {k: _typed(k, v) for k, v in shortcuts.items() if k in _names(section_cls)}
+            mine.pop("window", None)
+            sections[name] = replace(getattr(base, name), **mine)
+        return cls(window=int(shortcuts.get("window", base.window)), **sections)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values only (a checkpoint loads with weights_only)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NeuralConfig:
+        sections = {
+            name: section_cls(**{k: _typed(k, v) for k, v in d.get(name, {}).items()})
+            for name, section_cls in SECTIONS.items()
+        }
+        return cls(window=int(d.get("window", 72)), **sections)
+
+
+def _names(section_cls: type) -> set[str]:
+    return {f.name for f in fields(section_cls)}
+
+
+def allowed_names() -> set[str]:
+    """Every keyword shortcut `NeuralConfig.build` takes."""
+    return {"window"}.union(*(_names(c) for c in SECTIONS.values()))
+
+
+def _typed(name: str, value: Any) -> Any:
+    """Tuples for tuple fields (a checkpoint gives lists back); "auto" for a None default."""
+    if isinstance(value, list):
+        return tuple(value)
+    if value == "auto" and name in ("node_embedding", "regime_readout", "regime_blend"):
+        return None
+    return value
