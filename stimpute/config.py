@@ -46,7 +46,8 @@ class ModelConfig:
     # add-on: index of a covariate channel of the same quantity (a coarse product) that the
     # network corrects instead of replacing (`covariates.prior_field`); None = off
     prior_covariate: int | None = None
-    prior_spread: float = 4.0  # pixels over which the prior's day departures are spread
+    prior_spread: float = 4.5  # pixels: the prior's Gaussian in space (half a 9 km cell at 1 km)
+    prior_memory: float = 0.6  # days: the prior's weight in time falls as exp(-|days| / memory)
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,8 @@ class TransformerMethod(Method):
 
     def prior(self, batch: Batch) -> np.ndarray | None:
         """(T, N) the prior covariate without gaps and without steps at the edges of what was
-        seen on a day (`covariates.prior_field`, spread over `prior_spread` pixels), or None.
+        seen on a day (`covariates.prior_field`: `prior_spread` pixels, `prior_memory` days),
+        or None.
 
         A coarse product of the same quantity (SMAP's 9 km retrieval under the 1 km one) is
         already a fair answer in every gap. With a prior the network learns the departure of the
@@ -86,14 +87,14 @@ class TransformerMethod(Method):
         if batch.covariates is None or not 0 <= k < batch.covariates.shape[-1]:
             n = 0 if batch.covariates is None else batch.covariates.shape[-1]
             raise ConfigError(f"prior_covariate={k}, but the input has {n} covariate channel(s)")
-        spread = self.config.model.prior_spread
+        spread, memory = self.config.model.prior_spread, self.config.model.prior_memory
         coarse, layout = batch.covariates[..., k], batch.layout
         if layout.panels == 1:
-            return prior_field(coarse, layout.grid, spread)
+            return prior_field(coarse, layout.grid, spread, memory)
         band = (layout.panel_height, layout.grid[1]) if layout.grid else None
         parts = coarse.reshape(coarse.shape[0], layout.panels, -1)  # one crop per band
         return np.concatenate(
-            [prior_field(parts[:, i], band, spread) for i in range(layout.panels)], axis=1
+            [prior_field(parts[:, i], band, spread, memory) for i in range(layout.panels)], axis=1
         )
 
     def _departure(self, batch: Batch) -> tuple[Batch, np.ndarray | None]:
