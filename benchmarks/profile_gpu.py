@@ -15,10 +15,11 @@ import statistics
 import numpy as np
 import torch
 
+from stimpute.covariates import PER_CHANNEL
 from stimpute.layout import prepare
 from stimpute.models import STTransformer, STTransformerConfig
 from stimpute.simulate import twin
-from stimpute.tensors import OnDevice, Scaled, Scaler
+from stimpute.tensors import OnDevice, Scaler
 
 
 def timed(fn, repeats: int = 10) -> float:
@@ -44,8 +45,9 @@ def main() -> None:
     dev = torch.device("cuda")
     tw = twin(height=36, width=36, days=365, seed=0)
     batch = prepare(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
-    data = OnDevice.from_scaled(Scaled.build(batch, Scaler.fit(batch)), dev)
-    cfg = STTransformerConfig(n_covariates=3, n_static=tw.static.shape[-1])
+    data = OnDevice.from_batch(batch, Scaler.fit(batch), dev)
+    n_cov = PER_CHANNEL * tw.covariates.shape[-1]  # each as given, filled in time, its gap
+    cfg = STTransformerConfig(n_covariates=n_cov, n_static=tw.static.shape[-1])
     model = STTransformer(cfg).to(dev).eval()
     rng = np.random.default_rng(0)
     t0 = torch.from_numpy(rng.integers(0, 365 - 72, args.batch)).to(dev)

@@ -104,7 +104,7 @@ def bench_region(
                 extra_n = [*extra, "--workers", str(n)]
             else:
                 extra_n = extra
-            m = run_stage([stage, *common, *extra_n], env, log)
+            m: dict[str, Any] = run_stage([stage, *common, *extra_n], env, log)
             key = stage if n is None else f"impute_{n}w"
             m["bytes"] = (
                 size_of(folder / OUTPUTS[stage]) if (folder / OUTPUTS[stage]).exists() else 0

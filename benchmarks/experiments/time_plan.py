@@ -17,6 +17,7 @@ of this script that patched `inference.starts`; the plans (starts and taper edge
 import json
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ PLANS = {
 
 imp = Imputer("st_transformer", seed=seed, **dict(BUDGETS["small"]["st"]))
 imp.fit(p.values, p.covariates, p.static, times=p.times, time_budget_s=budget)
-method = imp.method
+method: Any = imp.method  # a TransformerMethod: its report and window plan are read
 e, gaps = p.eval_mask, np.isnan(p.values)
 res: dict = {"protocol": protocol, "seed": seed, "steps": method.report.steps, "plans": {}}
 for name, hparams in PLANS.items():
