@@ -52,7 +52,7 @@ from pipeline.train import Checkpoint, find, load, region_models, train_region
 
 log = logging.getLogger("pipeline")
 
-FILL_FORMAT = 2
+FILL_FORMAT = 3  # 3: the model fills each tile whole (no tile of a tile)
 CHUNKS = (32, 36, 36)
 
 
@@ -200,6 +200,7 @@ def run(
         device=s.device, threads=runner.threads,
         shape=land.shape, origin=(int(cube.attrs["ease_row0"]), int(cube.attrs["ease_col0"])),
         overlap=overlap, holdout=s.check, seed=s.seed, valid=(float(valid[0]), float(valid[1])),
+        tile_side=max(max(w.height, w.width) for w in windows),
         baselines=s.baselines, scored=frozenset(range(0, len(windows), step)[: s.score_tiles]),
     )  # fmt: skip
     units = list(enumerate(windows))

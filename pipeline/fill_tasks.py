@@ -53,21 +53,25 @@ class FillJob:
     holdout: Holdout
     seed: int
     valid: tuple[float, float]
+    tile_side: int  # pixels of the largest tile with its halo
     baselines: tuple[str, ...] = ()
     scored: frozenset[int] = field(default_factory=frozenset)
 
 
 @lru_cache(maxsize=2)
-def imputer(path: str, sha256: str, device: str, threads: int) -> Any:
+def imputer(path: str, sha256: str, device: str, threads: int, side: int) -> Any:
     """The checkpoint, loaded once per worker process (the digest keys the cache, so a new
-    checkpoint at the same path is loaded afresh)."""
+    checkpoint at the same path is loaded afresh). `side`: the largest tile with its halo, which
+    the model fills whole: the pipeline's tile is the only tiling (no tile of a tile)."""
     import torch
 
     import stimpute
 
     if threads:
         torch.set_num_threads(threads)
-    return stimpute.Imputer.load(path, device=worker_device(device))
+    imp = stimpute.Imputer.load(path, device=worker_device(device))
+    imp.set_inference(infer_tile=side)
+    return imp
 
 
 def worker_device(device: str) -> str:
@@ -102,7 +106,7 @@ def predict_tile(job: FillJob, unit: tuple[int, Window]) -> dict[str, Any]:
             return _summary(k, z, reused=True)
     import stimpute
 
-    imp = imputer(job.checkpoint, job.checkpoint_sha256, job.device, job.threads)
+    imp = imputer(job.checkpoint, job.checkpoint_sha256, job.device, job.threads, job.tile_side)
     cube = open_cube(Path(job.cube), dask=False)
     arr = window_arrays(cube, job.features, w)
     land = land_mask(cube, w)
