@@ -136,6 +136,14 @@ class NeuralConfig:
             sections[name] = replace(getattr(base, name), **mine)
         return cls(window=int(shortcuts.get("window", base.window)), **sections)
 
+    @classmethod
+    def paper(cls, **shortcuts: Any) -> NeuralConfig:
+        """The ST-Transformer as the paper describes it (embeddings, N x (temporal attention,
+        spatial attention, MLP), per-layer readouts with a scale head) with every add-on off:
+        the baseline each add-on is measured against."""
+        off = {"temporal_context": False, "regime_readout": False, "regime_blend": False}
+        return cls.build(**{**off, "prior_covariate": None, **shortcuts})
+
     def to_dict(self) -> dict[str, Any]:
         """Plain values only (a checkpoint loads with weights_only)."""
         return dataclasses.asdict(self)

@@ -89,3 +89,16 @@ def test_inference_settings_change_after_fitting_and_nothing_else_does(small_twi
     assert np.isfinite(res.values).all()
     with pytest.raises(ConfigError, match=r"set_inference takes .*; got \['lr'\]"):
         imp.set_inference(lr=0.1)
+
+
+def test_the_paper_preset_builds_the_network_with_no_add_on(small_twin):
+    tw = small_twin
+    cfg = NeuralConfig.paper(window=12, **{k: v for k, v in TINY.items() if k != "max_steps"})
+    imp = stimpute.Imputer("st_transformer", config=cfg, device="cpu", max_steps=3)
+    imp.fit(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
+    net = imp.method.model
+    assert net.blend is None and not net.cfg.temporal_context
+    assert all(r.context is None and not len(r.regimes) for r in net.readouts)
+    assert len(net.readouts) == cfg.model.layers  # a readout per layer, as in the paper
+    res = imp.impute(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
+    assert np.isfinite(res.values).all()
