@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from stimpute.bench import plots, throughput
-from stimpute.bench.datasets import aqi36_problem, twin_problem
+from stimpute.bench.datasets import FAMILIES, aqi36_problem, twin_problem
 from stimpute.bench.runner import (
     NEURAL,
     aggregate,
@@ -69,6 +69,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "protocol on a twin seen daily and thinned to each share, and writes the sparsity curve",
     )
     p.add_argument("--size", type=int, default=36, help="twin grid side in pixels")
+    p.add_argument(
+        "--family",
+        choices=FAMILIES,
+        default="bands",
+        help="twin simulator: bands (frontal rain, two-store bucket) or convective",
+    )
     p.add_argument("--days", type=int, default=365, help="twin length in days")
     p.add_argument(
         "--time-budget",
@@ -225,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
             runs = []
             for seed in seeds:
                 if args.dataset == "twin":
-                    problem = twin_problem(protocol, size=args.size, days=args.days, seed=seed)
+                    problem = twin_problem(
+                        protocol, size=args.size, days=args.days, seed=seed, family=args.family
+                    )
                 else:
                     if protocol != "native":
                         raise StimputeError("aqi36 has one protocol: --protocol native")

@@ -12,6 +12,9 @@ import numpy as np
 from stimpute.errors import ConfigError, NoObservationsError
 from stimpute.masks import hide
 from stimpute.simulate import twin
+from stimpute.simulate_convective import twin_convective
+
+FAMILIES = ("bands", "convective")  # the two twin simulators
 
 AQI_TEST_MONTHS = (3, 6, 9, 12)
 
@@ -43,15 +46,24 @@ def twin_problem(
     seed: int = 0,
     rate: float = 0.2,
     observed_share: float | None = None,
+    family: str = "bands",
 ) -> Problem:
     """The soil-moisture twin with `rate` of the observed values hidden for scoring.
 
     With `observed_share`, the twin is seen every day in full (no swaths, no missed passes) and
     then thinned at random to that share of pixel-days: the sparsity curve's inputs.
+    `family`: "bands" (`stimpute.simulate`) or "convective" (`stimpute.simulate_convective`),
+    two simulators with different rain, soil water, coarse product and orbits.
     """
+    if family not in FAMILIES:
+        raise ConfigError(f"twin family {family!r}: choose one of {', '.join(FAMILIES)}")
+    if family == "convective" and observed_share is not None:
+        raise ConfigError("the sparsity curve runs on the bands family only")
     if protocol not in ("day", "point", "block"):
         raise ConfigError(f"the twin supports protocols day, point and block; got {protocol!r}")
-    if observed_share is None:
+    if family == "convective":
+        tw = twin_convective(height=size, width=size, days=days, seed=seed)
+    elif observed_share is None:
         tw = twin(height=size, width=size, days=days, seed=seed)
     else:
         if not 0 < observed_share <= 1:
@@ -66,7 +78,7 @@ def twin_problem(
         observed, rate, protocol, np.random.default_rng(seed + 1000), grid=(size, size)
     )
     return Problem(
-        name="twin",
+        name="twin" if family == "bands" else f"twin-{family}",
         protocol=protocol,
         values=np.where(eval_mask, np.nan, tw.observed),
         target=tw.observed,
@@ -79,6 +91,7 @@ def twin_problem(
             "shape": list(tw.observed.shape),
             "missing_share": tw.missing_share,
             "seed": seed,
+            "family": family,
             "hidden_for_eval": int(eval_mask.sum()),
             "observed_share": float(observed.mean()),
         },
