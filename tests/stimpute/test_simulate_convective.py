@@ -13,7 +13,7 @@ def test_the_convective_twin_is_seeded_realistic_and_sparse():
     assert np.array_equal(a.observed, b.observed, equal_nan=True)
     assert a.covariates.shape == (200, 18, 18, len(COVARIATES))
     assert a.static.shape == (18, 18, len(STATIC))
-    assert 0.02 <= a.truth.min() and a.truth.max() <= 0.5
+    assert a.truth.min() >= 0.02 and a.truth.max() <= 0.5
     assert 0.85 < a.missing_share < 0.98
     seen = np.isfinite(a.observed)
     assert 0.005 < np.abs(a.observed - a.truth)[seen].mean() < 0.03
