@@ -11,7 +11,7 @@ import numpy as np
 
 from stimpute.errors import ConfigError, NoObservationsError
 from stimpute.masks import hide
-from stimpute.simulate import twin
+from stimpute.simulate import COVARIATES, twin
 from stimpute.simulate_convective import twin_convective
 
 FAMILIES = ("bands", "convective")  # the two twin simulators
@@ -87,6 +87,8 @@ def twin_problem(
         static=tw.static,
         times=tw.day_of_year,
         truth=tw.truth,
+        # the neural models correct the twin's 9 km product, as the pipeline's model does
+        st_hparams={"prior_covariate": COVARIATES.index("sm_9km")},
         info={
             "shape": list(tw.observed.shape),
             "missing_share": tw.missing_share,
