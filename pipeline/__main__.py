@@ -12,6 +12,7 @@ again later (another run holds the region-year); 130 interrupted, 143 stopped by
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -42,6 +43,8 @@ from pipeline.stages import (
     stage_impute,
     stage_tile,
 )
+from pipeline.status import status as status_of
+from pipeline.status import year_run
 
 # the docstring's paragraphs, each as one line, so the terminal wraps them
 HELP = "\n\n".join(" ".join(p.split()) for p in (__doc__ or "").split("\n\n"))
@@ -163,7 +166,7 @@ def download(
 
     def go() -> None:
         reg, root = find_region(region), _checked_root(data, year)
-        with one_run(root, reg.name, str(year), wait=wait), progress_bar() as bar:
+        with year_run(root, reg.name, year, "download", wait=wait), progress_bar() as bar:
             stage_download(reg, year, root, source, bar)
 
     _run(debug, go)
@@ -180,7 +183,7 @@ def cube(
 
     def go() -> None:
         reg, root = find_region(region), _checked_root(data, year)
-        with one_run(root, reg.name, str(year), wait=wait), progress_bar() as bar:
+        with year_run(root, reg.name, year, "cube", wait=wait), progress_bar() as bar:
             stage_cube(reg, year, root, strict, force, bar)
 
     _run(debug, go)
@@ -201,7 +204,7 @@ def tile(
     def go() -> None:
         reg, root = find_region(region), _checked_root(data, year)
         tile_stage.check_tiling(size, overlap)
-        with one_run(root, reg.name, str(year), wait=wait):
+        with year_run(root, reg.name, year, "tile", wait=wait):
             stage_tile(reg, year, root, size, overlap)
 
     _run(debug, go)
@@ -221,7 +224,7 @@ def impute(
             fill_settings(device, budget, holdout, holdout_by, baselines, seed),
             cluster_settings(scheduler, workers),
         )
-        with one_run(root, reg.name, str(year), wait=wait), progress_bar() as bar:
+        with year_run(root, reg.name, year, "impute", wait=wait), progress_bar() as bar:
             stage_impute(reg, year, root, settings, where, bar)
 
     _run(debug, go)
@@ -238,7 +241,7 @@ def export(
         reg, root = find_region(region), _checked_root(data, year)
         crs_ = arguments.check_crs(crs)
         folder = root / reg.name / str(year)
-        with one_run(root, reg.name, str(year), wait=wait):
+        with year_run(root, reg.name, year, "export", wait=wait):
             with (
                 progress_bar() as bar,
                 cluster.runner(cluster_settings(scheduler, workers), "cpu") as run,
@@ -316,7 +319,7 @@ def fill(
         crs_ = arguments.check_crs(crs)
         if where.scheduler:  # a scheduler that does not answer stops the run before any work
             cluster.connect(where.scheduler, where.connect_timeout_s).close()
-        with one_run(root, reg.name, str(year), wait=wait):
+        with year_run(root, reg.name, year, "fill", wait=wait):
             with progress_bar() as bar:
                 seconds = {"download": stage_download(reg, year, root, source, bar)}
                 stage_cube(reg, year, root, False, False, bar)
@@ -329,6 +332,40 @@ def fill(
                 log.info("report: %s", path)
             else:
                 log.info("%s %d: everything is up to date", reg.name, year)
+
+    _run(debug, go)
+
+
+@app.command()
+def status(
+    region: str = REGION, year: int = YEAR, data: Path = DATA,
+    as_json: bool = typer.Option(False, "--json", help="print JSON for scripts and monitoring"),
+    debug: bool = DEBUG,
+) -> None:  # fmt: skip
+    """Per stage: current, stale (and why) or missing; and the last run. Does no work."""
+
+    def go() -> None:
+        reg, root = find_region(region), data_root(data)
+        state = status_of(root, reg, year)
+        if as_json:
+            print(json.dumps(state, indent=1))
+            return
+        out = Console()
+        for s in state["stages"]:
+            colour = {"current": "green", "stale": "yellow", "missing": "red"}[s["state"]]
+            out.print(
+                f"{s['stage']:<9} [{colour}]{s['state']:<8}[/{colour}] {s['why']}", highlight=False
+            )
+        last = state["last_run"]
+        if last:
+            changed = ", ".join(last["changed"]) or "nothing"
+            out.print(
+                f"last run: {last['outcome']}, {last['started']} to {last['ended']}, changed {changed}"
+                f" ({last['command']})",
+                highlight=False,
+            )
+        else:
+            out.print("last run: none recorded")
 
     _run(debug, go)
 

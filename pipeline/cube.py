@@ -72,12 +72,10 @@ def build(
     manifest = json.loads(manifest_path.read_text())
     grid: RegionGrid = region.grid
     first, days = date(year, 1, 1), (date(year + 1, 1, 1) - date(year, 1, 1)).days
+    keys = block_keys(manifest, region, year, strict)
     starts = list(range(0, days, TIME_CHUNK))
-    keys = [
-        _block_key(manifest, region, strict, first, b0, min(TIME_CHUNK, days - b0)) for b0 in starts
-    ]
     fingerprint = hashlib.sha256("".join(keys).encode()).hexdigest()
-    previous = _previous_build(out)
+    previous = previous_build(out)
     if not force and previous.get("fingerprint") == fingerprint:
         return {**previous, "up_to_date": True, "seconds": time.perf_counter() - start}
     reader = BlockReader(region, year, products, raw, manifest, strict)
@@ -119,6 +117,7 @@ def build(
         "skipped_granules": reader.skipped,
         "fingerprint": fingerprint,
         "blocks": keys,
+        "strict": strict,
     }
     _set_attrs(part, meta)
     swap_dir(part, out)
@@ -143,6 +142,15 @@ def open_cube(path: Path, *, dask: bool = True) -> xr.Dataset:
         raise CubeError(
             f"{path} is not a readable cube ({type(exc).__name__}: {exc}); rebuild it with the cube stage --force"
         ) from exc
+
+
+def block_keys(manifest: dict[str, Any], region: Region, year: int, strict: bool) -> list[str]:
+    """The key of each 32-day block of the year: what a cube built from `manifest` holds."""
+    first, days = date(year, 1, 1), (date(year + 1, 1, 1) - date(year, 1, 1)).days
+    return [
+        _block_key(manifest, region, strict, first, b0, min(TIME_CHUNK, days - b0))
+        for b0 in range(0, days, TIME_CHUNK)
+    ]
 
 
 def _block_key(
@@ -170,7 +178,7 @@ def _block_key(
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
 
 
-def _previous_build(out: Path) -> dict[str, Any]:
+def previous_build(out: Path) -> dict[str, Any]:
     """The build report stored in an existing cube ({} when there is none or it is unreadable)."""
     try:
         import zarr

@@ -169,7 +169,8 @@ def run(
     if not tiles_path.exists():
         raise FillError(f"no tile index at {tiles_path}: run the tile stage first")
     windows = read_tiles(tiles_path)
-    overlap = json.loads((folder / "tiles.json").read_text())["overlap"]
+    tiling = json.loads((folder / "tiles.json").read_text())
+    overlap = tiling["overlap"]
     before = model.train_s if model is not None else 0.0  # trained before this call
     model = model or ensure_model(folder, region, year, root, s)
     ckpt, model_source, train_s = model.checkpoint, model.source, model.train_s
@@ -243,6 +244,13 @@ def run(
     counts["no_data"] = int(land.size * cube.sizes["time"] - counts["observed"] - counts["filled"])
     record = {
         "fingerprint": key,
+        # what it was made from, so `status` can say why it is stale
+        "inputs": {
+            "format": FILL_FORMAT,
+            "cube": cube_fingerprint(cube),
+            "tiles": tiling["fingerprint"],
+            "model": ckpt.digest,
+        },
         "region": region,
         "year": year,
         "model": {

@@ -147,6 +147,43 @@ def test_rerun_does_no_work_and_a_deleted_file_is_rebuilt_alone(run_dir):
     assert all(p.stat().st_mtime_ns == before[p] for p in unchanged)
 
 
+def _status(data: Path) -> dict:
+    res = runner.invoke(
+        app, ["status", "--region", "txson", "--year", "2022", "--data", str(data), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_status_says_what_is_current_stale_or_missing_and_what_the_last_run_did(run_dir, tmp_path):
+    data = run_dir.parents[1]
+    state = _status(data)
+    assert [s["state"] for s in state["stages"]] == ["current"] * 5, state
+    last = state["last_run"]
+    assert last["outcome"] == "done" and last["changed"] == ["export"]  # the rebuilt COG
+    assert "python -m pipeline fill --region txson" in last["command"]
+    # a deleted COG: the export is stale until the next run
+    cog = run_dir / "export" / "cog" / "txson_2022-03-01.tif"
+    kept = cog.read_bytes()
+    cog.unlink()
+    export = _status(data)["stages"][4]
+    assert export["state"] == "stale" and "missing" in export["why"]
+    cog.write_bytes(kept)
+    # a granule the cube was not built from: the cube is stale, and says how many blocks
+    copy = tmp_path / "data"
+    shutil.copytree(run_dir, copy / "txson" / "2022", ignore=shutil.ignore_patterns("*.tif"))
+    manifest_path = copy / "txson" / "2022" / "raw" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    name, rec = next(
+        (k, v) for k, v in manifest["granules"].items() if v["product"] == "SPL2SMAP_S"
+    )
+    manifest["granules"][name] = {**rec, "checksum": "reissued"}
+    manifest_path.write_text(json.dumps(manifest))
+    cube = _status(copy)["stages"][1]
+    assert cube["state"] == "stale" and cube["why"].startswith("1 block(s) changed"), cube
+    assert _status(copy)["last_run"] is None  # records live beside the lock, not in the year
+
+
 def test_interrupted_export_leaves_no_half_file_and_a_rerun_completes(run_dir, monkeypatch):
     from pipeline import export
 
@@ -362,6 +399,8 @@ def test_a_region_checkpoint_is_used_by_the_next_fill(run_dir):
         ["train", *args, "--years", "2022", "--budget", "3", "--area", "36", "--source", "sample"],
     )
     assert res.exit_code == 0, res.output
+    fill_state = _status(data)["stages"][3]
+    assert fill_state["state"] == "stale" and "checkpoint the fill did not use" in fill_state["why"]
     meta = json.loads((data / "models" / "txson" / "model.json").read_text())
     assert meta["years"] == [2022] and meta["features"]["dynamic"] and meta["code_version"]
     res = runner.invoke(app, ["impute", *args, "--year", "2022", "--baselines", "none"])
