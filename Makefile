@@ -31,7 +31,7 @@ CLUSTER_ARGS = $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--wor
 RUN_ARGS = --source $(SOURCE) --device $(DEVICE) $(if $(CRS),--crs $(CRS)) $(if $(TRAIN_BUDGET),--budget $(TRAIN_BUDGET))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint qgis-check download cube tile fill train notebooks bench bench-aqi bench-field bench-twin-field bench-sparsity bench-scale bench-all demo clean
+.PHONY: help setup test lint qgis-check download cube tile status fill train notebooks bench bench-aqi bench-field bench-twin-field bench-sparsity bench-scale bench-all demo clean
 
 
 ##@ Start here
@@ -56,6 +56,9 @@ cube: download ## Only build DATA/REGION/YEAR/cube.zarr from the downloaded gran
 
 tile: cube ## Only cut DATA/REGION/YEAR/tiles.parquet
 	$(BIN)/python -m pipeline tile --region $(REGION) --year $(YEAR) --data $(DATA)
+
+status: setup ## Per stage: current, stale (why) or missing, and the last run (REGION YEAR)
+	$(BIN)/python -m pipeline status --region $(REGION) --year $(YEAR) --data $(DATA)
 
 notebooks: demo ## Run notebooks/ top to bottom on the demo outputs
 	STIMPUTE_DATA=$(abspath $(DATA)) $(BIN)/python -m tests.notebooks notebooks/*.ipynb
