@@ -22,6 +22,7 @@ from pipeline.catalog import Region
 from pipeline.cube import block_keys, previous_build
 from pipeline.files import replacing
 from pipeline.run_lock import one_run
+from pipeline.run_log import run_log
 from pipeline.tile import TILE_FORMAT, fingerprint
 from pipeline.train import find, region_models
 
@@ -175,7 +176,9 @@ def _snapshot(folder: Path) -> dict[str, Any]:
 
 
 @contextmanager
-def recorded_run(root: Path, region: str, year: int, command: str) -> Iterator[None]:
+def recorded_run(
+    root: Path, region: str, year: int, command: str, log_file: Path | None = None
+) -> Iterator[None]:
     """Record the run that runs the body (hold the run lock around it): start, end, outcome and
     the stages whose records changed."""
     folder = root / region / str(year)
@@ -199,6 +202,7 @@ def recorded_run(root: Path, region: str, year: int, command: str) -> Iterator[N
             "ended": _utc(time.time()),
             "outcome": outcome,
             "changed": [s for s in RECORDS if before.get(s) != after.get(s)],
+            "log": None if log_file is None else str(log_file),
         }
         path = last_run_path(root, region, year)
         try:
@@ -212,7 +216,11 @@ def recorded_run(root: Path, region: str, year: int, command: str) -> Iterator[N
 def year_run(root: Path, region: str, year: int, command: str, *, wait: bool) -> Iterator[None]:
     """A command that writes a region-year: the run lock, then the run's record."""
     line = _command_line(f"{command} --region {region} --year {year}")
-    with one_run(root, region, str(year), wait=wait), recorded_run(root, region, year, line):
+    with (
+        one_run(root, region, str(year), wait=wait),
+        run_log(root, region, year, command) as log_file,
+        recorded_run(root, region, year, line, log_file),
+    ):
         yield
 
 

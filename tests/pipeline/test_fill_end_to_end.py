@@ -162,6 +162,10 @@ def test_status_says_what_is_current_stale_or_missing_and_what_the_last_run_did(
     last = state["last_run"]
     assert last["outcome"] == "done" and last["changed"] == ["export"]  # the rebuilt COG
     assert "python -m pipeline fill --region txson" in last["command"]
+    log_text = Path(last["log"]).read_text()  # the run's own log file, with the DEBUG detail
+    assert "everything is up to date" not in log_text and "export txson 2022" in log_text
+    first = sorted(Path(last["log"]).parent.glob("txson-2022-fill-*.log"))[0].read_text()
+    assert " DEBUG stimpute: st_transformer: best validation MAE" in first  # the detail
     # a deleted COG: the export is stale until the next run
     cog = run_dir / "export" / "cog" / "txson_2022-03-01.tif"
     kept = cog.read_bytes()
