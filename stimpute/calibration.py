@@ -1,10 +1,9 @@
 """Recalibrating the neural models' std: one factor fitted on validation values.
 
 The scale head's std is multiplied by a factor fitted on held-out validation values so that 90%
-of them fall inside the central 90% normal interval. One factor per level of same-day support
-(the share of a value's 5 x 5 neighbours seen that day) was tried as well (`8b3cc58`) and
-measured worse than this pooled factor on every protocol of the twin, for both neural models
-(benchmarks/README.md, "Calibration per same-day support"), so it was taken out.
+of them fall inside the central 90% normal interval. One factor for all values: factors per
+level of same-day support measured worse (benchmarks/README.md, "Calibration per same-day
+support").
 """
 
 from __future__ import annotations

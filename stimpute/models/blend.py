@@ -48,8 +48,7 @@ FEATURES = (
 REGIMES = ("no neighbour", "3 x 3 neighbour", "only 7 x 7 neighbour")
 # only where a neighbour is seen that step: without one, the features a blend could weigh are
 # inputs of the network already, and the validation's values of that regime come from a few
-# whole days, so a fit there does not carry over (on twin 0's whole hidden days it made the
-# held-out MAE 8% worse: 0.0231 against 0.0214)
+# whole days, so a fit there does not carry over to whole missed days
 BLENDED = (1, 2)
 MIN_VALUES = 200  # fewer validation values than this in a regime: it keeps the network's answer
 SHRINK = 1e-3  # ridge towards the network's answer, per validation value

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stimpute.config import ModelConfig, NeuralConfig
 from stimpute.errors import ShapeError
 from stimpute.models.embedding import TokenEmbedding
 from stimpute.models.st_transformer import Readout
@@ -32,19 +33,22 @@ from stimpute.models.st_transformer import Readout
 
 @dataclass(frozen=True)
 class PSANConfig:
-    dim: int = 64
-    layers: int = 3
-    heads: int = 4
-    ffn_ratio: int = 2
-    prototypes: int = 16
-    window: int = 72  # the global temporal kernel spans the whole window
-    dropout: float = 0.0
+    """PSAN's own configuration: `stimpute.config.ModelConfig` (whose defaults these are, but
+    for its depth) with the data's sizes, built by `TransformerMethod._arch`."""
+
+    dim: int = ModelConfig.dim
+    layers: int = 3  # PSAN's depth (`Imputer("psan")` sets it too)
+    heads: int = ModelConfig.heads
+    ffn_ratio: int = ModelConfig.ffn_ratio
+    prototypes: int = ModelConfig.prototypes
+    window: int = NeuralConfig.window  # the global temporal kernel spans the whole window
+    dropout: float = ModelConfig.dropout
     n_covariates: int = 0
     n_static: int = 0
-    periods: tuple[float, ...] = (365.25,)
+    periods: tuple[float, ...] = ModelConfig.periods
     n_nodes: int | None = None
     use_coords: bool = False
-    temporal_context: bool = True
+    temporal_context: bool = ModelConfig.temporal_context
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from stimpute.config import ModelConfig
 from stimpute.context import neighbour_regimes
 from stimpute.errors import ShapeError
 from stimpute.models.attention import SelfAttention, WindowAttention
@@ -16,28 +17,22 @@ from stimpute.models.embedding import TokenEmbedding
 
 @dataclass(frozen=True)
 class STTransformerConfig:
-    """Architecture; defaults are the paper's (width 64, 4 layers, 4 x 4 windows, shift 2)."""
+    """The network's own configuration: `stimpute.config.ModelConfig` (whose defaults these are)
+    with the data's sizes and every switch decided (`TransformerMethod._arch` builds it)."""
 
-    dim: int = 64
-    layers: int = 4
-    heads: int = 4
-    ffn_ratio: int = 2
-    spatial_window: int = 4
-    dropout: float = 0.0
+    dim: int = ModelConfig.dim
+    layers: int = ModelConfig.layers
+    heads: int = ModelConfig.heads
+    ffn_ratio: int = ModelConfig.ffn_ratio
+    spatial_window: int = ModelConfig.spatial_window
+    dropout: float = ModelConfig.dropout
     n_covariates: int = 0
     n_static: int = 0
-    periods: tuple[float, ...] = (365.25,)
+    periods: tuple[float, ...] = ModelConfig.periods
     n_nodes: int | None = None  # learned node embedding, for a fixed point set only
     use_coords: bool = False
-    # per token: value interpolated in time from the visible values of its node, and the gaps
-    # to the previous/next visible one (as BRITS and GRU-D); not in the paper, see README
-    temporal_context: bool = True
-    # the context's linear path to the readout changes where a neighbour is seen that day
-    # (`context.neighbour_regimes`); on by default on grids (`neural._arch`), off on point sets,
-    # where every node neighbours every other; see benchmarks/README.md, "The point gap"
+    temporal_context: bool = ModelConfig.temporal_context  # the add-ons: see ModelConfig
     regime_readout: bool = False
-    # the answer's last step: a linear blend per neighbour regime fitted after training on the
-    # validation values (models/blend.py); on by default on grids, like regime_readout
     regime_blend: bool = False
 
     def to_dict(self) -> dict:
@@ -77,8 +72,7 @@ class Readout(nn.Module):
     3 x 3 neighbour is seen that day and another where only a 7 x 7 one is. The best linear
     readout differs between those cases (a neighbour mean is worth most where there is one), and
     a single map fitted across the training mix of hidden points, days and blocks fits none of
-    them: on the twin's random points it scores 0.027 against 0.013 for the three
-    (`benchmarks/experiments/point_gap.py`)."""
+    them (benchmarks/README.md, "The point gap")."""
 
     def __init__(self, dim: int, n_context: int, *, regimes: bool = False) -> None:
         super().__init__()
