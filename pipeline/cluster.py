@@ -142,7 +142,7 @@ def _failed(what: str, item: Any, exc: BaseException) -> PipelineError:
 def _quiet() -> None:
     """distributed sets its own loggers to INFO when imported: keep its start/stop chatter out of
     the run's log unless --debug."""
-    debug = log.getEffectiveLevel() <= logging.DEBUG
+    debug = logging.getLogger().getEffectiveLevel() <= logging.DEBUG  # the run's --debug
     logging.getLogger("distributed").setLevel(logging.INFO if debug else logging.WARNING)
 
 

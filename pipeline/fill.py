@@ -52,7 +52,7 @@ from pipeline.train import Checkpoint, find, load, region_models, train_region
 
 log = logging.getLogger("pipeline")
 
-FILL_FORMAT = 3  # 3: the model fills each tile whole (no tile of a tile)
+FILL_FORMAT = 4  # 3: each tile filled whole (no tile of a tile); 4: the prior of the region
 CHUNKS = (32, 36, 36)
 
 

@@ -7,6 +7,7 @@ names are recorded with a checkpoint, so a model is only ever given the fields i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,8 +15,10 @@ import xarray as xr
 
 from pipeline.errors import FillError
 from pipeline.tile import Window
+from stimpute.covariates import prior_field
 
 TARGET = "soil_moisture"
+PRIOR = "sm_9km"  # the coarse product the model corrects (`stimpute` prior_covariate)
 NOT_COVARIATES = {TARGET, "observed"}
 STATIC_NUMERIC = ("elevation", "sand", "clay")
 # IGBP LC_Type1 classes grouped into the covers that drive soil-moisture dynamics differently
@@ -95,6 +98,23 @@ def window_arrays(cube: xr.Dataset, features: Features, w: Window) -> Arrays:
             fill = np.nanmean(field) if np.isfinite(field).any() else 0.0
             static.append(np.where(np.isfinite(field), field, fill).astype(np.float32))
     return Arrays(values, cov, np.stack(static, axis=-1), times)
+
+
+def window_prior(cube: xr.Dataset, w: Window, spread: float, memory: float) -> np.ndarray:
+    """(T, h, w) the model's prior of window `w` (`stimpute.covariates.prior_field` of the 9 km
+    product), computed over the window grown by the reach of the prior's Gaussian, so that it
+    equals the prior of the whole region: neighbouring tiles agree where they overlap, and the
+    fill has no step at tile edges."""
+
+    margin = math.ceil(3 * spread)
+    height, width = cube.sizes["y"], cube.sizes["x"]
+    r0, c0 = max(0, w.row - margin), max(0, w.col - margin)
+    r1, c1 = min(height, w.row + w.height + margin), min(width, w.col + w.width + margin)
+    coarse = cube[PRIOR].isel(y=slice(r0, r1), x=slice(c0, c1)).values
+    days = coarse.shape[0]
+    prior = prior_field(coarse.reshape(days, -1), (r1 - r0, c1 - c0), spread, memory)
+    prior = prior.reshape(days, r1 - r0, c1 - c0)
+    return prior[:, w.row - r0 : w.row - r0 + w.height, w.col - c0 : w.col - c0 + w.width]
 
 
 HOLDOUT_BY = ("block", "point")

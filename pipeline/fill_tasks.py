@@ -27,7 +27,15 @@ from typing import Any
 import numpy as np
 
 from pipeline.cube import open_cube
-from pipeline.fill_inputs import TARGET, Features, Holdout, window_arrays, window_holdout
+from pipeline.fill_inputs import (
+    PRIOR,
+    TARGET,
+    Features,
+    Holdout,
+    window_arrays,
+    window_holdout,
+    window_prior,
+)
 from pipeline.stitch import blend_weights
 from pipeline.tile import Window, land_mask
 
@@ -112,8 +120,14 @@ def predict_tile(job: FillJob, unit: tuple[int, Window]) -> dict[str, Any]:
     land = land_mask(cube, w)
     hide = window_holdout(arr, w, *job.origin, job.holdout) & land[None]
     visible = np.where(hide | ~land[None], np.nan, arr.values).astype(np.float32)
+    model = imp.config.model
+    prior = (  # the region's prior at this tile, the same where tiles overlap
+        window_prior(cube, w, model.prior_spread, model.prior_memory)
+        if model.prior_covariate is not None and PRIOR in job.features.dynamic
+        else None
+    )
     t0 = time.perf_counter()
-    res = imp.impute(visible, arr.covariates, arr.static, times=arr.times)
+    res = imp.impute(visible, arr.covariates, arr.static, times=arr.times, prior=prior)
     infer_s = time.perf_counter() - t0
     t, r, c = np.nonzero(hide)
     saved: dict[str, Any] = {

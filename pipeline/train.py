@@ -26,7 +26,14 @@ import xarray as xr
 
 from pipeline.errors import FillError
 from pipeline.files import replacing
-from pipeline.fill_inputs import Features, Holdout, window_arrays, window_holdout
+from pipeline.fill_inputs import (
+    PRIOR,
+    Features,
+    Holdout,
+    window_arrays,
+    window_holdout,
+    window_prior,
+)
 from pipeline.provenance import code_version
 from pipeline.tile import Window, cube_fingerprint, land_mask
 
@@ -35,7 +42,6 @@ log = logging.getLogger("pipeline")
 CHECKPOINT = "st_transformer.pt"
 # model size per device: the paper's defaults where a GPU trains them, a smaller model that
 # trains within minutes on a few CPU cores (as in `make bench`'s small budget)
-PRIOR = "sm_9km"
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {"dim": 32, "layers": 3, "tile": 12, "batch_size": 4, "lr": 2e-3},
     "cuda": {"tile": 18, "batch_size": 16},
@@ -142,14 +148,19 @@ def fit(
     observed_days = sum(c["observed"].sum("time").values for c in cubes)
     blocks = training_blocks(land, np.asarray(observed_days), area)
     crops: list[list[Any]] = [[] for _ in blocks]  # per block, its arrays of every year
+    priors: list[list[np.ndarray]] = [[] for _ in blocks]
+    use_prior = PRIOR in features.dynamic
+    model = stimpute.config.ModelConfig()  # the prior's defaults
     for cube in cubes:  # read block by block from the cube
         row0, col0 = int(cube.attrs["ease_row0"]), int(cube.attrs["ease_col0"])
-        for block, years in zip(blocks, crops, strict=True):
+        for block, years, prior in zip(blocks, crops, priors, strict=True):
             arr = window_arrays(cube, features, block)
             hide = window_holdout(arr, block, row0, col0, holdout)
             arr.values[hide] = np.nan  # the model never sees the values it is checked on
             arr.values[:, ~land[block.rows, block.cols]] = np.nan
             years.append(arr)
+            if use_prior:  # over the block grown by the prior's reach, as the fill computes it
+                prior.append(window_prior(cube, block, model.prior_spread, model.prior_memory))
     values = [np.concatenate([a.values for a in years]) for years in crops]
     if not any(np.isfinite(v).any() for v in values):
         raise FillError(
@@ -169,6 +180,7 @@ def fit(
         [np.concatenate([a.covariates for a in years]) for years in crops],
         [years[0].static for years in crops],
         times=np.concatenate([a.times for a in crops[0]]),
+        prior=[np.concatenate(p) for p in priors] if use_prior else None,
         time_budget_s=budget_s,
     )
     report = method.report

@@ -126,6 +126,7 @@ class Imputer:
         coords: Any = None,
         *,
         times: Any = None,
+        prior: Any = None,
         max_epochs: float | None = None,
         time_budget_s: float | None = None,
     ) -> Imputer:
@@ -133,8 +134,13 @@ class Imputer:
 
         The neural models also learn from several crops of a region at once: `values` a list of
         (time, y, x) grids of one shape on one time axis (`times`), `covariates` and `static`
-        lists to match. Each crop keeps its own static fields and neighbours."""
-        batch = prepare(values, covariates, static, coords, times)
+        lists to match. Each crop keeps its own static fields and neighbours.
+
+        `prior` (like `values`): the prior field of a model with `prior_covariate`, when the
+        caller computes it itself (over a wider area than the array, so that tiles of a larger
+        region get the same prior where they overlap); by default it is computed from the
+        covariate (`covariates.prior_field`)."""
+        batch = prepare(values, covariates, static, coords, times, prior=prior)
         if batch.layout.panels > 1 and self.model_name not in NEURAL:
             raise ConfigError(
                 f"{self.model_name} learns from one array; pass a list of crops only to "
@@ -154,12 +160,13 @@ class Imputer:
         coords: Any = None,
         *,
         times: Any = None,
+        prior: Any = None,
     ) -> ImputeResult:
         """Fill the gaps of `values`; observed values are returned bit-identical."""
         if not self.fitted:
             raise NotFittedError("call fit() before impute(), or load a saved imputer")
         batch = prepare(
-            values, covariates, static, coords, times,
+            values, covariates, static, coords, times, prior=prior,
             require_observed=not self.method.fills_without_observations,
         )  # fmt: skip
         if batch.layout.panels > 1:

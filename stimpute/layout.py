@@ -46,6 +46,7 @@ class Batch:
     static: np.ndarray | None  # (N, S)
     coords: np.ndarray | None  # (N, 2)
     times: np.ndarray  # (T,) time index in steps, used for the periodic encodings
+    prior: np.ndarray | None = None  # (T, N) a given prior field (`Imputer.fit`'s `prior`)
 
     @cached_property
     def observed(self) -> np.ndarray:
@@ -70,7 +71,8 @@ def _stack_panels(
     values: list | tuple,
     covariates: object | None,
     static: object | None,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    prior: object | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """Several (time, y, x) series of one shape, stacked down the rows into one grid; their
     covariates and static fields (lists of the same length, or None) stacked alike."""
     vals = [_as_float(f"values[{i}]", v) for i, v in enumerate(values)]
@@ -98,6 +100,7 @@ def _stack_panels(
         np.concatenate(vals, axis=1),
         stack("covariates", covariates, 1),
         stack("static", static, 0),
+        stack("prior", prior, 1),
     )
 
 
@@ -108,6 +111,7 @@ def prepare(
     coords: object | None = None,
     times: object | None = None,
     *,
+    prior: object | None = None,
     require_observed: bool = True,
 ) -> Batch:
     """Validate user arrays and flatten space; raise ShapeError/NoObservationsError on bad input.
@@ -122,7 +126,7 @@ def prepare(
         and all(isinstance(v, np.ndarray) and v.ndim == 3 for v in values)
     ):
         panels = len(values)
-        values, covariates, static = _stack_panels(values, covariates, static)
+        values, covariates, static, prior = _stack_panels(values, covariates, static, prior)
     vals = _as_float("values", values)
     if vals.ndim == 3:
         n_time, height, width = vals.shape
@@ -183,4 +187,12 @@ def prepare(
         tix = np.asarray(times, dtype=np.float64)
         if tix.shape != (n_time,):
             raise ShapeError(f"`times` must be ({n_time},) to match `values`; got {tix.shape}")
-    return Batch(layout, vals.reshape(n_time, n_node), cov, stat, crd, tix)
+    pri = None
+    if prior is not None:
+        pri = _as_float("prior", prior)
+        if pri.shape != vals.shape or not np.isfinite(pri).all():
+            raise ShapeError(
+                f"`prior` must be finite and shaped like `values` {vals.shape}; got {pri.shape}"
+            )
+        pri = pri.reshape(n_time, n_node)
+    return Batch(layout, vals.reshape(n_time, n_node), cov, stat, crd, tix, pri)

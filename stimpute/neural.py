@@ -84,6 +84,8 @@ class TransformerMethod(Method):
         k = self.config.model.prior_covariate
         if k is None:
             return None
+        if batch.prior is not None:  # computed by the caller, e.g. over a wider area
+            return batch.prior
         if batch.covariates is None or not 0 <= k < batch.covariates.shape[-1]:
             n = 0 if batch.covariates is None else batch.covariates.shape[-1]
             raise ConfigError(f"prior_covariate={k}, but the input has {n} covariate channel(s)")

@@ -40,3 +40,22 @@ def test_every_tile_sees_the_same_choice(by):
     assert np.array_equal(part, whole[:, 50:90, 17:61])
     assert not Holdout(0.0, by).mask(t, r, c).any()
     assert not np.array_equal(whole, Holdout(0.2, by, seed=2).mask(t, r, c))
+
+
+def test_a_tiles_prior_is_the_regions_prior_where_it_lies():
+    import xarray as xr
+
+    from pipeline.fill_inputs import window_prior
+    from pipeline.tile import Window
+    from stimpute.covariates import prior_field
+
+    rng = np.random.default_rng(0)
+    days, h, w = 20, 60, 70
+    coarse = 0.25 + 0.05 * rng.standard_normal((days, h, w))
+    seen = (np.arange(w)[None, None, :] + 7 * np.arange(days)[:, None, None]) % 30 < 18
+    coarse = np.where(seen & (rng.random((days, h, 1)) < 0.9), coarse, np.nan)
+    cube = xr.Dataset({"sm_9km": (("time", "y", "x"), coarse)})
+    region = prior_field(coarse.reshape(days, -1), (h, w), 4.5, 0.6).reshape(days, h, w)
+    for win in (Window(10, 20, 24, 24), Window(0, 0, 20, 30), Window(40, 50, 20, 20)):
+        tile = window_prior(cube, win, 4.5, 0.6)
+        assert np.allclose(tile, region[:, win.rows, win.cols], atol=1e-6)

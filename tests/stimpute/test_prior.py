@@ -72,3 +72,18 @@ def test_the_prior_of_a_field_seen_everywhere_every_day_is_the_field_smoothed():
     gappy[:, :10] = np.nan  # ten nodes never seen: filled from their neighbours
     assert np.isfinite(prior_field(gappy, (8, 8), spread=2.0, memory=0.6)).all()
     assert np.isfinite(prior_field(gappy, None, spread=2.0, memory=0.6)).all()  # a point set
+
+
+def test_a_prior_given_by_the_caller_is_used_as_given(small_twin):
+    tw = small_twin
+    imp = _fit(tw, prior_covariate=COARSE)
+    args = (tw.observed, tw.covariates, tw.static)
+    own = imp.impute(*args, times=tw.day_of_year).values
+    batch = stimpute.layout.prepare(*args, times=tw.day_of_year)
+    same = imp.method.prior(batch).reshape(tw.observed.shape)
+    assert np.array_equal(imp.impute(*args, times=tw.day_of_year, prior=same).values, own)
+    shifted = imp.impute(*args, times=tw.day_of_year, prior=same + 0.05).values
+    gaps = np.isnan(tw.observed)
+    assert abs(float(np.mean(shifted[gaps] - own[gaps])) - 0.05) < 0.01  # the answer moves with it
+    with pytest.raises(stimpute.errors.ShapeError, match="`prior` must be finite and shaped"):
+        imp.impute(*args, times=tw.day_of_year, prior=same[:, :3])
