@@ -61,6 +61,17 @@ def run_stage(args: list[str], env: dict[str, str], log: Path) -> dict[str, floa
     return {"seconds": round(time.perf_counter() - start, 1), "peak_rss_mb": round(peak / 2**20, 1)}
 
 
+def commit() -> str:
+    """The code measured: the short commit, marked `+dirty` when the work tree has changes."""
+    here = Path(__file__).resolve().parent
+    git = ["git", "-C", str(here)]
+    sha = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+    )
+    return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def size_of(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
@@ -70,13 +81,16 @@ def size_of(path: Path) -> int:
 def bench_region(
     name: str,
     data: Path,
+    stages: list[str],
     workers: list[int],
     budget: float,
     log: Path,
     save: Callable[[dict[str, Any]], None],
+    earlier: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One region's row; `save` gets the row after every stage, so a run stopped half-way keeps
-    the stages it finished (the row says `complete: false` until the last one)."""
+        the stages it finished (the row says `complete: false` until every stage is measured). Stages
+    not in `stages` keep their measurements from `earlier` (each stage records its date and commit)."""
     from pipeline.catalog import region
 
     grid = region(name).grid
@@ -86,12 +100,16 @@ def bench_region(
     row: dict[str, Any] = {
         "region": name,
         "shape": list(grid.shape),
-        "stages": {},
+        "stages": {
+            k: v
+            for k, v in (earlier or {}).get("stages", {}).items()
+            if k.split("_")[0] not in stages
+        },
         "complete": False,
     }
     pixel_days = 365 * grid.height * grid.width
     row["pixel_days"] = pixel_days
-    for stage in STAGES:
+    for stage in [s for s in STAGES if s in stages]:
         extra = {"download": ["--source", "sample"], "impute": ["--budget", str(budget)]}.get(
             stage, []
         )
@@ -106,6 +124,8 @@ def bench_region(
                 extra_n = extra
             m: dict[str, Any] = run_stage([stage, *common, *extra_n], env, log)
             key = stage if n is None else f"impute_{n}w"
+            m["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            m["commit"] = commit()
             m["bytes"] = (
                 size_of(folder / OUTPUTS[stage]) if (folder / OUTPUTS[stage]).exists() else 0
             )
@@ -127,7 +147,7 @@ def bench_region(
                 f"{name:>14} {key:<10} {m['seconds']:>8.1f} s {m['peak_rss_mb']:>8.0f} MB",
                 flush=True,
             )
-    row["complete"] = True
+    row["complete"] = all(any(k.split("_")[0] == s for k in row["stages"]) for s in STAGES)
     save(row)
     return row
 
@@ -135,8 +155,8 @@ def bench_region(
 def table(rows: list[dict[str, Any]]) -> str:
     keys = [k for k in rows[0]["stages"]] if rows else []
     lines = [
-        "| region | grid | stage | wall s | peak RSS MB | pixel-days/s | on disk MB | fill: inference s (pixel-days/s), baselines s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| region | grid | stage | wall s | peak RSS MB | pixel-days/s | on disk MB | fill: inference s (pixel-days/s), baselines s | commit |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         for k in [*keys, *(k for k in r["stages"] if k not in keys)]:
@@ -152,6 +172,7 @@ def table(rows: list[dict[str, Any]]) -> str:
                     if "infer_seconds" in m
                     else " |"
                 )
+                + f" {m.get('commit', '')} |"
             )
     return "\n".join(lines)
 
@@ -162,6 +183,11 @@ def main() -> None:
     )
     ap.add_argument("--regions", default="txson,central_texas,texas_360,texas_720,texas")
     ap.add_argument("--workers", default="1,2")
+    ap.add_argument(
+        "--stages",
+        default=",".join(STAGES),
+        help="stages to run; a region's other stages keep their earlier measurements",
+    )
     ap.add_argument(
         "--budget", type=float, default=120.0, help="training seconds (once per region)"
     )
@@ -175,6 +201,7 @@ def main() -> None:
         if a.out.with_suffix(".json").exists()
         else []
     )
+    earlier = {r["region"]: r for r in done}
     rows = [r for r in done if r["region"] not in a.regions.split(",")]
 
     def save(row: dict[str, Any]) -> None:
@@ -196,7 +223,16 @@ def main() -> None:
 
     for name in a.regions.split(","):
         rows.append(
-            bench_region(name, a.data, [int(w) for w in a.workers.split(",")], a.budget, log, save)
+            bench_region(
+                name,
+                a.data,
+                a.stages.split(","),
+                [int(w) for w in a.workers.split(",")],
+                a.budget,
+                log,
+                save,
+                earlier.get(name),
+            )
         )
 
 
