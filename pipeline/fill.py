@@ -33,7 +33,7 @@ from pipeline.cluster import Runner
 from pipeline.cube import open_cube
 from pipeline.errors import FillError
 from pipeline.files import part_of, replacing, swap_dir
-from pipeline.fill_inputs import Holdout
+from pipeline.fill_inputs import Features, Holdout
 from pipeline.fill_scores import score_table, truth_score
 from pipeline.fill_tasks import (
     FILLED,
@@ -48,7 +48,7 @@ from pipeline.progress import Ticker
 from pipeline.provenance import code_version, peak_rss_mb
 from pipeline.tile import Window, cube_fingerprint, fingerprint, land_mask
 from pipeline.tile import read as read_tiles
-from pipeline.train import Checkpoint, find, load, region_models, train_region
+from pipeline.train import Checkpoint, find, load, recipe, region_models, train_region
 
 log = logging.getLogger("pipeline")
 
@@ -95,20 +95,14 @@ def model_for(
     cube: xr.Dataset, folder: Path, root: Path, region: str, year: int, s: Settings
 ) -> tuple[Checkpoint, str]:
     """The region's checkpoint when there is one, else one trained on this year (kept and reused
-    while the cube and the settings are unchanged)."""
+    while the cube, the check and the training recipe are unchanged)."""
     ckpt = find(region_models(root, region))
     if ckpt is not None:
         ckpt.features.check(cube)
         return ckpt, f"region checkpoint trained on {', '.join(map(str, ckpt.meta['years']))}"
     own = folder / "model"
     ckpt = find(own)
-    fp = cube_fingerprint(cube)
-    if (
-        ckpt is not None
-        and ckpt.meta.get("cube_fingerprints", {}).get(str(year)) == fp
-        and ckpt.meta.get("holdout") == asdict(s.check)
-        and ckpt.meta.get("seed") == s.seed
-    ):
+    if ckpt is not None and reusable(ckpt, cube, year, s):
         return ckpt, f"trained on {year} itself (reused)"
     log.info(
         "fill: no checkpoint for %s in %s: training on %d itself (self-supervised, no labels needed) for up to %.0f s",
@@ -124,6 +118,21 @@ def model_for(
         holdout=s.check,
     )
     return ckpt, f"trained on {year} itself"
+
+
+def reusable(ckpt: Checkpoint, cube: xr.Dataset, year: int, s: Settings) -> bool:
+    """Whether the checkpoint a fill trained on this year is what it would train now: the same
+    cube, check, seed and recipe (model, budget, crop size)."""
+    meta = ckpt.meta
+    wanted = recipe(
+        Features.of(cube), area=s.train_area, budget_s=s.train_budget_s, device=s.device
+    )
+    return (
+        meta.get("cube_fingerprints", {}).get(str(year)) == cube_fingerprint(cube)
+        and meta.get("holdout") == asdict(s.check)
+        and meta.get("seed") == s.seed
+        and meta.get("recipe") == wanted
+    )
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,22 @@ def stage_states(root: Path, reg: Region, year: int) -> list[StageState]:
         )
     out.append(_fill_state(root, reg, folder, cube_fp, tiles.get("fingerprint")))
     out.append(_export_state(folder))
+    return _follow_upstream(out)
+
+
+def _follow_upstream(states: list[StageState]) -> list[StageState]:
+    """A stage's output is only as current as the stages before it: one found current behind a
+    stale or missing stage is stale, since the next run rebuilds it after that stage."""
+    out: list[StageState] = []
+    behind: StageState | None = None
+    for s in states:
+        if s.state == CURRENT and behind is not None:
+            s = StageState(
+                s.stage, STALE, f"follows the {behind.stage} stage, which is {behind.state}"
+            )
+        elif s.state != CURRENT and behind is None:
+            behind = s
+        out.append(s)
     return out
 
 

@@ -40,6 +40,9 @@ from pipeline.tile import Window, cube_fingerprint, land_mask
 log = logging.getLogger("pipeline")
 
 CHECKPOINT = "st_transformer.pt"
+# how a region's model is built (its network, the prior): bumped when that changes, so a kept
+# checkpoint made by an earlier version is retrained rather than used for ever
+TRAIN_FORMAT = 2
 # model size per device: the paper's defaults where a GPU trains them, a smaller model that
 # trains within minutes on a few CPU cores (as in `make bench`'s small budget)
 PRESETS: dict[str, dict[str, Any]] = {
@@ -167,8 +170,8 @@ def fit(
             "the training block has no observed value: the cube holds no retrieval for this region"
         )
     block = blocks[0]
-    hparams = {**PRESETS[_kind(device)], **prior_of(features)}
-    imp = stimpute.Imputer("st_transformer", window=72, seed=seed, device=device, **hparams)
+    hparams = model_hparams(features, device)
+    imp = stimpute.Imputer("st_transformer", seed=seed, device=device, **hparams)
     method: Any = imp.method  # a TransformerMethod: its device and training report are read below
     start = time.perf_counter()
     log.info(
@@ -191,10 +194,27 @@ def fit(
         "steps": int(report.steps),
         "best_validation_mae_scaled": float(report.best_val_mae),
         "stopped_by": report.stopped_by,
-        "hparams": {"window": 72, **hparams},
+        "hparams": hparams,
         "device": str(method.device),
     }
     return imp, info
+
+
+def model_hparams(features: Features, device: str) -> dict[str, Any]:
+    """The network the pipeline trains on `device` for these features."""
+    return {"window": 72, **PRESETS[_kind(device)], **prior_of(features)}
+
+
+def recipe(features: Features, *, area: int, budget_s: float, device: str) -> dict[str, Any]:
+    """What a checkpoint is made from besides the data. A fill reuses the checkpoint it trained
+    only while this is unchanged: an upgrade that changes the model, another budget or another
+    crop size trains again."""
+    return {
+        "format": TRAIN_FORMAT,
+        "area": area,
+        "budget_s": float(budget_s),
+        "model": model_hparams(features, device),
+    }
 
 
 def prior_of(features: Features) -> dict[str, int]:
@@ -252,6 +272,7 @@ def train_region(
     )
     meta = {
         "years": sorted(cubes),
+        "recipe": recipe(features, area=area, budget_s=budget_s, device=device),
         "features": features.as_dict(),
         "cube_fingerprints": {str(y): cube_fingerprint(c) for y, c in cubes.items()},
         "holdout": asdict(holdout),

@@ -2,6 +2,7 @@
 user and a nightly job rely on: the files open with the right georeferencing, observed values
 are untouched, re-runs do no work, a deleted file is rebuilt alone, bad inputs fail clearly."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -184,8 +185,15 @@ def test_status_says_what_is_current_stale_or_missing_and_what_the_last_run_did(
     )
     manifest["granules"][name] = {**rec, "checksum": "reissued"}
     manifest_path.write_text(json.dumps(manifest))
-    cube = _status(copy)["stages"][1]
+    cube, *after = _status(copy)["stages"][1:]
     assert cube["state"] == "stale" and cube["why"].startswith("1 block(s) changed"), cube
+    # what the next run rebuilds after the cube is not called current (the copy left out the
+    # COGs, which the export's own state says first)
+    assert [(s["state"], s["why"]) for s in after] == [
+        ("stale", "follows the cube stage, which is stale"),
+        ("stale", "follows the cube stage, which is stale"),
+        ("stale", "files are missing: the next run rewrites them"),
+    ]
     assert _status(copy)["last_run"] is None  # records live beside the lock, not in the year
 
 
@@ -396,6 +404,22 @@ def test_geographic_cog_on_request(run_dir, tmp_path):
     )  # nearest: no new values
 
 
+def test_the_fill_retrains_its_own_checkpoint_when_the_recipe_changes(run_dir):
+    from pipeline.cube import open_cube
+    from pipeline.fill import Settings, reusable
+    from pipeline.train import find
+
+    ckpt = find(run_dir / "model")
+    cube = open_cube(run_dir / "cube.zarr")
+    same = Settings(train_budget_s=4.0)  # what the run's fill trained with
+    assert reusable(ckpt, cube, 2022, same)
+    assert not reusable(ckpt, cube, 2022, dataclasses.replace(same, train_budget_s=5.0))
+    assert not reusable(ckpt, cube, 2022, dataclasses.replace(same, train_area=72))
+    # a checkpoint from a version that built another model (before recipes were recorded)
+    old = dataclasses.replace(ckpt, meta={k: v for k, v in ckpt.meta.items() if k != "recipe"})
+    assert not reusable(old, cube, 2022, same)
+
+
 def test_a_region_checkpoint_is_used_by_the_next_fill(run_dir):
     data = run_dir.parents[1]
     args = ["--region", "txson", "--data", str(data), "--device", "cpu"]
@@ -404,8 +428,9 @@ def test_a_region_checkpoint_is_used_by_the_next_fill(run_dir):
         ["train", *args, "--years", "2022", "--budget", "3", "--area", "36", "--source", "sample"],
     )
     assert res.exit_code == 0, res.output
-    fill_state = _status(data)["stages"][3]
+    fill_state, export_state = _status(data)["stages"][3:]
     assert fill_state["state"] == "stale" and "checkpoint the fill did not use" in fill_state["why"]
+    assert export_state["why"] == "follows the fill stage, which is stale"
     meta = json.loads((data / "models" / "txson" / "model.json").read_text())
     assert meta["years"] == [2022] and meta["features"]["dynamic"] and meta["code_version"]
     res = runner.invoke(app, ["impute", *args, "--year", "2022", "--baselines", "none"])
