@@ -31,7 +31,7 @@ CLUSTER_ARGS = $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--wor
 RUN_ARGS = --source $(SOURCE) --device $(DEVICE) $(if $(CRS),--crs $(CRS)) $(if $(TRAIN_BUDGET),--budget $(TRAIN_BUDGET))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint qgis-check download cube tile status fill train notebooks bench bench-ablation bench-aqi bench-field bench-twin-field bench-sparsity bench-scale bench-all demo clean
+.PHONY: help setup test lint qgis-check download cube tile status fill train notebooks bench bench-ablation bench-aqi bench-field bench-twin-field bench-sparsity bench-scale bench-crash bench-all demo clean
 
 
 ##@ Start here
@@ -116,6 +116,9 @@ bench-scale: setup ## Cost per stage against area on the sample, txson to Texas 
 
 bench-ablation: setup ## The paper's network, each add-on alone, all: both twin families (day, block, 5 seeds) and AQI-36 (about 14 h on 2 cores; --resume continues)
 	$(BIN)/python benchmarks/ablation.py --out $(OUT)/ablation $(if $(RESUME),--resume)
+
+bench-crash: setup ## Kill the sample chain with SIGKILL at N moments (N=50), rerun, compare with an uninterrupted run
+	$(BIN)/python benchmarks/crash.py --kills $(or $(N),50) --work $(DATA)/bench-crash --out $(OUT)/crash
 
 bench-all: bench bench-aqi bench-field bench-twin-field bench-sparsity ## Every table and plot in benchmarks/results/ (about 5 h on 2 cores)
 
