@@ -118,7 +118,8 @@ def differences(ref: Path, got: Path) -> list[str]:
         for var in x.data_vars:
             if var not in y or not np.array_equal(x[var].values, y[var].values, equal_nan=True):
                 out.append(f"{name}: {var} differs")
-        x.close(), y.close()
+        x.close()
+        y.close()
     for cog in sorted((ref / "export" / "cog").glob("*.tif")):
         other = got / "export" / "cog" / cog.name
         if other.exists():

@@ -66,10 +66,11 @@ def regime(table: np.ndarray, n_cov: int) -> np.ndarray:
 def main(seed: int, protocol: str = "point") -> dict:
     p = twin_problem(protocol, seed=seed)
     assert p.covariates is not None and p.static is not None
+    static = p.static  # narrowed: the closure below keeps the type
     t, h, w = p.values.shape
     cov = with_gap_fill(p.covariates.reshape(t, h * w, -1)).reshape(t, h, w, -1)
     observed = ~np.isnan(p.values)
-    x_eval = features(p.values, cov, p.static)[p.eval_mask.ravel()]
+    x_eval = features(p.values, cov, static)[p.eval_mask.ravel()]
     y_eval = p.target[p.eval_mask]
     n_cov = cov.shape[-1]
     out: dict = {"protocol": protocol, "seed": seed, "eval_rows": len(y_eval)}
@@ -82,7 +83,7 @@ def main(seed: int, protocol: str = "point") -> dict:
         xs, ys = [], []
         for mode, rate in hides:
             held = hide(observed, rate, mode, rng, grid=p.values.shape[1:])
-            table = features(np.where(held, np.nan, p.values), cov, p.static)
+            table = features(np.where(held, np.nan, p.values), cov, static)
             xs.append(table[held.ravel()])
             ys.append(p.values[held])
         return np.concatenate(xs), np.concatenate(ys)
