@@ -42,7 +42,7 @@ log = logging.getLogger("pipeline")
 CHECKPOINT = "st_transformer.pt"
 # how a region's model is built (its network, the prior): bumped when that changes, so a kept
 # checkpoint made by an earlier version is retrained rather than used for ever
-TRAIN_FORMAT = 2
+TRAIN_FORMAT = 3
 # model size per device: the paper's defaults where a GPU trains them, a smaller model that
 # trains within minutes on a few CPU cores (as in `make bench`'s small budget)
 PRESETS: dict[str, dict[str, Any]] = {

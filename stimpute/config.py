@@ -18,6 +18,10 @@ from typing import Any
 from stimpute.errors import ConfigError
 from stimpute.masks import ALL_MODES, MODES
 
+# add-ons removed after the ablation (benchmarks/README.md): a checkpoint that names them loads
+# while they were off, and is refused where its weights need them
+RETIRED = ("regime_readout", "regime_blend")
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -37,12 +41,6 @@ class ModelConfig:
     # add-on: each token also gets its node's value interpolated in time from the visible values
     # and the gaps to them (as BRITS and GRU-D), with an exact linear path to the readout
     temporal_context: bool = True
-    # add-on: that linear path changes where a 3 x 3 / 7 x 7 neighbour is seen on the day;
-    # None = on grids, off on point sets (where every node neighbours every other)
-    regime_readout: bool | None = None
-    # add-on: a linear blend per neighbour regime fitted on the validation values after
-    # training (models/blend.py); None = on grids, off on point sets
-    regime_blend: bool | None = None
     # add-on: index of a covariate channel of the same quantity (a coarse product) that the
     # network corrects instead of replacing (`covariates.prior_field`); None = off
     prior_covariate: int | None = None
@@ -141,8 +139,8 @@ class NeuralConfig:
         """The ST-Transformer as the paper describes it (embeddings, N x (temporal attention,
         spatial attention, MLP), per-layer readouts with a scale head) with every add-on off:
         the baseline each add-on is measured against."""
-        off = {"temporal_context": False, "regime_readout": False, "regime_blend": False}
-        return cls.build(**{**off, "prior_covariate": None, **shortcuts})
+        off = {"temporal_context": False, "prior_covariate": None}
+        return cls.build(**{**off, **shortcuts})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values only (a checkpoint loads with weights_only)."""
@@ -151,7 +149,9 @@ class NeuralConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NeuralConfig:
         sections = {
-            name: section_cls(**{k: _typed(k, v) for k, v in d.get(name, {}).items()})
+            name: section_cls(
+                **{k: _typed(k, v) for k, v in d.get(name, {}).items() if k not in RETIRED}
+            )
             for name, section_cls in SECTIONS.items()
         }
         return cls(window=int(d.get("window", 72)), **sections)
@@ -170,6 +170,6 @@ def _typed(name: str, value: Any) -> Any:
     """Tuples for tuple fields (a checkpoint gives lists back); "auto" for a None default."""
     if isinstance(value, list):
         return tuple(value)
-    if value == "auto" and name in ("node_embedding", "regime_readout", "regime_blend"):
+    if value == "auto" and name == "node_embedding":
         return None
     return value

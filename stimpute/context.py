@@ -23,42 +23,6 @@ def n_context(n_covariates: int) -> int:
     return 3 + 2 * n_covariates + 2 * len(SPATIAL_RADII) + 2
 
 
-# how many neighbours each spatial radius has on a grid: 8 in the 3 x 3, 48 in the 7 x 7
-NEIGHBOURHOOD_SIZES = tuple((2 * r + 1) ** 2 - 1 for r in SPATIAL_RADII)
-
-
-@dataclass
-class Neighbours:
-    """The same-step neighbour features of a `model_inputs` context, by name: per spatial
-    radius (3 x 3, 7 x 7) the mean of the seen neighbours (0 where none) and how many are
-    seen, and the node's record offset. Each [...] like the context's leading shape."""
-
-    means: tuple[torch.Tensor, ...]
-    counts: tuple[torch.Tensor, ...]
-    offset: torch.Tensor
-
-    @classmethod
-    def of(cls, context: torch.Tensor) -> Neighbours:
-        """The context ends with the spatial features (mean, log(1 + count) per radius) and then
-        the record offset's two, so they sit at fixed places from the end whatever the number of
-        covariates."""
-        n = len(SPATIAL_RADII)
-        spatial = context[..., -2 - 2 * n : -2]
-        return cls(
-            means=tuple(spatial[..., 2 * k] for k in range(n)),
-            counts=tuple(spatial[..., 2 * k + 1].expm1().round() for k in range(n)),
-            offset=context[..., -2],
-        )
-
-
-def neighbour_regimes(context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """From a `model_inputs` context [..., n_context]: 1.0 where a 3 x 3 neighbour is seen that
-    step, and 1.0 where only a 7 x 7 one is (else 0.0)."""
-    near_count, wide_count = Neighbours.of(context).counts
-    near = (near_count > 0).to(context.dtype)
-    return near, (wide_count > 0).to(context.dtype) * (1 - near)
-
-
 def neighbour_departure(values: torch.Tensor, grid: tuple[int, int] | None) -> torch.Tensor:
     """Each observed value minus the mean of its observed 3 x 3 neighbours of the same step (on
     a point set: of all other nodes); NaN where either is missing. values (T, N) with NaN."""

@@ -11,9 +11,9 @@ import numpy as np
 import torch
 
 from stimpute.baselines.base import Method
-from stimpute.config import NeuralConfig
+from stimpute.config import RETIRED, NeuralConfig
 from stimpute.covariates import PER_CHANNEL, prior_field
-from stimpute.errors import ConfigError, NotFittedError, ShapeError, WindowError
+from stimpute.errors import CheckpointError, ConfigError, NotFittedError, ShapeError, WindowError
 from stimpute.inference import predict, time_windows
 from stimpute.layout import Batch
 from stimpute.models import PSAN, PSANConfig, STTransformer, STTransformerConfig
@@ -114,13 +114,11 @@ class TransformerMethod(Method):
     # -- configuration -------------------------------------------------------------------
     def _arch(self, batch: Batch) -> Any:
         """The network's own config: the model section, with the data's sizes and the switches
-        left to the data (None) decided: node embedding on point sets, regime add-ons on grids."""
+        left to the data (None) decided: node embedding on point sets."""
         m = self.config.model
         on_grid = batch.layout.grid is not None
         chosen = {
             "node_embedding": not on_grid if m.node_embedding is None else m.node_embedding,
-            "regime_readout": on_grid if m.regime_readout is None else m.regime_readout,
-            "regime_blend": on_grid if m.regime_blend is None else m.regime_blend,
         }
         names = {f.name for f in dataclasses.fields(self.config_cls)}
         kw = {k: v for k, v in dataclasses.asdict(m).items() if k in names}
@@ -249,6 +247,12 @@ class TransformerMethod(Method):
     def load_state(self, state: dict[str, Any]) -> None:
         arch = dict(state["arch"])
         arch["periods"] = tuple(arch["periods"])
+        used = [name for name in RETIRED if arch.pop(name, False)]
+        if used:
+            raise CheckpointError(
+                f"this imputer was fitted with {' and '.join(used)}, add-ons this version no "
+                "longer has (they did not earn their place in the ablation): fit it again"
+            )
         self.model = self.model_cls(self.config_cls(**arch)).to(self.device)
         self._compiled = None
         self.model.load_state_dict(state["weights"])

@@ -17,7 +17,6 @@ from stimpute.context import RecordOffset
 from stimpute.inference import autocast
 from stimpute.masks import hide
 from stimpute.models import STTransformer
-from stimpute.models.blend import RegimeBlend
 from stimpute.tensors import Scaled, to_model_inputs
 
 log = logging.getLogger("stimpute")
@@ -30,7 +29,6 @@ class TrainReport:
     best_val_mae: float = math.inf
     stopped_by: str = ""
     std_scale: float = 1.0  # recalibration of the standard error (calibration.py)
-    blend_counts: list[int] | None = None  # validation values per regime of the blend (blend.py)
     history: list[tuple[int, float, float]] = field(default_factory=list)
 
 
@@ -158,14 +156,14 @@ class Validation:
         offset: RecordOffset,
         cfg: TrainConfig,
         device: torch.device,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(mean, Laplace scale, truth, context features) at the held values inside the boxes
-        (scaled units), predicted from the training values only."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(mean, Laplace scale, truth) at the held values inside the boxes (scaled units),
+        predicted from the training values only."""
         model.eval()
-        means, scales, truths, contexts = [], [], [], []
+        means, scales, truths = [], [], []
         if not self.boxes:
             empty = np.zeros(0, np.float32)
-            return empty, empty, empty, np.zeros((0, 0), np.float32)
+            return empty, empty, empty
         n_nodes = data.values.shape[1] if self.boxes[0][1] is None else len(self.boxes[0][1])
         chunk = max(1, min(32, 400_000 // (cfg.window * n_nodes)))  # boxes per forward pass
         for c in range(0, len(self.boxes), chunk):
@@ -186,54 +184,29 @@ class Validation:
                 mean, log_scale = model(grid=grid, all_layers=False, **kw)[-1]
             mean_np = mean.float().cpu().numpy()
             scale_np = log_scale.float().exp().cpu().numpy()
-            context_np = kw["context"].float().cpu().numpy()
             for b, (t0, nodes, _) in enumerate(part):
                 sel = slice(None) if nodes is None else nodes
                 held = self.held[t0 : t0 + cfg.window][:, sel]
                 means.append(mean_np[b][held])
                 scales.append(scale_np[b][held])
                 truths.append(data.values[t0 : t0 + cfg.window][:, sel][held])
-                contexts.append(context_np[b][held])
         return (
             np.concatenate(means),
             np.concatenate(scales),
             np.concatenate(truths),
-            np.concatenate(contexts),
         )
 
     def mae(self, *args: Any) -> float:
         """MAE (scaled units) on the held values inside the boxes, predicted from training values."""
-        mean, _, truth, _ = self.predictions(*args)
+        mean, _, truth = self.predictions(*args)
         return float(np.abs(mean - truth).mean()) if len(truth) else math.nan
 
-    def calibrate(self, model: STTransformer, *args: Any) -> tuple[float, list[int] | None]:
+    def calibrate(self, model: STTransformer, *args: Any) -> float:
         """After training, from one pass over the held values: the factor on the model's
         standard error that puts 90% of them inside the central 90% normal interval
-        (calibration.py), fitted on the network's own answers, so the values the blend leaves
-        alone keep the calibration they had without it; then the model's regime blend
-        (models/blend.py), if it has one, and its blended regimes' std factors on top of the
-        pooled one. Returns (the pooled factor, validation values per regime of the blend)."""
-        blend: RegimeBlend | None = getattr(model, "blend", None)  # PSAN has none
-        if blend is not None:
-            blend.reset()  # the network's own answer is what the blend weighs
-        mean, scale, truth, context = self.predictions(model, *args)
-        std_scale = pooled_std_factor(mean, scale, truth)
-        scale = np.sqrt(2.0) * np.maximum(scale, 1e-6)  # the Laplace scale's std
-        if blend is None or not len(truth):
-            return std_scale, None
-        answer, ctx, target = (torch.from_numpy(a) for a in (mean, context, truth))
-        counts = blend.fit(answer, ctx, target)
-        on = blend.coef.device
-        blended = blend(answer.to(on), torch.zeros_like(answer, device=on), ctx.to(on))[0]
-        blended = blended.cpu().numpy()
-        blend.fit_scales(torch.from_numpy(np.abs(blended - truth) / (std_scale * scale)), ctx)
-        log.debug(
-            "regime blend fitted on %s validation values; coefficients %s; std x %s",
-            counts,
-            np.round(blend.coef.cpu().numpy(), 3).tolist(),
-            np.round(blend.log_scale_shift.exp().cpu().numpy(), 2).tolist(),
-        )
-        return std_scale, counts
+        (calibration.py)."""
+        mean, scale, truth = self.predictions(model, *args)
+        return pooled_std_factor(mean, scale, truth)
 
 
 def pooled_std_factor(mean: np.ndarray, scale: np.ndarray, truth: np.ndarray) -> float:
@@ -415,9 +388,7 @@ def train(
             report.best_val_mae = val
             best_state = _copy(average.current)
     model.load_state_dict(best_state)
-    report.std_scale, report.blend_counts = validation.calibrate(
-        model, data, train_values, offset, cfg, device
-    )
+    report.std_scale = validation.calibrate(model, data, train_values, offset, cfg, device)
     report.steps, report.seconds = step, clock.elapsed()
     return report
 

@@ -82,7 +82,7 @@ def main(protocol: str, model: str, seed: int, budget: float) -> dict:
         kept = val.held & ~back[:, None]
         # the same fit training makes (training.pooled_std_factor), on the held values not
         # given back
-        mean, scale, truth, _ = Validation(kept, val.boxes).predictions(
+        mean, scale, truth = Validation(kept, val.boxes).predictions(
             method.model, data, np.where(kept, np.nan, data.values), offset, cfg, method.device
         )
         f = pooled_std_factor(mean, scale, truth)

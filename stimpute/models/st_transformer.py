@@ -8,10 +8,8 @@ import torch
 from torch import nn
 
 from stimpute.config import ModelConfig
-from stimpute.context import neighbour_regimes
 from stimpute.errors import ShapeError
 from stimpute.models.attention import SelfAttention, WindowAttention
-from stimpute.models.blend import RegimeBlend
 from stimpute.models.embedding import TokenEmbedding
 
 
@@ -31,9 +29,7 @@ class STTransformerConfig:
     periods: tuple[float, ...] = ModelConfig.periods
     n_nodes: int | None = None  # learned node embedding, for a fixed point set only
     use_coords: bool = False
-    temporal_context: bool = ModelConfig.temporal_context  # the add-ons: see ModelConfig
-    regime_readout: bool = False
-    regime_blend: bool = False
+    temporal_context: bool = ModelConfig.temporal_context  # the add-on: see ModelConfig
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,25 +62,17 @@ class STLayer(nn.Module):
 
 class Readout(nn.Module):
     """(mean, log_scale) from the normed token state, plus an exact linear path from the
-    context features (interpolations of visible values), so the trunk learns a correction.
+    context features (interpolations of visible values) when the context add-on is on, so the
+    trunk learns a correction to them."""
 
-    With `regimes`, the linear path is three: one for every token, plus a change of it where a
-    3 x 3 neighbour is seen that day and another where only a 7 x 7 one is. The best linear
-    readout differs between those cases (a neighbour mean is worth most where there is one), and
-    a single map fitted across the training mix of hidden points, days and blocks fits none of
-    them (benchmarks/README.md, "The point gap")."""
-
-    def __init__(self, dim: int, n_context: int, *, regimes: bool = False) -> None:
+    def __init__(self, dim: int, n_context: int) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(dim)
         self.state = nn.Linear(dim, 2)
         self.context = nn.Linear(n_context, 2) if n_context else None
-        paths = 2 if regimes and n_context else 0
-        self.regimes = nn.ModuleList(nn.Linear(n_context, 2) for _ in range(paths))
-        for path in [self.context, *self.regimes]:
-            if path is not None:
-                nn.init.zeros_(path.weight)
-                nn.init.zeros_(path.bias)
+        if self.context is not None:
+            nn.init.zeros_(self.context.weight)
+            nn.init.zeros_(self.context.bias)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
         # in fp32 even under bf16 autocast: the answer should not carry bf16 rounding (about
@@ -92,12 +80,7 @@ class Readout(nn.Module):
         with torch.autocast(x.device.type, enabled=False):
             out = self.state(self.norm(x.float()))
             if self.context is not None and context is not None:
-                ctx = context.float()
-                out = out + self.context(ctx)
-                if self.regimes:
-                    near, wide_only = neighbour_regimes(ctx)
-                    out = out + self.regimes[0](ctx) * near[..., None]
-                    out = out + self.regimes[1](ctx) * wide_only[..., None]
+                out = out + self.context(context.float())
         return out
 
 
@@ -120,10 +103,7 @@ class STTransformer(nn.Module):
         )
         self.blocks = nn.ModuleList(STLayer(cfg, shift=bool(i % 2)) for i in range(cfg.layers))
         n_context = self.embed.n_context if cfg.temporal_context else 0
-        self.readouts = nn.ModuleList(
-            Readout(cfg.dim, n_context, regimes=cfg.regime_readout) for _ in range(cfg.layers)
-        )
-        self.blend = RegimeBlend() if cfg.regime_blend and n_context else None
+        self.readouts = nn.ModuleList(Readout(cfg.dim, n_context) for _ in range(cfg.layers))
 
     def forward(
         self,
@@ -162,8 +142,5 @@ class STTransformer(nn.Module):
             x = block(x, grid)
             if all_layers or i == last:
                 out = head(x, context)
-                mean, log_scale = out[..., 0], out[..., 1]
-                if i == last and self.blend is not None and context is not None:
-                    mean, log_scale = self.blend(mean, log_scale, context)
-                outs.append((mean, log_scale))
+                outs.append((out[..., 0], out[..., 1]))
         return outs

@@ -7,7 +7,7 @@ import torch
 
 import stimpute
 from stimpute.config import InferConfig, ModelConfig, NeuralConfig, TrainConfig
-from stimpute.errors import ConfigError
+from stimpute.errors import CheckpointError, ConfigError
 from tests.conftest import TINY
 
 
@@ -97,8 +97,27 @@ def test_the_paper_preset_builds_the_network_with_no_add_on(small_twin):
     imp = stimpute.Imputer("st_transformer", config=cfg, device="cpu", max_steps=3)
     imp.fit(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
     net = imp.method.model
-    assert net.blend is None and not net.cfg.temporal_context
-    assert all(r.context is None and not len(r.regimes) for r in net.readouts)
+    assert not net.cfg.temporal_context and imp.method.config.model.prior_covariate is None
+    assert all(r.context is None for r in net.readouts)
     assert len(net.readouts) == cfg.model.layers  # a readout per layer, as in the paper
     res = imp.impute(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
     assert np.isfinite(res.values).all()
+
+
+def test_a_checkpoint_needing_a_retired_add_on_is_refused_in_one_line(small_twin, tmp_path):
+    tw = small_twin
+    imp = stimpute.Imputer("st_transformer", window=12, device="cpu", **TINY)
+    imp.fit(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
+    imp.save(tmp_path / "m.pt")
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    for switch, on in (("regime_blend", False), ("regime_readout", True)):
+        payload["state"]["arch"] = {**payload["state"]["arch"], switch: on}
+        payload["config"]["model"][switch] = "auto"  # as checkpoints of that version stored it
+        torch.save(payload, tmp_path / f"{switch}.pt")
+        if on:  # fitted with it on: its weights need it
+            with pytest.raises(CheckpointError, match="regime_readout.*fit it again"):
+                stimpute.Imputer.load(tmp_path / f"{switch}.pt")
+        else:  # off: the checkpoint loads as it was
+            back = stimpute.Imputer.load(tmp_path / f"{switch}.pt")
+            res = back.impute(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
+            assert np.isfinite(res.values).all()
