@@ -153,7 +153,6 @@ WORKERS = typer.Option(
 )
 
 
-@app.command()
 def download(
     region: str = REGION,
     year: int = YEAR,
@@ -172,7 +171,6 @@ def download(
     _run(debug, go)
 
 
-@app.command()
 def cube(
     region: str = REGION, year: int = YEAR, data: Path = DATA,
     strict: bool = typer.Option(False, help="fail on a damaged granule instead of skipping it"),
@@ -189,7 +187,6 @@ def cube(
     _run(debug, go)
 
 
-@app.command()
 def tile(
     region: str = REGION,
     year: int = YEAR,
@@ -210,7 +207,6 @@ def tile(
     _run(debug, go)
 
 
-@app.command()
 def impute(
     region: str = REGION, year: int = YEAR, data: Path = DATA, device: str = DEVICE, budget: float = BUDGET,
     holdout: float = HOLDOUT, holdout_by: str = HOLDOUT_BY, baselines: str = BASELINES, seed: int = SEED,
@@ -230,7 +226,6 @@ def impute(
     _run(debug, go)
 
 
-@app.command()
 def export(
     region: str = REGION, year: int = YEAR, data: Path = DATA, crs: str = CRS_OPT,
     scheduler: str = SCHEDULER, workers: int = WORKERS, wait: bool = WAIT, debug: bool = DEBUG,
@@ -252,7 +247,6 @@ def export(
     _run(debug, go)
 
 
-@app.command()
 def train(
     region: str = REGION,
     years: str = typer.Option(..., help="years to learn from: 2016-2021 or 2019,2021"),
@@ -301,7 +295,6 @@ def train(
     _run(debug, go)
 
 
-@app.command()
 def fill(
     region: str = REGION, year: int = YEAR, source: str = SOURCE, data: Path = DATA, device: str = DEVICE,
     budget: float = BUDGET, holdout: float = HOLDOUT, holdout_by: str = HOLDOUT_BY, baselines: str = BASELINES, size: int = TILE_SIZE,
@@ -336,7 +329,6 @@ def fill(
     _run(debug, go)
 
 
-@app.command()
 def status(
     region: str = REGION, year: int = YEAR, data: Path = DATA,
     as_json: bool = typer.Option(False, "--json", help="print JSON for scripts and monitoring"),
@@ -380,6 +372,11 @@ def _years(text: str) -> list[int]:
         raise SourceError(
             f"years {text!r}: write a range like 2016-2021 or a list like 2019,2021"
         ) from None
+
+
+# `--help` lists the commands in this order: the one most users run first
+for command in (fill, status, train, download, cube, tile, impute, export):
+    app.command()(command)
 
 
 if __name__ == "__main__":

@@ -64,3 +64,19 @@ def test_sample_download_then_cube(tmp_path, archive):
     assert res.exit_code == 0, res.output
     meta = json.loads((tmp_path / "txson/2022/cube.json").read_text())
     assert meta["shape"] == [365, 36, 36] and meta["peak_memory_mb"] > 0
+
+
+def test_help_lists_fill_first_and_every_stage():
+    res = runner.invoke(app, ["--help"], env={"COLUMNS": "120"})
+    assert res.exit_code == 0
+    listed = [
+        line.split()[1]
+        for line in res.output.splitlines()
+        if line.startswith("│ ") and len(line.split()) > 2 and line.split()[1].isalpha()
+    ]
+    commands = [
+        c
+        for c in listed
+        if c in {"fill", "status", "train", "download", "cube", "tile", "impute", "export"}
+    ]
+    assert commands == ["fill", "status", "train", "download", "cube", "tile", "impute", "export"]
