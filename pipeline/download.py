@@ -1,6 +1,10 @@
 """Stage `download`: find the granules of a region-year, keep the newest reissue of each scene,
 fetch what is missing or incomplete, verify size and checksum, and write a manifest.
 
+The first run lists every granule of the year. A later run asks the catalogue only for what was
+added or reissued since its last listing (CMR's `revision_date`), and merges that with the
+manifest; every FULL_LISTING_DAYS it lists everything again, so a withdrawn granule is noticed.
+
 Files arrive as `<name>.part` and are renamed only once verified, so an interrupted run never
 leaves a file that looks complete; re-running fetches nothing that is already there and whole.
 """
@@ -12,6 +16,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +27,11 @@ from pipeline.sources.base import Granule, newest_reissues, sha256
 
 log = logging.getLogger("pipeline")
 MANIFEST = "manifest.json"
+# when each product was last listed: beside the manifest, not in it, so a run that finds
+# nothing new leaves the manifest (the stage's record) untouched
+LISTINGS = "listings.json"
+FULL_LISTING_DAYS = 7  # a listing of only what changed is trusted this long after a full one
+OVERLAP = timedelta(hours=1)  # asked again before the last listing: clocks and indexing lag
 
 
 class Source(Protocol):
@@ -29,7 +39,12 @@ class Source(Protocol):
 
     name: str
 
-    def search(self, product: Product, region: Region, year: int) -> list[Granule]: ...
+    def search(
+        self, product: Product, region: Region, year: int, revised_since: datetime | None = None
+    ) -> list[Granule]:
+        """The product's granules for the region-year; with `revised_since`, at least those
+        added or reissued since then (a source that cannot tell returns them all)."""
+        ...
 
     def fetch(self, granule: Granule, dest: Path) -> None: ...
 
@@ -41,6 +56,9 @@ class DownloadReport:
     superseded: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    listings: dict[str, str] = field(
+        default_factory=dict
+    )  # per product: "full" or "changes since ..."
 
 
 def _complete(path: Path, g: Granule, known: dict[str, Any] | None) -> bool:
@@ -70,9 +88,69 @@ def read_manifest(raw: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        out = json.loads(path.read_text())
+        return out if isinstance(out, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
 def write_manifest(raw: Path, manifest: dict[str, Any]) -> None:
     with replacing(raw / MANIFEST) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+
+
+def _listing(
+    source: Source,
+    product: Product,
+    region: Region,
+    year: int,
+    records: dict[str, Any],
+    listings: dict[str, Any],
+    report: DownloadReport,
+) -> list[Granule]:
+    """Every granule of the product as now catalogued: a full listing, or the changes since the
+    last listing merged with the manifest's records. Updates `listings[product]`."""
+    now = datetime.now(UTC)
+    last = listings.get(product.name, {})
+    full_at = _when(last.get("full"))
+    since = _when(last.get("last"))
+    if full_at is None or since is None or now - full_at > timedelta(days=FULL_LISTING_DAYS):
+        found = source.search(product, region, year)
+        listings[product.name] = {"full": now.isoformat(), "last": now.isoformat()}
+        report.listings[product.name] = "full"
+        return found
+    changes = source.search(product, region, year, revised_since=since - OVERLAP)
+    known = [Granule.from_record(r) for r in records.values() if r.get("product") == product.name]
+    listings[product.name] = {**last, "last": now.isoformat()}
+    report.listings[product.name] = f"changes since {since:%Y-%m-%d %H:%M} UTC: {len(changes)}"
+    by_name = {g.name: g for g in known}
+    by_name.update({g.name: g for g in changes})
+    return list(by_name.values())
+
+
+def _forget_superseded(
+    raw: Path, records: dict[str, Any], product: str, keep: list[Granule]
+) -> bool:
+    """Drop the records (and files) of scenes' older revisions, so the cube reads each scene
+    once, in its newest version. True when the manifest changed."""
+    newest = {g.scene: g.name for g in keep}
+    old = [
+        name
+        for name, r in records.items()
+        if r.get("product") == product and r.get("scene") in newest and newest[r["scene"]] != name
+    ]
+    for name in old:
+        (raw / records.pop(name)["path"]).unlink(missing_ok=True)
+    return bool(old)
+
+
+def _when(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def run(
@@ -93,8 +171,9 @@ def run(
     changed = any(manifest.get(k) != v for k, v in header.items())
     manifest.update(header)
     records: dict[str, Any] = manifest.setdefault("granules", {})
+    listings = _json(raw / LISTINGS) if not changed else {}
     for product in products:
-        found = source.search(product, region, year)
+        found = _listing(source, product, region, year, records, listings, report)
         if not found:
             raise SourceError(
                 f"no {product.name} granules for {region.name} in {year}: check the region and "
@@ -102,6 +181,7 @@ def run(
             )
         keep = newest_reissues(found)
         report.superseded += len(found) - len(keep)
+        changed |= _forget_superseded(raw, records, product.name, keep)
         folder = raw / product.name
         folder.mkdir(exist_ok=True)
         task = progress.add_task(product.name, total=len(keep)) if progress else None
@@ -134,5 +214,7 @@ def run(
                 progress.advance(task)
     if changed or not (raw / "manifest.json").exists():
         write_manifest(raw, manifest)
+    with replacing(raw / LISTINGS) as tmp:
+        tmp.write_text(json.dumps(listings, indent=1, sort_keys=True))
     report.seconds = time.perf_counter() - start
     return report

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 _COUNTER = re.compile(r"_(\d{3})\.(h5|nc|tif)$")
+_RELEASE = re.compile(r"_(R\d{5})_")
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,28 @@ class Granule:
     size: int | None = None  # bytes, when the metadata gives it
     checksum: str | None = None  # hex digest, when the metadata gives it
     algorithm: str | None = None  # e.g. SHA-256, MD5
+    revised: str | None = None  # when the catalogue last changed it (UTC, ISO 8601)
+    native_id: str | None = None  # the catalogue's own id of the granule
+
+    @property
+    def release(self) -> str | None:
+        """SMAP's composite release id (`R19240` in `..._R19240_001.h5`): a new one marks a
+        reprocessing."""
+        m = _RELEASE.search(self.name)
+        return m.group(1) if m else None
 
     def record(self) -> dict[str, Any]:
         out = asdict(self)
         out["day"] = self.day.isoformat()
+        out["release"] = self.release
         return out
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Granule:
+        """The granule a manifest record describes (what `record` wrote)."""
+        names = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in record.items() if k in names}
+        return cls(**{**kw, "day": date.fromisoformat(record["day"])})
 
 
 def scene_and_counter(name: str) -> tuple[str, int]:

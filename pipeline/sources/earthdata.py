@@ -69,7 +69,8 @@ def granule_record(product: Product, umm_item: dict[str, Any]) -> Granule:
     checksum = entry.get("Checksum") or {}
     begin = umm.get("TemporalExtent", {}).get("RangeDateTime", {}).get("BeginningDateTime")
     day = datetime.fromisoformat(begin.replace("Z", "+00:00")).date() if begin else date(1970, 1, 1)
-    revision = counter if counter else int(umm_item.get("meta", {}).get("revision-id", 0))
+    meta = umm_item.get("meta", {})
+    revision = counter if counter else int(meta.get("revision-id", 0))
     size = entry.get("SizeInBytes")
     return Granule(
         product=product.name,
@@ -81,6 +82,8 @@ def granule_record(product: Product, umm_item: dict[str, Any]) -> Granule:
         size=int(size) if size is not None else None,
         checksum=checksum.get("Value"),
         algorithm=checksum.get("Algorithm"),
+        revised=meta.get("revision-date"),
+        native_id=meta.get("native-id"),
     )
 
 
@@ -116,18 +119,25 @@ class EarthdataSource:
             raise SourceError(f"Earthdata login failed; check the credentials, or {OFFLINE}")
         self._session = earthaccess.get_requests_https_session()
 
-    def search(self, product: Product, region: Region, year: int) -> list[Granule]:
+    def search(
+        self, product: Product, region: Region, year: int, revised_since: datetime | None = None
+    ) -> list[Granule]:
+        """CMR's listing of the product over the region-year; with `revised_since`, only the
+        granules added or reissued since then (CMR `revision_date`)."""
         import earthaccess
 
         if self._session is None:
             self.login()
+        query: dict[str, Any] = {
+            "short_name": product.short_name,
+            "version": product.version,
+            "temporal": (f"{year}-01-01T00:00:00Z", f"{year}-12-31T23:59:59Z"),
+            "bounding_box": region.grid.lonlat_bbox(),
+        }
+        if revised_since is not None:
+            query["revision_date"] = (revised_since, None)  # open-ended: up to now
         try:
-            found = earthaccess.search_data(
-                short_name=product.short_name,
-                version=product.version,
-                temporal=(f"{year}-01-01T00:00:00Z", f"{year}-12-31T23:59:59Z"),
-                bounding_box=region.grid.lonlat_bbox(),
-            )
+            found = earthaccess.search_data(**query)
         except requests.RequestException:
             raise SourceError(
                 f"cannot reach CMR (cmr.earthdata.nasa.gov): no network? {OFFLINE}"

@@ -4,7 +4,7 @@ that window is written as a local GeoTIFF in the source's own CRS."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,10 @@ class HttpsSource:
     def __init__(self) -> None:
         self._regions: dict[str, Region] = {}
 
-    def search(self, product: Product, region: Region, year: int) -> list[Granule]:
+    def search(
+        self, product: Product, region: Region, year: int, revised_since: datetime | None = None
+    ) -> list[Granule]:
+        """One granule per variable (the server cannot tell what changed: always all of them)."""
         if not product.url:
             raise SourceError(
                 f"{product.name} has no url in the catalog; the https source needs one"
@@ -89,9 +92,11 @@ class BySource:
         self.routes = {"cmr": cmr, "https": https}
         self._owner: dict[str, object] = {}
 
-    def search(self, product: Product, region: Region, year: int) -> list[Granule]:
+    def search(
+        self, product: Product, region: Region, year: int, revised_since: datetime | None = None
+    ) -> list[Granule]:
         source = self.routes[product.source]
-        found = source.search(product, region, year)
+        found = source.search(product, region, year, revised_since)
         for g in found:
             self._owner[g.name] = source
         return found

@@ -18,7 +18,7 @@ import logging
 import shutil
 import zlib
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,7 +63,11 @@ class SampleSource:
     def folder(self, region: Region, year: int) -> Path:
         return self.archive / region.name / str(year)
 
-    def search(self, product: Product, region: Region, year: int) -> list[Granule]:
+    def search(
+        self, product: Product, region: Region, year: int, revised_since: datetime | None = None
+    ) -> list[Granule]:
+        """The archive's files of the product; with `revised_since`, those written since then
+        (a file's modification time stands for the catalogue's revision date)."""
         if product.name not in WRITERS:
             raise SourceError(
                 f"the sample source has no {product.name} yet (it writes {', '.join(WRITERS)}); "
@@ -73,6 +77,9 @@ class SampleSource:
         out = []
         for path in sorted(folder.iterdir()):
             if not fnmatch(path.name, product.pattern):
+                continue
+            revised = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            if revised_since is not None and revised < revised_since:
                 continue
             scene, counter = scene_and_counter(path.name)
             out.append(
@@ -86,6 +93,8 @@ class SampleSource:
                     size=path.stat().st_size,
                     checksum=sha256(path),
                     algorithm="SHA-256",
+                    revised=revised.isoformat(),
+                    native_id=path.stem,
                 )
             )
         return out
@@ -101,6 +110,16 @@ class SampleSource:
                 f"{granule.name}: {src} is gone from the sample archive; delete the archive to rewrite it"
             )
         shutil.copyfile(src, dest)
+
+    def reissue(self, region: Region, year: int, name: str) -> Path:
+        """Publish a reissue of one granule of the archive, as a data centre does: the same
+        scene under the next counter, revised now (a test option: reissues run offline)."""
+        src = self.folder(region, year) / name
+        scene, counter = scene_and_counter(name)
+        stem, ext = scene.rsplit(".", 1)
+        dest = src.with_name(f"{stem}_{counter + 1:03d}.{ext}")
+        shutil.copyfile(src, dest)
+        return dest
 
     def ensure(self, region: Region, year: int) -> Path:
         """Write the archive for region/year unless a complete one of this SAMPLE_VERSION is

@@ -16,6 +16,7 @@ import json
 import ssl
 import subprocess
 import threading
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -41,6 +42,7 @@ class FakeEarthdata:
         self.busy: dict[str, int] = {}
         self.missing: set[str] = set()
         self.requests: list[str] = []
+        self.queries: list[dict[str, list[str]]] = []  # the query of every granule search
         self.cert, key = make_certificate(folder)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -57,13 +59,18 @@ class FakeEarthdata:
         self.server.shutdown()
         self.server.server_close()
 
+    def revised(self, name: str) -> datetime:
+        """When the catalogue last changed a granule: its file's modification time."""
+        return datetime.fromtimestamp(self.files[name].stat().st_mtime, UTC)
+
     def umm_item(self, name: str) -> dict:
         path = self.files[name]
         day = name.split("_")[5][:8] if name.startswith("SMAP_L2") else name.split("_")[5]
         iso = f"{day[:4]}-{day[4:6]}-{day[6:8]}T00:00:00.000Z"
         return {
             "meta": {"concept-type": "granule", "concept-id": f"G{abs(hash(name)) % 10**9}-NSIDC_CPRD",
-                     "revision-id": 1, "native-id": name, "provider-id": "NSIDC_CPRD"},
+                     "revision-id": 1, "native-id": name, "provider-id": "NSIDC_CPRD",
+                     "revision-date": self.revised(name).isoformat().replace("+00:00", "Z")},
             "umm": {
                 "GranuleUR": name,
                 "TemporalExtent": {"RangeDateTime": {"BeginningDateTime": iso, "EndingDateTime": iso}},
@@ -124,7 +131,17 @@ class FakeEarthdata:
                 fake.requests.append(f"GET {url.path}")
                 if url.path.startswith("/search/granules"):
                     query = parse_qs(url.query)
+                    fake.queries.append(query)
                     names = sorted(fake.files)
+                    if "revision_date[]" in query:  # CMR: revised within [from, to]
+                        low, high = (
+                            datetime.fromisoformat(t.replace("Z", "+00:00")) if t else None
+                            for t in query["revision_date[]"][0].split(",")
+                        )
+                        names = [
+                            n for n in names
+                            if low <= fake.revised(n) and (high is None or fake.revised(n) <= high)
+                        ]  # fmt: skip
                     items = (
                         [] if query.get("page_size") == ["0"] else [fake.umm_item(n) for n in names]
                     )

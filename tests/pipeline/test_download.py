@@ -86,3 +86,31 @@ def test_disk_full_is_one_clear_error_and_keeps_what_was_complete(archive, tmp_p
     assert len(kept) == 3 and not list((tmp_path / "raw").rglob("*.part"))
     manifest = json.loads((tmp_path / "raw" / "manifest.json").read_text())
     assert len(manifest["granules"]) == 3  # the next run resumes from here
+
+
+def test_a_reissued_scene_is_found_by_the_next_listing_of_changes(archive, tmp_path):
+    import os
+    import shutil
+    import time
+
+    own = tmp_path / "archive"  # a copy: the reissue must not reach the other tests' archive
+    shutil.copytree(archive, own)
+    for f in (p for p in own.rglob("*") if p.is_file()):  # published two days ago
+        os.utime(f, (time.time() - 2 * 86400,) * 2)
+    raw = tmp_path / "raw"
+    first = _run(own, raw)
+    assert set(first.listings.values()) == {"full"}
+    quiet = _run(own, raw)
+    assert not quiet.fetched and all(v.endswith(": 0") for v in quiet.listings.values())
+    manifest_before = (raw / "manifest.json").stat().st_mtime_ns
+    assert _run(own, raw).fetched == [] and (raw / "manifest.json").stat().st_mtime_ns == (
+        manifest_before
+    )  # a listing that finds nothing leaves the stage's record alone
+    name = sorted(p.name for p in (own / "txson" / str(YEAR)).glob("SMAP_L2_SM_SP_*_001.h5"))[-1]
+    new = SampleSource(own).reissue(region("txson"), YEAR, name)
+    after = _run(own, raw)
+    assert after.fetched == [new.name] and after.listings["SPL2SMAP_S"].endswith(": 1")
+    granules = json.loads((raw / "manifest.json").read_text())["granules"]
+    assert granules[new.name]["revision"] == 2 and granules[new.name]["revised"]
+    # the superseded revision is forgotten, so the cube reads the scene once, in its new version
+    assert name not in granules and not (raw / "SPL2SMAP_S" / name).exists()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import socket
+import time
 
 import pytest
 
@@ -109,3 +112,30 @@ def test_no_network(tmp_path, monkeypatch):
     src = EarthdataSource(system=_system(host))
     with pytest.raises(SourceError, match="cannot reach Earthdata Login.*SOURCE=sample"):
         src.search(product("SPL2SMAP_S"), region("txson"), YEAR)
+
+
+def test_a_later_run_asks_cmr_only_for_what_was_revised_since_and_fetches_a_reissue(fake, tmp_path):
+    raw, published = tmp_path / "raw", tmp_path / "published"
+    published.mkdir()
+    for name, path in list(fake.files.items()):  # catalogued two days ago
+        fake.files[name] = published / name
+        shutil.copyfile(path, fake.files[name])
+        os.utime(fake.files[name], (time.time() - 2 * 86400,) * 2)
+    first = _download(fake, raw)
+    assert first.listings == {"SPL2SMAP_S": "full"} and "revision_date[]" not in fake.queries[-1]
+    again = _download(fake, raw)  # nothing revised since: nothing fetched, every file kept
+    assert "revision_date[]" in fake.queries[-1] and not again.fetched
+    assert again.listings["SPL2SMAP_S"].endswith(": 0") and len(again.skipped) == len(
+        first.fetched
+    ) + len(first.skipped)
+    # the data centre reissues one scene: the next run finds it by its revision date alone
+    old = sorted(n for n in fake.files if n.endswith("_001.h5"))[-1]
+    new = old.replace("_001.h5", "_009.h5")
+    fake.files[new] = published / new
+    shutil.copyfile(fake.files[old], fake.files[new])
+    third = _download(fake, raw)
+    assert third.fetched == [new] and third.superseded >= 1, third
+    manifest = json.loads((raw / "manifest.json").read_text())
+    record = manifest["granules"][new]
+    assert record["revision"] == 9 and record["revised"] and record["native_id"] == new
+    assert record["release"] == new.split("_")[-2]  # the composite release id, e.g. R19240
