@@ -72,7 +72,7 @@ test: setup ## Run the fast test suite (CPU, offline, a few minutes)
 	$(BIN)/python -m pytest -q
 
 lint: setup ## Ruff and mypy
-	$(BIN)/ruff check stimpute pipeline tests
+	$(BIN)/ruff check stimpute pipeline tests benchmarks
 	$(BIN)/mypy
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
