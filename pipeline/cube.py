@@ -33,6 +33,7 @@ from pipeline.errors import CubeError
 from pipeline.files import part_of, swap_dir
 from pipeline.grid import CRS, RegionGrid
 from pipeline.progress import Ticker
+from pipeline.year import cube_days
 
 log = logging.getLogger("pipeline")
 CUBE_FORMAT = 3  # raise when the cube's layout or content rules change: forces rebuilds
@@ -71,7 +72,7 @@ def build(
         raise CubeError(f"no {manifest_path}: run the download stage first (make download ...)")
     manifest = json.loads(manifest_path.read_text())
     grid: RegionGrid = region.grid
-    first, days = date(year, 1, 1), (date(year + 1, 1, 1) - date(year, 1, 1)).days
+    first, days = date(year, 1, 1), cube_days(manifest, year)
     keys = block_keys(manifest, region, year, strict)
     starts = list(range(0, days, TIME_CHUNK))
     fingerprint = hashlib.sha256("".join(keys).encode()).hexdigest()
@@ -146,7 +147,7 @@ def open_cube(path: Path, *, dask: bool = True) -> xr.Dataset:
 
 def block_keys(manifest: dict[str, Any], region: Region, year: int, strict: bool) -> list[str]:
     """The key of each 32-day block of the year: what a cube built from `manifest` holds."""
-    first, days = date(year, 1, 1), (date(year + 1, 1, 1) - date(year, 1, 1)).days
+    first, days = date(year, 1, 1), cube_days(manifest, year)
     return [
         _block_key(manifest, region, strict, first, b0, min(TIME_CHUNK, days - b0))
         for b0 in range(0, days, TIME_CHUNK)

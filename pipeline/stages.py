@@ -20,6 +20,7 @@ from pipeline import tile as tile_stage
 from pipeline.catalog import Region, load_products
 from pipeline.errors import ClusterError, SourceError
 from pipeline.provenance import peak_rss_mb
+from pipeline.year import in_progress, through
 
 log = logging.getLogger("pipeline")
 
@@ -66,6 +67,12 @@ def stage_cube(
         reg, year, load_products(), raw=folder / "raw", out=folder / "cube.zarr",
         strict=strict, force=force, progress=bar,
     )  # fmt: skip
+    if in_progress(year):  # say how far the year in progress reaches
+        days = int(meta["shape"][0])
+        log.info(
+            "cube %s %d: the year in progress, with data through %s (%d days)",
+            reg.name, year, through(year, days), days,
+        )  # fmt: skip
     if meta.get("up_to_date"):
         log.info(
             "cube %s %d: up to date with the downloaded granules (--force rebuilds)", reg.name, year

@@ -38,6 +38,7 @@ from pipeline.sources.covariate_files import (
     write_nasadem,
 )
 from pipeline.sources.smap_files import l2_name, l3_name, tile_name, write_l2, write_l3
+from pipeline.year import in_progress, sample_days, through
 
 if TYPE_CHECKING:
     from stimpute.field_twin import Day, Orbit
@@ -126,8 +127,18 @@ class SampleSource:
         there (an older or half-written one is replaced)."""
         folder = self.folder(region, year)
         stamp = f"written by pipeline.sources.sample {SAMPLE_VERSION}\n"
+        if in_progress(year):  # the year so far: the next day's run publishes more
+            stamp += f"through {through(year, sample_days(year))}\n"
         done = folder / ".complete"
         if done.is_file() and done.read_text() == stamp:
+            return folder
+        same_version = done.is_file() and done.read_text().split("\n")[0] == stamp.split("\n")[0]
+        if same_version and in_progress(
+            year
+        ):  # publish the days since: files there stay as they are
+            log.info("sample: publishing %s %d through %s", region.name, year, stamp.split()[-1])
+            write_archive(folder, region, year, keep=True)
+            done.write_text(stamp)
             return folder
         if folder.exists():
             log.info("sample: rewriting %s (an older or incomplete sample)", folder)
@@ -202,10 +213,18 @@ def scenes(
     return out
 
 
-def write_archive(folder: Path, region: Region, year: int, progress: Any = None) -> None:
+def write_archive(
+    folder: Path, region: Region, year: int, progress: Any = None, keep: bool = False
+) -> None:
     """Simulate the region-year a day at a time and write its granules as each day comes:
     SPL2SMAP_S scenes and the SPL3SMP_E day, the Daymet days into their yearly files; the
-    static files once."""
+    static files once. With `keep`, SMAP granules and static files already there are left as
+    they are (the year in progress: only the new days are published)."""
+
+    def l2(path: Path, *args: Any) -> None:
+        if not (keep and path.exists()):
+            write_l2(path, *args)
+
     from stimpute.field_twin import FieldTwin
 
     grid = region.grid
@@ -214,7 +233,7 @@ def write_archive(folder: Path, region: Region, year: int, progress: Any = None)
         slice(grid.row0 - wide.row0, grid.row0 - wide.row0 + grid.height),
         slice(grid.col0 - wide.col0, grid.col0 - wide.col0 + grid.width),
     )
-    days = (date(year + 1, 1, 1) - date(year, 1, 1)).days
+    days = sample_days(year)
     log.info("sample: simulating %s %d on a %d x %d grid", region.name, year, *grid.shape)
     tw = FieldTwin(
         wide.row0, wide.col0, wide.height, wide.width,
@@ -235,18 +254,18 @@ def write_archive(folder: Path, region: Region, year: int, progress: Any = None)
             for label, when, mask in scenes(d, grid, inner, tw.orbit):
                 sm = np.where(mask, retrieval, np.nan)
                 if not reissued:  # a first issue, superseded by counter 002 below
-                    write_l2(
-                        folder / l2_name(day, label, 1, when), grid, sm + REISSUE_BIAS, bad & mask
-                    )
-                    write_l2(folder / l2_name(day, label, 2, when), grid, sm, bad & mask)
+                    l2(folder / l2_name(day, label, 1, when), grid, sm + REISSUE_BIAS, bad & mask)
+                    l2(folder / l2_name(day, label, 2, when), grid, sm, bad & mask)
                     reissued = True
                 else:
-                    write_l2(folder / l2_name(day, label, 1, when), grid, sm, bad & mask)
-            write_l3(folder / l3_name(day), w9, d.sm_9km, np.full_like(d.sm_9km, np.nan))
+                    l2(folder / l2_name(day, label, 1, when), grid, sm, bad & mask)
+            if not (keep and (folder / l3_name(day)).exists()):
+                write_l3(folder / l3_name(day), w9, d.sm_9km, np.full_like(d.sm_9km, np.nan))
             prcp.write(d.index, d.precipitation)
             tmax.write(d.index, d.tmax)
             ticker.advance()
-    write_static(folder, wide, year, tw.static)
+    if not keep:
+        write_static(folder, wide, year, tw.static)
 
 
 def truth(region: Region, year: int) -> Iterator[np.ndarray]:
@@ -255,7 +274,7 @@ def truth(region: Region, year: int) -> Iterator[np.ndarray]:
     from stimpute.field_twin import FieldTwin
 
     g = region.grid
-    days = (date(year + 1, 1, 1) - date(year, 1, 1)).days
+    days = sample_days(year)
     tw = FieldTwin(
         g.row0, g.col0, g.height, g.width, seed=sample_seed(year), start=f"{year}-01-01", days=days
     )
