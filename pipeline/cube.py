@@ -107,6 +107,7 @@ def build(
             ticker.advance()
     with xr.open_zarr(part) as ds:
         n_obs = int(ds["observed"].sum())
+    kept = _retry_skipped(keys, reader.skipped, manifest, first)
     meta = {
         "region": region.name,
         "year": year,
@@ -116,8 +117,8 @@ def build(
         "rebuilt_blocks": len(todo),
         "dropped": dict(reader.dropped),  # counts of the blocks rebuilt in this run
         "skipped_granules": reader.skipped,
-        "fingerprint": fingerprint,
-        "blocks": keys,
+        "fingerprint": hashlib.sha256("".join(kept).encode()).hexdigest(),
+        "blocks": kept,
         "strict": strict,
     }
     _set_attrs(part, meta)
@@ -143,6 +144,24 @@ def open_cube(path: Path, *, dask: bool = True) -> xr.Dataset:
         raise CubeError(
             f"{path} is not a readable cube ({type(exc).__name__}: {exc}); rebuild it with the cube stage --force"
         ) from exc
+
+
+RETRY = ":retry"  # a block key so marked matches no manifest: the next run rebuilds the block
+
+
+def _retry_skipped(
+    keys: list[str], skipped: list[str], manifest: dict[str, Any], first: date
+) -> list[str]:
+    """The block keys to store: a block that skipped an unreadable granule is marked, so the
+    next run rebuilds it and reads the granule again (re-downloaded, it may be whole now)
+    instead of calling the cube current without it."""
+    granules = manifest.get("granules", {})
+    marked = {
+        (date.fromisoformat(granules[name]["day"]) - first).days // TIME_CHUNK
+        for name in skipped
+        if name in granules
+    }
+    return [k + RETRY if i in marked else k for i, k in enumerate(keys)]
 
 
 def block_keys(manifest: dict[str, Any], region: Region, year: int, strict: bool) -> list[str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.catalog import Region
-from pipeline.cube import block_keys, previous_build
+from pipeline.cube import RETRY, block_keys, previous_build
 from pipeline.files import replacing
 from pipeline.run_lock import one_run
 from pipeline.run_log import run_log
@@ -80,12 +80,21 @@ def stage_states(root: Path, reg: Region, year: int) -> list[StageState]:
         keys = block_keys(manifest, reg, year, bool(build.get("strict", False)))
         wanted = hashlib.sha256("".join(keys).encode()).hexdigest()
         old = build.get("blocks") or []
-        changed = sum(a != b for a, b in zip(old, keys, strict=False)) + abs(len(old) - len(keys))
-        out.append(
-            StageState("cube", CURRENT, f"{len(keys)} blocks of 32 days")
-            if wanted == cube_fp
-            else StageState("cube", STALE, f"{changed} block(s) changed in the downloaded granules")
-        )
+        retry = sum(str(k).endswith(RETRY) for k in old)
+        changed = sum(a.removesuffix(RETRY) != b for a, b in zip(old, keys, strict=False))
+        changed += abs(len(old) - len(keys))
+        if wanted == cube_fp:
+            out.append(StageState("cube", CURRENT, f"{len(keys)} blocks of 32 days"))
+        elif changed:
+            out.append(
+                StageState("cube", STALE, f"{changed} block(s) changed in the downloaded granules")
+            )
+        else:
+            out.append(
+                StageState(
+                    "cube", STALE, f"{retry} block(s) skipped an unreadable granule: retried"
+                )
+            )
     tiles = _json(folder / RECORDS["tile"])
     if not tiles:
         out.append(StageState("tile", MISSING, "no tile index: run the tile stage"))

@@ -90,9 +90,20 @@ def test_cube_from_the_sample_year(raw, tmp_path):
 
 def test_a_corrupt_granule_is_skipped_and_counted_or_fails_when_strict(raw, tmp_path):
     victim = sorted((raw / "SPL2SMAP_S").glob("*.h5"))[3]
-    victim.write_bytes(victim.read_bytes()[:2000])
+    whole = victim.read_bytes()
+    victim.write_bytes(whole[:2000])
     meta = build(region("txson"), YEAR, load_products(), raw=raw, out=tmp_path / "cube.zarr")
     assert meta["skipped_granules"] == [victim.name]
+    # the granule whole again (re-downloaded): the next run rebuilds its block and reads it,
+    # instead of calling the cube current without it
+    victim.write_bytes(whole)
+    again = build(region("txson"), YEAR, load_products(), raw=raw, out=tmp_path / "cube.zarr")
+    assert not again.get("up_to_date") and again["rebuilt_blocks"] == 1
+    assert again["skipped_granules"] == []
+    assert again["observed_pixel_days"] > meta["observed_pixel_days"]
+    third = build(region("txson"), YEAR, load_products(), raw=raw, out=tmp_path / "cube.zarr")
+    assert third.get("up_to_date")
+    victim.write_bytes(whole[:2000])  # as the strict build below expects
     with pytest.raises(GranuleError, match="corrupt or truncated"):
         build(
             region("txson"),
