@@ -28,6 +28,7 @@ import pyproj
 import xarray as xr
 
 from pipeline.catalog import Product, Region
+from pipeline.cube_chunks import ALL, damaged_blocks, write_sums
 from pipeline.cube_inputs import DYNAMIC_ATTRS, BlockReader
 from pipeline.errors import CubeError
 from pipeline.files import part_of, swap_dir
@@ -77,15 +78,26 @@ def build(
     starts = list(range(0, days, TIME_CHUNK))
     fingerprint = hashlib.sha256("".join(keys).encode()).hexdigest()
     previous = previous_build(out)
-    if not force and previous.get("fingerprint") == fingerprint:
+    damaged, bad = damaged_blocks(out) if previous and not force else (set(), [])
+    if bad:
+        log.warning(
+            "cube: %d damaged chunk(s) (%s%s): their blocks are rebuilt",
+            len(bad), ", ".join(bad[:3]), ", ..." if len(bad) > 3 else "",
+        )  # fmt: skip
+    if not force and previous.get("fingerprint") == fingerprint and not damaged:
         return {**previous, "up_to_date": True, "seconds": time.perf_counter() - start}
     reader = BlockReader(region, year, products, raw, manifest, strict)
     part = part_of(out)
     shutil.rmtree(part, ignore_errors=True)
     old_keys = previous.get("blocks") if previous.get("shape") == [days, *grid.shape] else None
-    if not force and isinstance(old_keys, list) and len(old_keys) == len(keys):
+    if (
+        not force
+        and ALL not in damaged
+        and isinstance(old_keys, list)
+        and len(old_keys) == len(keys)
+    ):
         shutil.copytree(out, part)
-        todo = [i for i, k in enumerate(keys) if old_keys[i] != k]
+        todo = [i for i, k in enumerate(keys) if old_keys[i] != k or i in damaged]
     else:
         _template(grid, first, days, reader).to_zarr(
             part,
@@ -122,6 +134,7 @@ def build(
         "strict": strict,
     }
     _set_attrs(part, meta)
+    write_sums(part)
     swap_dir(part, out)
     meta["seconds"] = time.perf_counter() - start
     meta["bytes"] = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())

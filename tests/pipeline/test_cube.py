@@ -1,4 +1,5 @@
 import json
+import os
 from datetime import date
 
 import numpy as np
@@ -206,3 +207,28 @@ def test_nasadem_zipped_hgt_tiles_are_read_in_place_and_mosaicked(tmp_path):
     assert all(np.isnan(t).any() for t in tiles)  # each tile covers only its side
     mosaic = np.where(np.isnan(tiles[0]), tiles[1], tiles[0])
     assert np.isfinite(mosaic).all() and np.median(np.abs(mosaic - field)) < 2.0
+
+
+def test_a_damaged_or_deleted_chunk_is_found_and_its_block_rebuilt(raw, tmp_path, caplog):
+    out = tmp_path / "cube.zarr"
+    build(region("txson"), YEAR, load_products(), raw=raw, out=out)
+    with xr.open_zarr(out) as ds:
+        before = {v: ds[v].values for v in ("soil_moisture", "sm_9km", "elevation")}
+    chunks = sorted((out / "soil_moisture").glob("[0-9]*"))
+    chunks[2].write_bytes(os.urandom(chunks[2].stat().st_size))  # bit rot that may still decode
+    (out / "sm_9km" / chunks[5].name).unlink()  # deleted by hand: would read as empty
+    with caplog.at_level("WARNING", logger="pipeline"):
+        meta = build(region("txson"), YEAR, load_products(), raw=raw, out=out)
+    assert "2 damaged chunk(s)" in caplog.text
+    assert not meta.get("up_to_date") and meta["rebuilt_blocks"] == 2  # those two blocks only
+    with xr.open_zarr(out) as ds:
+        for v, arr in before.items():
+            np.testing.assert_array_equal(ds[v].values, arr)
+    assert build(region("txson"), YEAR, load_products(), raw=raw, out=out).get("up_to_date")
+    # a field without time: every block is rebuilt
+    static = next((out / "elevation").glob("[0-9]*"))
+    static.write_bytes(b"\0" * 10)
+    meta = build(region("txson"), YEAR, load_products(), raw=raw, out=out)
+    assert meta["rebuilt_blocks"] == len(meta["blocks"])
+    with xr.open_zarr(out) as ds:
+        np.testing.assert_array_equal(ds["elevation"].values, before["elevation"])
