@@ -44,6 +44,7 @@ from pipeline.progress import Ticker
 from pipeline.provenance import peak_rss_mb
 from pipeline.qgis_project import write_project
 from pipeline.qml import soil_moisture_style
+from pipeline.sources.base import sha256
 from pipeline.tile import fingerprint
 
 EXPORT_FORMAT = 2
@@ -182,9 +183,11 @@ def run(
     key = fingerprint(EXPORT_FORMAT, fill_record["fingerprint"], crs)
     previous = json.loads(record_path.read_text()) if record_path.exists() else {}
     current = previous.get("fingerprint") == key
+    known: dict[str, Any] = previous.get("files", {})
 
     def stale(path: Path) -> bool:
-        return not current or not path.exists()
+        """Remade when the fill changed, or the file is gone or is not the bytes written."""
+        return not current or not path.exists() or not _intact(path, known.get(_rel(path, out)))
 
     import rioxarray  # noqa: F401 - the .rio accessor reads the grid mapping
 
@@ -216,7 +219,7 @@ def run(
         written += [str(Path(p).relative_to(out)) for p in paths]
         ticker.advance()
     catalog = out / "stac" / "catalog.json"
-    if written or stale(catalog):
+    if written or any(stale(p) for p in [catalog, *(out / "stac").rglob("*.json")]):
         write_stac(out, region, year, tifs, netcdf, lonlat_bbox, crs or NATIVE_CRS)
     project = out / f"{region}_{year}.qgs"
     if any(stale(p) for p in (project, out / "tiles.gpkg", out / "boundary.gpkg")):
@@ -237,7 +240,30 @@ def run(
         "peak_memory_mb": peak_rss_mb(),
         "worker_peak_memory_mb": runner.run_on_workers(peak_rss_mb) if runner.client else {},
         "flags": {"observed": OBSERVED, "filled": FILLED, "no_data": NO_DATA},
+        "files": _file_sums(out),
     }
     with replacing(record_path) as tmp:
         tmp.write_text(json.dumps(record, indent=1))
     return record
+
+
+def _rel(path: Path, out: Path) -> str:
+    return path.relative_to(out).as_posix()
+
+
+def _intact(path: Path, want: dict[str, Any] | None) -> bool:
+    """Whether a file is what the export wrote (size, then SHA-256); True when nothing was
+    recorded for it (an export from before the sums were kept)."""
+    if want is None:
+        return True
+    return path.stat().st_size == want["size"] and sha256(path) == want["sha256"]
+
+
+def _file_sums(out: Path) -> dict[str, Any]:
+    """Size and SHA-256 of every product file, so the next run remakes one that was cut short
+    or altered (the export writes this record only when it wrote something)."""
+    return {
+        _rel(p, out): {"size": p.stat().st_size, "sha256": sha256(p)}
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != "export.json" and not p.name.endswith(".part")
+    }

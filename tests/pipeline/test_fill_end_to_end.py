@@ -197,6 +197,20 @@ def test_status_says_what_is_current_stale_or_missing_and_what_the_last_run_did(
     assert _status(copy)["last_run"] is None  # records live beside the lock, not in the year
 
 
+def test_a_cut_short_or_altered_export_file_is_remade_by_the_next_run(run_dir):
+    cog = run_dir / "export" / "cog" / "txson_2022-07-01.tif"
+    whole = cog.read_bytes()
+    cog.write_bytes(whole[: len(whole) // 2])  # what a full disk left under the final name
+    item = next((run_dir / "export" / "stac").rglob("*2022-07-02*.json"))
+    kept = item.read_bytes()
+    item.write_bytes(kept.replace(b"2022-07-02", b"2022-07-03", 1))  # altered by hand
+    res = _fill(run_dir.parents[1])
+    assert res.exit_code == 0 and "1 files written" in res.output, res.output
+    assert cog.read_bytes() == whole and item.read_bytes() == kept
+    res = _fill(run_dir.parents[1])  # and then nothing more to do
+    assert "everything is up to date" in res.output, res.output
+
+
 def test_interrupted_export_leaves_no_half_file_and_a_rerun_completes(run_dir, monkeypatch):
     from pipeline import export
 
