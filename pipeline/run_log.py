@@ -26,7 +26,8 @@ def log_dir(root: Path) -> Path:
 def run_log(root: Path, region: str, year: int, command: str) -> Iterator[Path | None]:
     """Copy every log line of the body into a new file; yields its path (None when the data
     root cannot hold one: the run goes on without it)."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    now = time.time()  # to the millisecond: two runs in one second get files of their own
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
     path = log_dir(root) / f"{region}-{year}-{command}-{stamp}.log"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
