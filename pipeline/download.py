@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from pipeline.catalog import Product, Region
 from pipeline.errors import SourceError, TransferError
-from pipeline.files import part_of, replacing
+from pipeline.files import part_of, read_record, replacing
 from pipeline.sources.base import Granule, newest_reissues, sha256
 
 log = logging.getLogger("pipeline")
@@ -86,14 +86,6 @@ def read_manifest(raw: Path) -> dict[str, Any]:
     if not path.is_file():
         return {"granules": {}}
     return json.loads(path.read_text())
-
-
-def _json(path: Path) -> dict[str, Any]:
-    try:
-        out = json.loads(path.read_text())
-        return out if isinstance(out, dict) else {}
-    except (OSError, ValueError):
-        return {}
 
 
 def write_manifest(raw: Path, manifest: dict[str, Any]) -> None:
@@ -171,7 +163,7 @@ def run(
     changed = any(manifest.get(k) != v for k, v in header.items())
     manifest.update(header)
     records: dict[str, Any] = manifest.setdefault("granules", {})
-    listings = _json(raw / LISTINGS) if not changed else {}
+    listings = read_record(raw / LISTINGS) if not changed else {}
     for product in products:
         found = _listing(source, product, region, year, records, listings, report)
         if not found:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """A stage's JSON record, or {} when it is missing, unreadable or not an object."""
+    try:
+        out = json.loads(path.read_text())
+        return out if isinstance(out, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def part_of(path: Path) -> Path:

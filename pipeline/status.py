@@ -20,7 +20,7 @@ from typing import Any
 
 from pipeline.catalog import Region
 from pipeline.cube import RETRY, block_keys, previous_build
-from pipeline.files import replacing
+from pipeline.files import read_record, replacing
 from pipeline.run_lock import one_run
 from pipeline.run_log import run_log
 from pipeline.tile import TILE_FORMAT, fingerprint
@@ -47,18 +47,10 @@ def last_run_path(root: Path, region: str, year: int) -> Path:
     return root / region / f".{year}.last-run.json"
 
 
-def _json(path: Path) -> dict[str, Any]:
-    try:
-        out = json.loads(path.read_text())
-        return out if isinstance(out, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
 def stage_states(root: Path, reg: Region, year: int) -> list[StageState]:
     """Each stage's state, judged from the records as the stages themselves judge them."""
     folder = root / reg.name / str(year)
-    manifest = _json(folder / RECORDS["download"])
+    manifest = read_record(folder / RECORDS["download"])
     out: list[StageState] = []
     granules = manifest.get("granules", {})
     if not granules:
@@ -95,7 +87,7 @@ def stage_states(root: Path, reg: Region, year: int) -> list[StageState]:
                     "cube", STALE, f"{retry} block(s) skipped an unreadable granule: retried"
                 )
             )
-    tiles = _json(folder / RECORDS["tile"])
+    tiles = read_record(folder / RECORDS["tile"])
     if not tiles:
         out.append(StageState("tile", MISSING, "no tile index: run the tile stage"))
     else:
@@ -131,7 +123,7 @@ def _fill_state(
 ) -> StageState:
     from pipeline.fill import FILL_FORMAT
 
-    fill = _json(folder / RECORDS["fill"])
+    fill = read_record(folder / RECORDS["fill"])
     if not fill or not (folder / "filled.zarr").exists():
         return StageState("fill", MISSING, "no filled cube: run the fill")
     inputs = fill.get("inputs", {})
@@ -160,8 +152,8 @@ def _fill_state(
 def _export_state(folder: Path) -> StageState:
     from pipeline.export import EXPORT_FORMAT, NATIVE_CRS
 
-    record = _json(folder / RECORDS["export"])
-    fill = _json(folder / RECORDS["fill"])
+    record = read_record(folder / RECORDS["export"])
+    fill = read_record(folder / RECORDS["fill"])
     if not record:
         return StageState("export", MISSING, "nothing exported: run the export")
     crs = record.get("crs")
@@ -184,7 +176,7 @@ def status(root: Path, reg: Region, year: int) -> dict[str, Any]:
         "region": reg.name,
         "year": year,
         "stages": [asdict(s) for s in stage_states(root, reg, year)],
-        "last_run": _json(last_run_path(root, reg.name, year)) or None,
+        "last_run": read_record(last_run_path(root, reg.name, year)) or None,
     }
 
 
