@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pyproj
 import rasterio
+from rasterio.windows import Window
 from affine import Affine
 
 from pipeline.files import replacing
@@ -23,19 +24,34 @@ DAYMET_CRS = pyproj.CRS.from_proj4(
     "+proj=lcc +lat_1=25 +lat_2=60 +lat_0=42.5 +lon_0=-100 +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs"
 )
 DAYMET_FILL = -9999.0
+# a day is stored in square chunks, so a reader that builds a region a band of rows at a time
+# decompresses about its band, not the whole day once per band
+DAYMET_CHUNK = 128
 
 
 def daymet_name(variable: str, year: int) -> str:
     return f"daymet_v4_daily_na_{variable}_{year}.nc"
 
 
+BAND_ROWS = 256  # target rows geolocated at a time, so temporaries follow the band, not the area
+
+
+def _nearest(grid: RegionGrid, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Flat index into `grid` (H * W) of the nearest grid cell to each lon/lat point (points
+    beyond the grid take its edge cell: real products extend past any region)."""
+    r, c = grid.clamp(*grid.rowcol_of(lon, lat))
+    return (r * grid.width + c).astype(np.int32)
+
+
 def _sample_ease(
     field: np.ndarray, grid: RegionGrid, lon: np.ndarray, lat: np.ndarray
 ) -> np.ndarray:
-    """Value of `field` (..., H, W) on `grid` at the nearest grid cell to each lon/lat point
-    (points beyond the grid take its edge cell: real products extend past any region)."""
-    r, c = grid.clamp(*grid.rowcol_of(lon, lat))
-    return field[..., r, c].astype(np.float32)
+    """Value of `field` (H, W) on `grid` at the nearest grid cell to each lon/lat point."""
+    return field.reshape(-1)[_nearest(grid, lon, lat)].astype(np.float32)
+
+
+def _bands(n: int) -> list[slice]:
+    return [slice(r, min(n, r + BAND_ROWS)) for r in range(0, n, BAND_ROWS)]
 
 
 class DaymetWriter:
@@ -59,9 +75,16 @@ class DaymetWriter:
         self.ys = (
             np.arange(np.floor(min(ey) / 1000) - 1, np.ceil(max(ey) / 1000) + 2) * 1000.0 + 500.0
         )[::-1]
-        xx, yy = np.meshgrid(self.xs, self.ys)
-        self.lon, self.lat = (np.asarray(a) for a in to_ll.transform(xx, yy))
-        self.r, self.c = grid.clamp(*grid.rowcol_of(self.lon, self.lat))
+        self._to_ll = to_ll
+        self.index = np.empty((len(self.ys), len(self.xs)), np.int32)  # nearest grid cell
+        for b in _bands(len(self.ys)):
+            self.index[b] = _nearest(grid, *self._lonlat(b))
+
+    def _lonlat(self, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        """lon, lat of the Daymet cell centres on `rows` of the file's grid."""
+        xx, yy = np.meshgrid(self.xs, self.ys[rows])
+        lon, lat = self._to_ll.transform(xx, yy)
+        return np.asarray(lon), np.asarray(lat)
 
     def __enter__(self) -> DaymetWriter:
         import netCDF4
@@ -89,18 +112,18 @@ class DaymetWriter:
             v = nc.createVariable(name, "f8", (name,))
             v.setncatts(attrs)
             v[:] = values
-        for name, values, attrs in (
-            ("lat", self.lat, {"units": "degrees_north", "long_name": "latitude coordinate"}),
-            ("lon", self.lon, {"units": "degrees_east", "long_name": "longitude coordinate"}),
-        ):
-            v = nc.createVariable(name, "f4", ("y", "x"), zlib=True)
-            v.setncatts(attrs)
-            v[:] = values.astype(np.float32)
+        lat = nc.createVariable("lat", "f4", ("y", "x"), zlib=True)
+        lat.setncatts({"units": "degrees_north", "long_name": "latitude coordinate"})
+        lon = nc.createVariable("lon", "f4", ("y", "x"), zlib=True)
+        lon.setncatts({"units": "degrees_east", "long_name": "longitude coordinate"})
+        for b in _bands(len(self.ys)):
+            lon[b], lat[b] = (a.astype(np.float32) for a in self._lonlat(b))
         crs = nc.createVariable("lambert_conformal_conic", "i2", ())
         crs.setncatts(DAYMET_CRS.to_cf())
         var = nc.createVariable(
             self.variable, "f4", ("time", "y", "x"), zlib=True,
-            chunksizes=(1, len(self.ys), len(self.xs)), fill_value=DAYMET_FILL,
+            chunksizes=(1, min(DAYMET_CHUNK, len(self.ys)), min(DAYMET_CHUNK, len(self.xs))),
+            fill_value=DAYMET_FILL,
         )  # fmt: skip
         method = "time: sum" if self.variable == "prcp" else "time: maximum"
         var.setncatts(
@@ -115,7 +138,7 @@ class DaymetWriter:
 
     def write(self, t: int, field: np.ndarray) -> None:
         """Day `t` (index into `days`) from `field` (H, W) on the grid."""
-        values = field[self.r, self.c].astype(np.float32)
+        values = field.reshape(-1)[self.index].astype(np.float32)
         self.var[t] = np.where(np.isnan(values), DAYMET_FILL, values)
 
     def __exit__(self, *exc: Any) -> None:
@@ -152,14 +175,17 @@ def write_nasadem(folder: Path, field: np.ndarray, grid: RegionGrid) -> list[Pat
         rows, _ = grid.rowcol_of(np.full(n, float(west)), lats)
         _, cols = grid.rowcol_of(lons, np.full(n, float(south)))
         r, c = grid.clamp(rows, cols)
-        tile = np.round(field[r[:, None], c[None, :]]).astype(">i2")
+        tile = np.empty((n, n), ">i2")
+        for b in _bands(n):
+            tile[b] = np.round(field[r[b, None], c[None, :]])
         name = nasadem_name(south, west)
         path = folder / f"NASADEM_HGT_{name}.zip"
+        member = zipfile.ZipInfo(f"{name}.hgt", date_time=(2000, 2, 11, 0, 0, 0))  # SRTM's date
         with (
             replacing(path) as tmp,
             zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z,
         ):
-            z.writestr(f"{name}.hgt", tile.tobytes())
+            z.writestr(member, tile.tobytes(), compress_type=zipfile.ZIP_DEFLATED)
         written.append(path)
     return written
 
@@ -180,15 +206,16 @@ def write_geotiff(
     height = int(np.ceil((north - lat0) / step)) + 2
     lon = west + (np.arange(width) + 0.5) * step
     lat = north - (np.arange(height) + 0.5) * step
-    lon2, lat2 = np.meshgrid(lon, lat)
-    values = _sample_ease(field, grid, lon2, lat2)
-    data = np.where(np.isnan(values), nodata, values).astype(dtype)
     profile = {
         "driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": dtype, "crs": "EPSG:4326",
         "transform": Affine(step, 0, west, 0, -step, north), "nodata": nodata, "compress": "deflate",
     }  # fmt: skip
     with replacing(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(data, 1)
+        for b in _bands(height):
+            values = _sample_ease(field, grid, *np.meshgrid(lon, lat[b]))
+            data = np.where(np.isnan(values), nodata, values).astype(dtype)
+            window = Window(0, b.start, width, b.stop - b.start)
+            dst.write(data, 1, window=window)
     return path
 
 
@@ -252,13 +279,14 @@ def write_mcd12q1(folder: Path, classes: np.ndarray, grid: RegionGrid, year: int
         c = np.clip(np.floor((np.array([min(bx), max(bx)]) - x0) / cell).astype(int), 0, TILE_CELLS)
         r = np.clip(np.floor((y0 - np.array([max(by), min(by)])) / cell).astype(int), 0, TILE_CELLS)
         data = np.full((TILE_CELLS, TILE_CELLS), 255, dtype=np.uint8)
-        if c[1] > c[0] and r[1] > r[0]:
-            xx, yy = np.meshgrid(
-                x0 + (np.arange(c[0], c[1]) + 0.5) * cell, y0 - (np.arange(r[0], r[1]) + 0.5) * cell
-            )
-            lon, lat = to_ll.transform(xx, yy)
+        xs = x0 + (np.arange(c[0], c[1]) + 0.5) * cell
+        for b in _bands(max(0, r[1] - r[0]) if c[1] > c[0] else 0):
+            rows = np.arange(r[0] + b.start, r[0] + b.stop)
+            lon, lat = to_ll.transform(*np.meshgrid(xs, y0 - (rows + 0.5) * cell))
             vals = _sample_ease(classes, grid, np.asarray(lon), np.asarray(lat))
-            data[r[0] : r[1], c[0] : c[1]] = np.where(np.isnan(vals), 255, vals).astype(np.uint8)
+            data[rows[0] : rows[-1] + 1, c[0] : c[1]] = np.where(
+                np.isnan(vals), 255, vals
+            ).astype(np.uint8)
         path = folder / mcd12q1_name(year, h, v)
         with replacing(path) as tmp:
             sd = SD(str(tmp), SDC.WRITE | SDC.CREATE)
