@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pyproj
 import rasterio
-from rasterio.windows import Window
 from affine import Affine
+from rasterio.windows import Window
 
 from pipeline.files import replacing
 from pipeline.grid import RegionGrid, box_edge
@@ -284,9 +284,9 @@ def write_mcd12q1(folder: Path, classes: np.ndarray, grid: RegionGrid, year: int
             rows = np.arange(r[0] + b.start, r[0] + b.stop)
             lon, lat = to_ll.transform(*np.meshgrid(xs, y0 - (rows + 0.5) * cell))
             vals = _sample_ease(classes, grid, np.asarray(lon), np.asarray(lat))
-            data[rows[0] : rows[-1] + 1, c[0] : c[1]] = np.where(
-                np.isnan(vals), 255, vals
-            ).astype(np.uint8)
+            data[rows[0] : rows[-1] + 1, c[0] : c[1]] = np.where(np.isnan(vals), 255, vals).astype(
+                np.uint8
+            )
         path = folder / mcd12q1_name(year, h, v)
         with replacing(path) as tmp:
             sd = SD(str(tmp), SDC.WRITE | SDC.CREATE)
