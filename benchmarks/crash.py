@@ -137,14 +137,6 @@ def differences(ref: Path, got: Path) -> list[str]:
     return out
 
 
-def commit() -> str:
-    here = Path(__file__).resolve().parent
-    out = subprocess.run(
-        ["git", "-C", str(here), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    )
-    return out.stdout.strip() or "unknown"
-
-
 def leftovers(data: Path) -> list[str]:
     return sorted(str(p.relative_to(data)) for pat in LEFTOVERS for p in data.rglob(pat))
 
@@ -228,9 +220,12 @@ def main() -> None:
         *(f"| {s} | {len(v)} | {sum(v)} |" for s, v in by_stage.items()),
         f"| **all** | {len(result['kills'])} | **{result['recovered']}** |",
     ]
+    from pipeline.provenance import code_version
+
+    version = code_version().removeprefix("git:")
     a.out.with_suffix(".md").write_text(
         f"# Crash safety\n\nMeasured {result['measured']}; `python benchmarks/crash.py --kills "
-        f"{a.kills}` at `{commit()}`: the txson 2022 sample chain ({result['reference_s']} s "
+        f"{a.kills}` at `{version}`: the txson 2022 sample chain ({result['reference_s']} s "
         "uninterrupted) "
         "killed with SIGKILL, then rerun and compared with an uninterrupted run.\n\n"
         + "\n".join(lines)

@@ -61,17 +61,6 @@ def run_stage(args: list[str], env: dict[str, str], log: Path) -> dict[str, floa
     return {"seconds": round(time.perf_counter() - start, 1), "peak_rss_mb": round(peak / 2**20, 1)}
 
 
-def commit() -> str:
-    """The code measured: the short commit, marked `+dirty` when the work tree has changes."""
-    here = Path(__file__).resolve().parent
-    git = ["git", "-C", str(here)]
-    sha = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(
-        [*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
-    )
-    return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
 def size_of(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
@@ -92,6 +81,7 @@ def bench_region(
         the stages it finished (the row says `complete: false` until every stage is measured). Stages
     not in `stages` keep their measurements from `earlier` (each stage records its date and commit)."""
     from pipeline.catalog import region
+    from pipeline.provenance import code_version
 
     grid = region(name).grid
     folder = data / name / "2022"
@@ -125,7 +115,7 @@ def bench_region(
             m: dict[str, Any] = run_stage([stage, *common, *extra_n], env, log)
             key = stage if n is None else f"impute_{n}w"
             m["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-            m["commit"] = commit()
+            m["commit"] = code_version().removeprefix("git:")
             m["bytes"] = (
                 size_of(folder / OUTPUTS[stage]) if (folder / OUTPUTS[stage]).exists() else 0
             )
