@@ -125,6 +125,8 @@ class DaymetWriter:
             chunksizes=(1, min(DAYMET_CHUNK, len(self.ys)), min(DAYMET_CHUNK, len(self.xs))),
             fill_value=DAYMET_FILL,
         )  # fmt: skip
+        # each day is written whole, so no chunk is read back: a small cache, not netCDF's 64 MB
+        var.set_var_chunk_cache(size=4 << 20)
         method = "time: sum" if self.variable == "prcp" else "time: maximum"
         var.setncatts(
             {
