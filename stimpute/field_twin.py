@@ -208,7 +208,8 @@ class FieldTwin:
         elevation, sand, clay, slope = f64["elevation"], f64["sand"], f64["clay"], f64["slope"]
         spread = NormalDist(0.0, float(np.sqrt(1 + 0.36 * (120**2 + 60**2) / 134.0**2)))
         cuts = [spread.inv_cdf(q) for q in (0.35, 0.6, 0.85)]  # the old twin's quantiles
-        land_cover = np.digitize(f64.pop("lc_field"), cuts)  # 0 grass, 1 crop, 2 shrub, 3 forest
+        # 0 grass, 1 crop, 2 shrub, 3 forest
+        land_cover = np.digitize(f64.pop("lc_field"), cuts).astype(np.int8)
         self.forest = land_cover == 3
         self.porosity = 0.50 - 0.14 * sand + 0.06 * clay
         self.residual = 0.02 + 0.14 * clay

@@ -64,14 +64,16 @@ def write_l2(
     rows = np.flatnonzero(covered.any(axis=1))
     cols = np.flatnonzero(covered.any(axis=0))
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    sm = np.where(covered, soil_moisture, FILL)[r0:r1, c0:c1].astype(np.float32)
-    flag = np.where(quality_bad, 1, 0).astype(np.uint16)[r0:r1, c0:c1]
-    flag[~covered[r0:r1, c0:c1]] = INDEX_FILL
+    window = (slice(r0, r1), slice(c0, c1))  # cropped first: a scene is a sliver of a state
+    covered = covered[window]
+    sm = np.where(covered, soil_moisture[window], FILL).astype(np.float32)
+    flag = np.where(quality_bad[window], 1, 0).astype(np.uint16)
+    flag[~covered] = INDEX_FILL
     grow = (region.row0 + np.arange(r0, r1))[:, None] + np.zeros((1, c1 - c0), dtype=np.int64)
     gcol = (region.col0 + np.arange(c0, c1))[None, :] + np.zeros((r1 - r0, 1), dtype=np.int64)
     lon, lat = xy_to_lonlat(*np.meshgrid(region.x[c0:c1], region.y[r0:r1]))
-    lat = np.where(covered[r0:r1, c0:c1], lat, FILL).astype(np.float32)
-    lon = np.where(covered[r0:r1, c0:c1], lon, FILL).astype(np.float32)
+    lat = np.where(covered, lat, FILL).astype(np.float32)
+    lon = np.where(covered, lon, FILL).astype(np.float32)
     with replacing(path) as tmp, h5py.File(tmp, "w") as f:
         _identify(f, "SPL2SMAP_S", "003")
         g = f.create_group(L2_GROUP)
