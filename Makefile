@@ -78,7 +78,7 @@ lint: setup ## Ruff and mypy
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 qgis-check: setup ## Install QGIS (Debian's python3-qgis) and open the sample's QGIS project in it
 	@/usr/bin/python3 -c "import qgis.core" 2>/dev/null || $(SUDO) apt-get install -y python3-qgis
-	$(BIN)/python -m pytest -q tests/pipeline/test_fill_end_to_end.py -k qgis -rs
+	$(BIN)/python -m pytest -q tests/pipeline/test_export_standards.py -k qgis -rs
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

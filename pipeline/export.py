@@ -13,11 +13,14 @@ task, streamed chunk by chunk; the COGs are written by spans of days, each span 
 chunk of `filled.zarr` and holding at most `SPAN_BYTES` of it, so a task's memory is bounded
 whatever the region's area (down to one day a task). Every file is written beside its target
 and renamed when complete; `export.json` records what was written for which fill, so a re-run
-writes only what is missing or out of date.
+writes only what is missing or out of date. It also keeps a digest of what each day's COG holds
+(its three bands, tags and CRS): after a new fill, a day whose digest is unchanged keeps its file,
+so a fill that changed a few days (a night's new days, a reissued scene) rewrites only theirs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -100,42 +103,53 @@ class ExportJob:
     netcdf: str  # path of the year's NetCDF
     cog_dir: str
     days: tuple[str, ...]  # ISO date of each time step
-    cogs: frozenset[int]  # time steps whose COG must be (re)written
+    cogs: frozenset[int]  # time steps whose COG must be (re)written (missing or not as written)
+    digests: tuple[str | None, ...]  # each step's COG digest as last written (None: unknown)
     styles: frozenset[int]  # time steps whose QGIS style must be (re)written
     transform: Any  # affine transform of the native grid
     crs: str | None  # None: the native EASE-Grid 2.0
     attrs: tuple[tuple[str, str], ...]
 
 
-def export_span(job: ExportJob, span: tuple[int, int]) -> list[str]:
-    """Write the stale COGs and styles of the days in `span`; return the paths written."""
+def cog_digest(bands: Any, tags: dict[str, str], crs: str | None) -> str:
+    """What a day's COG is made from: its bands' bytes, its tags and its CRS (None: native)."""
+    h = hashlib.sha256(bands.tobytes())
+    h.update(json.dumps([sorted(tags.items()), crs]).encode())
+    return h.hexdigest()
+
+
+def export_span(job: ExportJob, span: tuple[int, int]) -> dict[str, Any]:
+    """Write the days in `span` whose COG is missing, damaged or no longer what the fill holds
+    (by digest), and their missing styles; return {"written": paths, "digests": {step: digest}}."""
     t0, t1 = span
     with xr.open_zarr(job.filled, consolidated=True, chunks=None) as filled:
         sel = filled.isel(time=slice(t0, t1))
         block = {n: sel[n].values for n in VARIABLES}
     attrs, style, written = dict(job.attrs), soil_moisture_style(), []
+    digests = {}
     for t in range(t0, t1):
         day = job.days[t]
         tif = Path(job.cog_dir) / f"{job.region}_{day}.tif"
-        if t in job.cogs:
-            tags = {"date": day, **attrs}
-            bands = day_bands(block, t - t0)
+        tags = {"date": day, **attrs}
+        bands = day_bands(block, t - t0)
+        digests[t] = cog_digest(bands, tags, job.crs)
+        if t in job.cogs or digests[t] != job.digests[t]:
             written.append(str(write_cog(bands, tif, job.transform, NATIVE_CRS, job.crs, tags)))
         if t in job.styles:
             with replacing(tif.with_suffix(".qml")) as tmp:
                 tmp.write_text(style)
             written.append(str(tif.with_suffix(".qml")))
-    return written
+    return {"written": written, "digests": digests}
 
 
-def export_part(job: ExportJob, part: tuple[str, int, int]) -> list[str]:
+def export_part(job: ExportJob, part: tuple[str, int, int]) -> dict[str, Any]:
     """One task: ("netcdf", 0, 0) writes the year's NetCDF (streamed, see write_netcdf); a span
     ("days <first>", t0, t1) its days' files (export_span)."""
     name, t0, t1 = part
     if name != "netcdf":
         return export_span(job, (t0, t1))
     with xr.open_zarr(job.filled, consolidated=True, chunks=None) as filled:
-        return [str(write_netcdf(filled, Path(job.netcdf), dict(job.attrs)))]
+        return {"written": [str(write_netcdf(filled, Path(job.netcdf), dict(job.attrs)))]}
 
 
 def _qgis_project(out: Path, region: str, year: int, netcdf: Path, tiles: Path) -> list[str]:
@@ -185,9 +199,13 @@ def run(
     current = previous.get("fingerprint") == key
     known: dict[str, Any] = previous.get("files", {})
 
+    def damaged(path: Path) -> bool:
+        """The file is gone or is not the bytes written."""
+        return not path.exists() or not _intact(path, known.get(_rel(path, out)))
+
     def stale(path: Path) -> bool:
-        """Remade when the fill changed, or the file is gone or is not the bytes written."""
-        return not current or not path.exists() or not _intact(path, known.get(_rel(path, out)))
+        """Remade when the fill changed, or the file is damaged."""
+        return not current or damaged(path)
 
     import rioxarray  # noqa: F401 - the .rio accessor reads the grid mapping
 
@@ -196,11 +214,14 @@ def run(
     cog_dir.mkdir(exist_ok=True)
     tifs = [(day, cog_dir / f"{region}_{day}.tif") for day in days]
     netcdf = out / f"{region}_{year}.nc"
+    # a day's COG digest as last written: a new fill rewrites only the days whose digest changed
+    last = previous.get("days", {}) if previous.get("crs") == (crs or NATIVE_CRS) else {}
     job = ExportJob(
         filled=str(folder / "filled.zarr"), region=region, netcdf=str(netcdf), cog_dir=str(cog_dir),
         days=tuple(days),
-        cogs=frozenset(t for t, (_, tif) in enumerate(tifs) if stale(tif)),
-        styles=frozenset(t for t, (_, tif) in enumerate(tifs) if stale(tif.with_suffix(".qml"))),
+        cogs=frozenset(t for t, (_, tif) in enumerate(tifs) if damaged(tif)),
+        digests=tuple(last.get(day) for day in days),
+        styles=frozenset(t for t, (_, tif) in enumerate(tifs) if damaged(tif.with_suffix(".qml"))),
         transform=filled.rio.write_crs(filled["spatial_ref"].attrs["crs_wkt"]).rio.transform(),
         crs=crs, attrs=tuple(provenance(fill_record).items()),
     )  # fmt: skip
@@ -208,16 +229,19 @@ def run(
     # the variable's own time chunks: Dataset.chunks refuses a store whose variables differ
     spans = day_spans(len(days), filled["soil_moisture"].chunks[0][0], pixels, SPAN_BYTES)
     parts = [("netcdf", 0, 0)] if stale(netcdf) else []  # the longest task goes first
-    parts += [
+    parts += [  # after a new fill every span is read, to compare its days' digests
         (f"days {days[t0]}", t0, t1)
         for t0, t1 in spans
-        if any(t in job.cogs or t in job.styles for t in range(t0, t1))
+        if not current or any(t in job.cogs or t in job.styles for t in range(t0, t1))
     ]
     ticker = Ticker(progress, "export", len(parts), "parts")
     written: list[str] = []
-    for paths in runner.map(export_part, parts, job, what="export", gpu=False):
-        written += [str(Path(p).relative_to(out)) for p in paths]
+    digests = {day: d for day, d in zip(days, job.digests, strict=True) if d is not None}
+    for done in runner.map(export_part, parts, job, what="export", gpu=False):
+        written += [str(Path(p).relative_to(out)) for p in done["written"]]
+        digests |= {days[t]: d for t, d in done.get("digests", {}).items()}
         ticker.advance()
+    cogs_written = sum(p.endswith(".tif") for p in written)
     catalog = out / "stac" / "catalog.json"
     if written or any(stale(p) for p in [catalog, *(out / "stac").rglob("*.json")]):
         write_stac(out, region, year, tifs, netcdf, lonlat_bbox, crs or NATIVE_CRS)
@@ -233,6 +257,7 @@ def run(
         "cogs": len(tifs),
         "stac": str(catalog.relative_to(out)),
         "written": len(written),
+        "cogs_written": cogs_written,
         "tasks": len(parts),
         "workers": runner.workers,
         "seconds": round(time.perf_counter() - start, 1),
@@ -241,6 +266,7 @@ def run(
         "worker_peak_memory_mb": runner.run_on_workers(peak_rss_mb) if runner.client else {},
         "flags": {"observed": OBSERVED, "filled": FILLED, "no_data": NO_DATA},
         "files": _file_sums(out),
+        "days": digests,
     }
     with replacing(record_path) as tmp:
         tmp.write_text(json.dumps(record, indent=1))

@@ -165,7 +165,11 @@ def stage_export(
         progress=bar,
         runner=run,
     )
-    what = f"{rec['written']} files written" if rec["written"] else "up to date"
+    what = (
+        f"{rec['written']} files written, {rec.get('cogs_written', 0)} of them COGs"
+        if rec["written"]
+        else "up to date"
+    )
     log.info(
         "export %s %d: %s (%d daily COGs, %s, STAC) -> %s",
         reg.name,
