@@ -12,7 +12,9 @@ outside the boundary or on permanent water stay no-data.
 
 The work is two maps of tasks (`fill_tasks`) on a `cluster.Runner`: the model on each tile, then
 the blend of each square of whole output chunks. This module orchestrates them: the model,
-the resumable scratch (`fill.parts/`), the record (`fill.json`) and its held-out table.
+the resumable scratch (`fill.parts/`), the record (`fill.json`) and its held-out table. When
+only some days of the cube changed since the last fill, the run is a refill (`refill.plan`):
+the time windows of those days are run again and the rest of the product is kept.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from pipeline.cluster import Runner
 from pipeline.cube import open_cube
 from pipeline.errors import FillError
 from pipeline.files import part_of, replacing, swap_dir
-from pipeline.fill_inputs import Features, Holdout
+from pipeline.fill_inputs import PRIOR, Features, Holdout
 from pipeline.fill_scores import score_table, truth_score
 from pipeline.fill_tasks import (
     FILLED,
@@ -46,6 +48,8 @@ from pipeline.fill_tasks import (
 )
 from pipeline.progress import Ticker
 from pipeline.provenance import code_version, peak_rss_mb
+from pipeline.refill import cube_blocks
+from pipeline.refill import plan as refill_plan
 from pipeline.tile import Window, cube_fingerprint, fingerprint, land_mask
 from pipeline.tile import read as read_tiles
 from pipeline.train import Checkpoint, find, load, recipe, region_models, train_region
@@ -95,7 +99,7 @@ def model_for(
     cube: xr.Dataset, folder: Path, root: Path, region: str, year: int, s: Settings
 ) -> tuple[Checkpoint, str]:
     """The region's checkpoint when there is one, else one trained on this year (kept and reused
-    while the cube, the check and the training recipe are unchanged)."""
+    while the year has as many days, and the check and the training recipe are unchanged)."""
     ckpt = find(region_models(root, region))
     if ckpt is not None:
         ckpt.features.check(cube)
@@ -103,7 +107,10 @@ def model_for(
     own = folder / "model"
     ckpt = find(own)
     if ckpt is not None and reusable(ckpt, cube, year, s):
-        return ckpt, f"trained on {year} itself (reused)"
+        # the same words as when it was trained: they are the products' provenance, which a
+        # reused model must not change (a refill would otherwise rewrite every day's COG)
+        log.info("fill: reusing the checkpoint trained on %d itself (%s)", year, ckpt.path)
+        return ckpt, f"trained on {year} itself"
     log.info(
         "fill: no checkpoint for %s in %s: training on %d itself (self-supervised, no labels needed) for up to %.0f s",
         region, region_models(root, region), year, s.train_budget_s,
@@ -121,14 +128,18 @@ def model_for(
 
 
 def reusable(ckpt: Checkpoint, cube: xr.Dataset, year: int, s: Settings) -> bool:
-    """Whether the checkpoint a fill trained on this year is what it would train now: the same
-    cube, check, seed and recipe (model, budget, crop size)."""
+    """Whether the checkpoint a fill trained on this year serves now: the same check, seed and
+    recipe (model, budget, crop size), trained on this cube or on an earlier build of the same
+    days (a reissued scene or a rebuilt block does not retrain the model; the nightly refill
+    reuses it). A year that grew (the year in progress) trains again."""
     meta = ckpt.meta
     wanted = recipe(
         Features.of(cube), area=s.train_area, budget_s=s.train_budget_s, device=s.device
     )
+    same_cube = meta.get("cube_fingerprints", {}).get(str(year)) == cube_fingerprint(cube)
+    same_days = meta.get("cube_days", {}).get(str(year)) == cube.sizes["time"]
     return (
-        meta.get("cube_fingerprints", {}).get(str(year)) == cube_fingerprint(cube)
+        (same_cube or same_days)
         and meta.get("holdout") == asdict(s.check)
         and meta.get("seed") == s.seed
         and meta.get("recipe") == wanted
@@ -194,14 +205,25 @@ def run(
         s.baselines,
         s.score_tiles,
     )
-    if out.exists() and record_path.exists():
-        previous = json.loads(record_path.read_text())
-        if previous.get("fingerprint") == key:
-            return previous | {"up_to_date": True}
-    load(ckpt, "cpu")  # a damaged checkpoint fails here, in one line, not on every worker
+    previous = json.loads(record_path.read_text()) if record_path.exists() else {}
+    if out.exists() and previous.get("fingerprint") == key:
+        return previous | {"up_to_date": True}
+    imp = load(ckpt, "cpu")  # a damaged checkpoint fails here, in one line, not on every worker
+    # what a refill must share with the last fill: all but the cube (and the baselines it skips)
+    reuse_key = fingerprint(
+        FILL_FORMAT, [w.__dict__ for w in windows], overlap, ckpt.digest, asdict(s.check), s.seed
+    )
+    uses_prior = imp.config.model.prior_covariate is not None and PRIOR in ckpt.features.dynamic
+    refill = refill_plan(previous, out, cube, reuse_key, imp, uses_prior)
     land = land_mask(cube)
     part, parts = part_of(out), folder / "fill.parts"
-    _resume_or_start(part, parts, key, cube, land)
+    _resume_or_start(part, parts, key, cube, land, start_from=out if refill else None)
+    if refill:
+        log.info(
+            "fill: %d cube block(s) changed since the last fill: running the time windows of %d "
+            "day(s), rewriting %d, keeping %d", refill.blocks, len(refill.changed),
+            len(refill.rewrite), cube.sizes["time"] - len(refill.rewrite),
+        )  # fmt: skip
     step = max(1, len(windows) // max(1, s.score_tiles))
     valid = product("SPL2SMAP_S").variables["soil_moisture"].valid
     job = FillJob(
@@ -211,7 +233,9 @@ def run(
         shape=land.shape, origin=(int(cube.attrs["ease_row0"]), int(cube.attrs["ease_col0"])),
         overlap=overlap, holdout=s.check, seed=s.seed, valid=(float(valid[0]), float(valid[1])),
         tile_side=max(max(w.height, w.width) for w in windows),
-        baselines=s.baselines, scored=frozenset(range(0, len(windows), step)[: s.score_tiles]),
+        baselines=s.baselines,
+        scored=frozenset() if refill else frozenset(range(0, len(windows), step)[: s.score_tiles]),
+        changed=refill.changed if refill else (), rewrite=refill.rewrite if refill else (),
     )  # fmt: skip
     units = list(enumerate(windows))
     ticker = Ticker(progress, "fill", len(units), "tiles")
@@ -253,13 +277,17 @@ def run(
     counts["no_data"] = int(land.size * cube.sizes["time"] - counts["observed"] - counts["filled"])
     record = {
         "fingerprint": key,
+        "reuse_key": reuse_key,
         # what it was made from, so `status` can say why it is stale
         "inputs": {
             "format": FILL_FORMAT,
             "cube": cube_fingerprint(cube),
+            "cube_blocks": cube_blocks(cube),
             "tiles": tiling["fingerprint"],
             "model": ckpt.digest,
         },
+        "days": cube.sizes["time"],
+        "refill": refill.summary(cube.sizes["time"]) if refill else None,
         "region": region,
         "year": year,
         "model": {
@@ -272,12 +300,20 @@ def run(
         "tiles_computed": sum(not x["reused"] for x in summaries),
         "tiles_without_observations": empty,
         "values": counts,
-        "holdout": {
+        # a refill checks nothing itself: the held-out table is the last full fill's
+        "holdout": previous["holdout"]
+        if refill
+        else {
             **asdict(s.check),
             "description": s.check.describe(),
             "points": int(sum(len(x["check"]["t"]) for x in summaries)),
         },
-        "metrics": score_table(summaries, written, job.scored, s.baselines),
+        "metrics": previous["metrics"]
+        if refill
+        else score_table(summaries, written, job.scored, s.baselines),
+        "metrics_from": previous.get("metrics_from", previous.get("code_version"))
+        if refill
+        else "this run",
         "truth": _truth_score(folder, region, year),
         "seconds": {
             "train": round(train_s, 1),
@@ -333,8 +369,16 @@ def _device(device: str) -> str:
     return str(resolve_device(device))
 
 
-def _resume_or_start(part: Path, parts: Path, key: str, cube: xr.Dataset, land: np.ndarray) -> None:
-    """Keep a half-done fill of the same key (store and finished units); else start afresh."""
+def _resume_or_start(
+    part: Path,
+    parts: Path,
+    key: str,
+    cube: xr.Dataset,
+    land: np.ndarray,
+    start_from: Path | None = None,
+) -> None:
+    """Keep a half-done fill of the same key (store and finished units); else start afresh, from
+    an empty store or (a refill) a copy of the earlier product `start_from`."""
     stamp = parts / "fingerprint"
     if part.exists() and stamp.exists() and stamp.read_text() == key:
         log.info("fill: resuming: %d tiles and %d squares already done",
@@ -342,12 +386,15 @@ def _resume_or_start(part: Path, parts: Path, key: str, cube: xr.Dataset, land: 
         return
     shutil.rmtree(part, ignore_errors=True)
     shutil.rmtree(parts, ignore_errors=True)
-    _template(cube, land).to_zarr(
-        part,
-        compute=False,
-        zarr_format=2,
-        consolidated=True,
-        encoding={"time": {"units": "days since 1970-01-01", "dtype": "int32"}},
-    )
+    if start_from is not None:
+        shutil.copytree(start_from, part)
+    else:
+        _template(cube, land).to_zarr(
+            part,
+            compute=False,
+            zarr_format=2,
+            consolidated=True,
+            encoding={"time": {"units": "days since 1970-01-01", "dtype": "int32"}},
+        )
     parts.mkdir(parents=True)
     stamp.write_text(key)

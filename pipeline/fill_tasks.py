@@ -11,6 +11,10 @@ run the same in this process or on any dask worker that can read the data folder
 
 A unit whose file is already there is not computed again: a fill killed half-way resumes.
 Workers load the checkpoint once each, from its path (`imputer`), never from a pickled model.
+
+A refill (`FillJob.changed`: some days of the cube changed since the last fill) runs only the
+model's time windows that hold a changed day, and each square keeps the earlier product on the
+days those windows do not alone cover (`FillJob.rewrite`).
 """
 
 from __future__ import annotations
@@ -64,6 +68,14 @@ class FillJob:
     tile_side: int  # pixels of the largest tile with its halo
     baselines: tuple[str, ...] = ()
     scored: frozenset[int] = field(default_factory=frozenset)
+    changed: tuple[int, ...] = ()  # a refill: the days whose inputs changed (else a full fill)
+    rewrite: tuple[int, ...] = ()  # a refill: the days it writes (the rest stay as they were)
+
+    def mask(self, days: tuple[int, ...], n_time: int) -> np.ndarray:
+        """(n_time,) bool of `days` (changed or rewrite)."""
+        out = np.zeros(n_time, bool)
+        out[list(days)] = True
+        return out
 
 
 @lru_cache(maxsize=2)
@@ -127,7 +139,10 @@ def predict_tile(job: FillJob, unit: tuple[int, Window]) -> dict[str, Any]:
         else None
     )
     t0 = time.perf_counter()
-    res = imp.impute(visible, arr.covariates, arr.static, times=arr.times, prior=prior)
+    changed = job.mask(job.changed, len(arr.times)) if job.changed else None
+    res = imp.impute(
+        visible, arr.covariates, arr.static, times=arr.times, prior=prior, changed=changed
+    )
     infer_s = time.perf_counter() - t0
     t, r, c = np.nonzero(hide)
     saved: dict[str, Any] = {
@@ -235,12 +250,18 @@ def blend_square(
     filled = np.clip(st, *job.valid)  # NaN (no tile reached it) stays NaN
     seen = np.isfinite(observed) & land[None]
     fill = ~seen & land[None] & np.isfinite(filled)
-    out = {
+    out: dict[str, np.ndarray] = {
         "soil_moisture": np.where(seen, observed, np.where(fill, filled, np.nan)).astype(np.float32),
         "soil_moisture_uncertainty": np.where(seen, 0.0, np.where(fill, st_std, np.nan)).astype(np.float32),
         "flag": np.where(seen, OBSERVED, np.where(fill, FILLED, NO_DATA)).astype(np.uint8),
     }  # fmt: skip
     group = zarr.open_group(job.store, mode="r+")
+    if job.changed:  # a refill: the store is the earlier product; only `rewrite` days change
+        keep = ~job.mask(job.rewrite, n_time)[:, None, None]
+        for name in OUTPUTS:
+            earlier: Any = group[name]
+            out[name] = np.where(keep, earlier[:, sq.rows, sq.cols], out[name])
+        seen, fill = out["flag"] == OBSERVED, out["flag"] == FILLED
     for name in OUTPUTS:
         array: Any = group[name]
         array[:, sq.rows, sq.cols] = out[name]
@@ -248,7 +269,9 @@ def blend_square(
     gt = np.arange(n_time)[:, None, None]
     gr = (job.origin[0] + sq.row + np.arange(sq.height))[None, :, None]
     gc = (job.origin[1] + sq.col + np.arange(sq.width))[None, None, :]
-    hide = job.holdout.mask(gt, gr, gc) & seen
+    # the model's own answers are kept on the check values (a refill checks none: the earlier
+    # answers on the days it keeps are not in the store)
+    hide = job.holdout.mask(gt, gr, gc) & seen & (not job.changed)
     t, r, c = np.nonzero(hide)
     record = {
         "observed": int(seen.sum()),

@@ -275,6 +275,7 @@ def train_region(
         "recipe": recipe(features, area=area, budget_s=budget_s, device=device),
         "features": features.as_dict(),
         "cube_fingerprints": {str(y): cube_fingerprint(c) for y, c in cubes.items()},
+        "cube_days": {str(y): c.sizes["time"] for y, c in cubes.items()},
         "holdout": asdict(holdout),
         "seed": seed,
         "training": info,

@@ -59,7 +59,10 @@ def prior_field(
     return np.where(np.isfinite(prior), prior, rest).astype(np.float32)
 
 
-def _in_time(a: np.ndarray, memory: float, reach: int = 30) -> np.ndarray:
+PRIOR_REACH = 30  # days either side a prior's value draws on: a change reaches this far
+
+
+def _in_time(a: np.ndarray, memory: float, reach: int = PRIOR_REACH) -> np.ndarray:
     """(T, N) -> each node's series convolved with exp(-|days| / memory) over +-`reach` days."""
     days = torch.arange(-reach, reach + 1, dtype=torch.float64)
     k = torch.exp(-days.abs() / memory)

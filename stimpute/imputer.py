@@ -161,10 +161,18 @@ class Imputer:
         *,
         times: Any = None,
         prior: Any = None,
+        changed: Any = None,
     ) -> ImputeResult:
-        """Fill the gaps of `values`; observed values are returned bit-identical."""
+        """Fill the gaps of `values`; observed values are returned bit-identical.
+
+        `changed` (T,) bool, neural models only: a partial re-run after those steps changed
+        (new days, a reissued scene). Only the time windows holding a changed step run, and only
+        the steps they alone cover are filled (`refill_steps`); the other gaps are NaN, to be
+        kept from the earlier run."""
         if not self.fitted:
             raise NotFittedError("call fit() before impute(), or load a saved imputer")
+        if changed is not None and not hasattr(self.method, "refill"):
+            raise ConfigError(f"{self.model_name} re-runs whole: changed= is for the neural models")
         batch = prepare(
             values, covariates, static, coords, times, prior=prior,
             require_observed=not self.method.fills_without_observations,
@@ -174,7 +182,10 @@ class Imputer:
                 f"impute() fills one array at a time; got a list of {batch.layout.panels}"
             )
         start = time.perf_counter()
-        mean, std = self.method.predict(batch)
+        if changed is None:
+            mean, std = self.method.predict(batch)
+        else:
+            mean, std = self.method.predict(batch, np.asarray(changed, bool))  # type: ignore[call-arg]
         seconds = time.perf_counter() - start
         observed = batch.observed
         filled = np.array(mean, dtype=np.float32)  # a copy: the method's arrays stay untouched
@@ -183,6 +194,13 @@ class Imputer:
         np.copyto(std, np.float32(0.0), where=observed)
         layout = batch.layout
         return ImputeResult(layout.to_user(filled), layout.to_user(std), seconds)
+
+    def refill_steps(self, n_time: int, changed: Any) -> np.ndarray:
+        """(n_time,) bool: the steps `impute(..., changed=changed)` fills (every changed step
+        among them); where it is False the earlier run's values stand."""
+        if not hasattr(self.method, "refill"):
+            raise ConfigError(f"{self.model_name} re-runs whole: it has no partial re-run")
+        return self.method.refill(n_time, np.asarray(changed, bool))[1]
 
     def save(self, path: str | Path) -> Path:
         """Write the imputer to one file (tensors and plain values only; loads with weights_only)."""

@@ -40,6 +40,24 @@ def time_windows(
     return found, edge if len(found) > 1 else 0
 
 
+def refill_plan(
+    plan: tuple[list[int], int], window: int, changed: np.ndarray
+) -> tuple[tuple[list[int], int], np.ndarray]:
+    """What a partial re-run recomputes after the steps marked in `changed` (T,) changed: the
+    windows of `plan` that hold a changed step (with the plan's taper edge, so each weighs as in
+    a full run), and the steps those windows alone cover (T,) bool: there the blend of the kept
+    windows is exactly the full run's, and every changed step is among them."""
+    starts, edge = plan
+    kept = [s for s in starts if changed[s : s + window].any()]
+    alone = np.zeros(len(changed), bool)
+    for s in kept:
+        alone[s : s + window] = True
+    for s in starts:
+        if s not in kept:
+            alone[s : s + window] = False
+    return (kept, edge), alone
+
+
 def spatial_tiles(
     grid: tuple[int, int] | None, n_node: int, tile: int, overlap: int
 ) -> tuple[np.ndarray | None, np.ndarray, tuple[int, int] | None]:

@@ -14,7 +14,7 @@ from stimpute.baselines.base import Method
 from stimpute.config import RETIRED, NeuralConfig
 from stimpute.covariates import PER_CHANNEL, prior_field
 from stimpute.errors import CheckpointError, ConfigError, NotFittedError, ShapeError, WindowError
-from stimpute.inference import predict, time_windows
+from stimpute.inference import predict, refill_plan, time_windows
 from stimpute.layout import Batch
 from stimpute.models import PSAN, PSANConfig, STTransformer, STTransformerConfig
 from stimpute.tensors import OnDevice, Scaled, Scaler
@@ -189,7 +189,20 @@ class TransformerMethod(Method):
             self.std_scale,
         )
 
-    def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+    def refill(self, n_time: int, changed: np.ndarray) -> tuple[tuple[list[int], int], np.ndarray]:
+        """(windows, steps) of a partial re-run after the steps in `changed` changed
+        (`inference.refill_plan` on this model's plan)."""
+        if changed.shape != (n_time,):
+            raise ShapeError(
+                f"changed has shape {changed.shape}; give one flag per step ({n_time},)"
+            )
+        return refill_plan(self.window_plan(n_time), self.window, changed.astype(bool))
+
+    def predict(
+        self, batch: Batch, changed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, std) (T, N); with `changed`, only the windows that hold a changed step are run
+        and only the steps they alone cover are returned (NaN elsewhere)."""
         model, scaler = self._fitted()
         cfg = model.cfg
         n_cov = 0 if batch.covariates is None else batch.covariates.shape[-1]
@@ -207,11 +220,18 @@ class TransformerMethod(Method):
         self._check_window(batch)
         batch, prior = self._departure(batch)
         data = OnDevice.from_batch(batch, scaler, self.device)
+        n_time = data.values.shape[0]
+        plan, keep = self.window_plan(n_time), None
+        if changed is not None:
+            plan, keep = self.refill(n_time, changed)
+            if not plan[0]:
+                nan = np.full((n_time, batch.layout.n_node), np.nan, np.float32)
+                return nan, nan.copy()
         mean_s, scale_s = predict(
             model,
             data,
             window=self.window,
-            time_plan=self.window_plan(data.values.shape[0]),
+            time_plan=plan,
             tile=self.config.infer.infer_tile,
             tile_overlap=self.config.infer.tile_overlap,
             batch_size=self.infer_batch,
@@ -222,8 +242,12 @@ class TransformerMethod(Method):
         # Imputer.impute puts the observed values (and std 0) back in, for every method alike.
         mean = mean_s * scaler.value_std + scaler.value_mean
         std = scale_s * float(np.sqrt(2.0) * scaler.value_std * self.std_scale)
-        mean_np = mean.cpu().numpy()
-        return (mean_np if prior is None else mean_np + prior), std.cpu().numpy()
+        mean_np, std_np = mean.cpu().numpy(), std.cpu().numpy()
+        if prior is not None:
+            mean_np = mean_np + prior
+        if keep is not None:
+            mean_np[~keep], std_np[~keep] = np.nan, np.nan
+        return mean_np, std_np
 
     def _compiled_forward(self, model: Any) -> Any:
         """torch.compile'd model when `InferConfig.compile` (worth it for large regions on a GPU:
