@@ -1,0 +1,125 @@
+"""What a scheduled night redoes, and how long it takes against the full run: on a region-year
+already filled from the sample, (1) a night with nothing new, then (2) a night after one
+SPL2SMAP_S scene was reissued (the same values under the next counter, as a data centre reissues).
+Each night is `python -m pipeline fill ...` as a cron job runs it; the full run's seconds are the
+region's row of `results/scale.json` (each stage alone, the fill without training).
+
+    python benchmarks/nightly.py --region central_texas --data /tmp/bench/data2 --workers 2
+
+Writes `<out>.json` and `<out>.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from scale import run_stage
+
+
+def night(region: str, data: Path, workers: int, budget: float, log: Path) -> dict[str, Any]:
+    """One `fill` run: its wall seconds and peak memory, and what each stage redid."""
+    env = {**os.environ, "STIMPUTE_SOURCE": "sample"}
+    args = ["fill", "--region", region, "--year", "2022", "--source", "sample", "--data",
+            str(data), "--workers", str(workers), "--budget", str(budget)]  # fmt: skip
+    folder = data / region / "2022"
+    records = [folder / "cube.json", folder / "fill.json", folder / "export" / "export.json"]
+    before = [p.stat().st_mtime_ns if p.exists() else None for p in records]
+    m: dict[str, Any] = run_stage(args, env, log)
+    # a stage that found nothing to do leaves its record as it was: it redid nothing
+    cube, fill, export = (
+        json.loads(p.read_text()) if p.stat().st_mtime_ns != t else None
+        for p, t in zip(records, before, strict=True)
+    )
+    m["cube_blocks_rebuilt"] = cube["rebuilt_blocks"] if cube else 0
+    m["fill"] = "none" if fill is None else ("refill" if fill.get("refill") else "full")
+    m["refill"] = fill.get("refill") if fill else None
+    m["fill_seconds"] = fill["seconds"]["total"] if fill else 0.0
+    m["export_files_written"] = export["written"] if export else 0
+    m["cogs_written"] = export.get("cogs_written") if export else 0
+    return m
+
+
+def _row(name: str, m: dict[str, Any], full: float | None) -> str:
+    share = f"{100 * m['seconds'] / full:.1f}%" if full else "n/a"
+    r = m["refill"] or {}
+    days = (
+        f"{r['days_changed']} / {r['days_rewritten']}"
+        if r
+        else ("0 / 0" if m["fill"] == "none" else "all / all")
+    )
+    return (
+        f"| {name} | {m['seconds']:.1f} | {share} | {m['cube_blocks_rebuilt']} | {m['fill']} | "
+        f"{days} | {m['fill_seconds']:.1f} | {m['cogs_written']} |"
+    )
+
+
+def full_seconds(region: str, workers: int, scale: Path) -> float | None:
+    """The region's full run from the scale benchmark: every stage, the fill without training."""
+    if not scale.exists():
+        return None
+    rows = json.loads(scale.read_text())["rows"]
+    row = next((r for r in rows if r["region"] == region), None)
+    if row is None:
+        return None
+    stages = row["stages"]
+    fill = stages.get(f"impute_{workers}w", {})
+    total = sum(stages[k]["seconds"] for k in ("download", "cube", "tile", "export") if k in stages)
+    return round(total + fill.get("seconds_without_training", 0.0), 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--region", default="central_texas")
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--budget", type=float, default=120.0, help="as the full run trained with")
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/nightly"))
+    a = ap.parse_args()
+    from pipeline.catalog import region
+    from pipeline.provenance import code_version
+    from pipeline.sources.sample import SampleSource
+
+    log = a.out.with_suffix(".log")
+    quiet = night(a.region, a.data, a.workers, a.budget, log)
+    archive = SampleSource(a.data / "sample-archive")
+    folder = archive.folder(region(a.region), 2022)
+    scenes = sorted(p.name for p in folder.glob("SMAP_L2_SM_SP_*_001.h5"))
+    scene = scenes[len(scenes) // 2]  # one of mid-year
+    archive.reissue(region(a.region), 2022, scene)
+    time.sleep(1.0)  # the listing since the last run sees the new file's time
+    reissue = night(a.region, a.data, a.workers, a.budget, log)
+    full = full_seconds(a.region, a.workers, Path(__file__).parent / "results" / "scale.json")
+    result = {
+        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "code": code_version().removeprefix("git:"),
+        "region": a.region,
+        "workers": a.workers,
+        "full_run_seconds": full,
+        "nothing_new": quiet,
+        "reissued_scene": {"scene": scene, **reissue},
+    }
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.with_suffix(".json").write_text(json.dumps(result, indent=1))
+    lines = [
+        f"# A night's run, {a.region} 2022 ({a.workers} workers)\n",
+        f"Measured {result['measured']} at `{result['code']}`; `python benchmarks/nightly.py "
+        f"--region {a.region}`. Full run (scale benchmark, fill without training): {full} s.\n",
+        "| night | wall s | share of the full run | cube blocks rebuilt | fill | days rerun / "
+        "rewritten | fill s | COGs written |",
+        "|---|---|---|---|---|---|---|---|",
+        _row("nothing new", quiet, full),
+        _row(f"one scene reissued ({scene})", reissue, full),
+    ]
+    a.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
