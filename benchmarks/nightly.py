@@ -97,7 +97,11 @@ def main() -> None:
     quiet = night(a.region, a.data, a.workers, a.budget, log)
     archive = SampleSource(a.data / "sample-archive")
     published = archive.folder(region(a.region), 2022)
-    scenes = sorted(p.name for p in published.glob("SMAP_L2_SM_SP_*_001.h5"))
+    scenes = sorted(  # scenes not reissued yet (an earlier run may have reissued one)
+        p.name
+        for p in published.glob("SMAP_L2_SM_SP_*_001.h5")
+        if not p.with_name(p.name.replace("_001.h5", "_002.h5")).exists()
+    )
     scene = scenes[len(scenes) // 2]  # one of mid-year
     archive.reissue(region(a.region), 2022, scene)
     time.sleep(1.0)  # the listing since the last run sees the new file's time

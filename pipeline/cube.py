@@ -34,6 +34,7 @@ from pipeline.errors import CubeError
 from pipeline.files import part_of, swap_dir
 from pipeline.grid import CRS, RegionGrid
 from pipeline.progress import Ticker
+from pipeline.stores import grow_time
 from pipeline.year import cube_days
 
 log = logging.getLogger("pipeline")
@@ -89,15 +90,22 @@ def build(
     reader = BlockReader(region, year, products, raw, manifest, strict)
     part = part_of(out)
     shutil.rmtree(part, ignore_errors=True)
-    old_keys = previous.get("blocks") if previous.get("shape") == [days, *grid.shape] else None
+    old_shape, old_keys = previous.get("shape") or [0], previous.get("blocks")
+    # the same year again, or the year in progress grown by some days: rebuild changed blocks
+    grows = old_shape[1:] == list(grid.shape) and 0 < old_shape[0] <= days
     if (
         not force
         and ALL not in damaged
+        and grows
         and isinstance(old_keys, list)
-        and len(old_keys) == len(keys)
+        and len(old_keys) <= len(keys)
     ):
         shutil.copytree(out, part)
-        todo = [i for i, k in enumerate(keys) if old_keys[i] != k or i in damaged]
+        if old_shape[0] < days:
+            grow_time(part, first, days)
+        todo = [
+            i for i, k in enumerate(keys) if i >= len(old_keys) or old_keys[i] != k or i in damaged
+        ]
     else:
         _template(grid, first, days, reader).to_zarr(
             part,

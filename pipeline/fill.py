@@ -24,6 +24,7 @@ import logging
 import shutil
 import time
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +51,14 @@ from pipeline.progress import Ticker
 from pipeline.provenance import code_version, peak_rss_mb
 from pipeline.refill import cube_blocks
 from pipeline.refill import plan as refill_plan
+from pipeline.stores import grow_time, time_length
 from pipeline.tile import Window, cube_fingerprint, fingerprint, land_mask
 from pipeline.tile import read as read_tiles
 from pipeline.train import Checkpoint, find, load, recipe, region_models, train_region
 
 log = logging.getLogger("pipeline")
 
+GROWTH = 1.25  # a self-trained model serves until the year in progress grows by this factor
 FILL_FORMAT = 4  # 3: each tile filled whole (no tile of a tile); 4: the prior of the region
 CHUNKS = (32, 36, 36)
 
@@ -129,17 +132,19 @@ def model_for(
 
 def reusable(ckpt: Checkpoint, cube: xr.Dataset, year: int, s: Settings) -> bool:
     """Whether the checkpoint a fill trained on this year serves now: the same check, seed and
-    recipe (model, budget, crop size), trained on this cube or on an earlier build of the same
-    days (a reissued scene or a rebuilt block does not retrain the model; the nightly refill
-    reuses it). A year that grew (the year in progress) trains again."""
+    recipe (model, budget, crop size), trained on this cube or on an earlier build of the year
+    with at least 1/GROWTH of its days (a reissued scene, a rebuilt block or a night's new days
+    do not retrain the model; the nightly refill reuses it; the year in progress trains again
+    once it has grown by a quarter)."""
     meta = ckpt.meta
     wanted = recipe(
         Features.of(cube), area=s.train_area, budget_s=s.train_budget_s, device=s.device
     )
     same_cube = meta.get("cube_fingerprints", {}).get(str(year)) == cube_fingerprint(cube)
-    same_days = meta.get("cube_days", {}).get(str(year)) == cube.sizes["time"]
+    trained = meta.get("cube_days", {}).get(str(year))
+    days = cube.sizes["time"]
     return (
-        (same_cube or same_days)
+        (same_cube or (isinstance(trained, int) and trained <= days <= GROWTH * trained))
         and meta.get("holdout") == asdict(s.check)
         and meta.get("seed") == s.seed
         and meta.get("recipe") == wanted
@@ -388,6 +393,9 @@ def _resume_or_start(
     shutil.rmtree(parts, ignore_errors=True)
     if start_from is not None:
         shutil.copytree(start_from, part)
+        if time_length(part) < cube.sizes["time"]:  # the year in progress grew
+            first = date.fromisoformat(str(cube["time"].values[0])[:10])
+            grow_time(part, first, cube.sizes["time"])
     else:
         _template(cube, land).to_zarr(
             part,

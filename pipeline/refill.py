@@ -3,7 +3,8 @@ the refill plan.
 
 The cube records a key per 32-day block of the granules it was built from; the fill records the
 keys it was made from. When the model, tiles, overlap, check and seed are those of the last fill
-and the year has as many days, the blocks whose keys differ give the changed days (grown by the
+and the year has as many days or more (the year in progress grew: its new days are changed
+days), the blocks whose keys differ give the changed days (grown by the
 reach of the 9 km prior in time, when the model uses it). Each tile then runs only the time
 windows that hold a changed day, and the days those windows alone cover are rewritten: there the
 product is what a full fill would write. Every other day keeps the last fill's values (the one
@@ -36,7 +37,19 @@ class Refill:
             "days_changed": len(self.changed),
             "days_rewritten": len(self.rewrite),
             "days_kept": n_time - len(self.rewrite),
+            "rewritten": _runs(self.rewrite),
         }
+
+
+def _runs(days: tuple[int, ...]) -> list[list[int]]:
+    """Step indices as [first, last] runs: [[34, 77]] rather than 44 numbers."""
+    runs: list[list[int]] = []
+    for d in days:
+        if runs and runs[-1][1] == d - 1:
+            runs[-1][1] = d
+        else:
+            runs.append([d, d])
+    return runs
 
 
 def cube_blocks(cube: xr.Dataset) -> list[str]:
@@ -45,10 +58,11 @@ def cube_blocks(cube: xr.Dataset) -> list[str]:
 
 
 def changed_days(old: list[str], new: list[str], n_time: int, reach: int) -> np.ndarray:
-    """(n_time,) bool: the days of the blocks whose keys differ, grown by `reach` days."""
+    """(n_time,) bool: the days of the blocks whose keys differ or that are new (the year in
+    progress grew), grown by `reach` days."""
     changed = np.zeros(n_time, bool)
-    for i, (a, b) in enumerate(zip(old, new, strict=True)):
-        if a != b:
+    for i, b in enumerate(new):
+        if i >= len(old) or old[i] != b:
             changed[i * TIME_CHUNK : (i + 1) * TIME_CHUNK] = True
     if reach and changed.any():
         grown = np.convolve(changed, np.ones(2 * reach + 1), mode="same") > 0
@@ -72,12 +86,14 @@ def plan(
     n_time = cube.sizes["time"]
     old = previous.get("inputs", {}).get("cube_blocks")
     new = cube_blocks(cube)
+    days = previous.get("days")
     if (
         not out.exists()
         or previous.get("reuse_key") != reuse_key
-        or previous.get("days") != n_time
+        or not isinstance(days, int)
+        or not 0 < days <= n_time  # as many days, or the year in progress grown
         or not isinstance(old, list)
-        or len(old) != len(new)
+        or len(old) > len(new)
     ):
         return None
     changed = changed_days(old, new, n_time, PRIOR_REACH if uses_prior else 0)
@@ -86,7 +102,7 @@ def plan(
     rewrite = imputer.refill_steps(n_time, changed)
     if rewrite.all():
         return None
-    blocks = sum(a != b for a, b in zip(old, new, strict=True))
+    blocks = sum(i >= len(old) or old[i] != b for i, b in enumerate(new))
     return Refill(
         tuple(int(t) for t in np.flatnonzero(changed)),
         tuple(int(t) for t in np.flatnonzero(rewrite)),

@@ -1,6 +1,7 @@
 """The year in progress: a run of the current year fills through the newest day with data and
 says which; the next day's run reaches further (the sample publishes days as they come)."""
 
+import json
 from datetime import date
 
 import xarray as xr
@@ -34,5 +35,9 @@ def test_the_year_in_progress_fills_through_the_newest_day_and_grows(tmp_path, m
     assert res.exit_code == 0, res.output
     assert "data through 2022-03-19 (78 days)" in res.output
     with xr.open_zarr(folder / "filled.zarr") as ds:
-        assert ds.sizes["time"] == 78
+        assert ds.sizes["time"] == 78 and str(ds.time.values[-1])[:10] == "2022-03-19"
     assert len(list((folder / "export" / "cog").glob("*.tif"))) == 78
+    # the sample rewrites its yearly Daymet files with the new days, and every block depends on
+    # them: every block is rebuilt and the fill runs whole (a refill needs unchanged blocks)
+    assert json.loads((folder / "cube.json").read_text())["rebuilt_blocks"] == 3
+    assert json.loads((folder / "fill.json").read_text())["refill"] is None
