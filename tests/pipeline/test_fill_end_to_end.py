@@ -137,7 +137,7 @@ def test_geographic_cog_on_request(run_dir, tmp_path):
 
 def test_the_fill_retrains_its_own_checkpoint_when_the_recipe_changes(run_dir):
     from pipeline.cube import open_cube
-    from pipeline.fill import Settings, reusable
+    from pipeline.fill_model import Settings, reusable
     from pipeline.train import find
 
     ckpt = find(run_dir / "model")
