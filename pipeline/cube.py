@@ -101,8 +101,7 @@ def build(
         and len(old_keys) <= len(keys)
     ):
         shutil.copytree(out, part)
-        if old_shape[0] < days:
-            grow_time(part, first, days)
+        grow_time(part, days)
         todo = [
             i for i, k in enumerate(keys) if i >= len(old_keys) or old_keys[i] != k or i in damaged
         ]

@@ -24,7 +24,6 @@ import logging
 import shutil
 import time
 from dataclasses import asdict
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +51,7 @@ from pipeline.progress import Ticker
 from pipeline.provenance import code_version, peak_rss_mb
 from pipeline.refill import cube_blocks
 from pipeline.refill import plan as refill_plan
-from pipeline.stores import grow_time, time_length
+from pipeline.stores import grow_time
 from pipeline.tile import Window, cube_fingerprint, fingerprint, land_mask
 from pipeline.tile import read as read_tiles
 from pipeline.train import load
@@ -113,25 +112,15 @@ def run(
     before = model.train_s if model is not None else 0.0  # trained before this call
     model = model or ensure_model(folder, region, year, root, s)
     ckpt, model_source, train_s = model.checkpoint, model.source, model.train_s
-    key = fingerprint(
-        FILL_FORMAT,
-        cube_fingerprint(cube),
-        [w.__dict__ for w in windows],
-        overlap,
-        ckpt.digest,
-        asdict(s.check),
-        s.seed,
-        s.baselines,
-        s.score_tiles,
-    )
-    previous = json.loads(record_path.read_text()) if record_path.exists() else {}
-    if out.exists() and previous.get("fingerprint") == key:
-        return previous | {"up_to_date": True}
-    imp = load(ckpt, "cpu")  # a damaged checkpoint fails here, in one line, not on every worker
     # what a refill must share with the last fill: all but the cube (and the baselines it skips)
     reuse_key = fingerprint(
         FILL_FORMAT, [w.__dict__ for w in windows], overlap, ckpt.digest, asdict(s.check), s.seed
     )
+    key = fingerprint(reuse_key, cube_fingerprint(cube), s.baselines, s.score_tiles)
+    previous = json.loads(record_path.read_text()) if record_path.exists() else {}
+    if out.exists() and previous.get("fingerprint") == key:
+        return previous | {"up_to_date": True}
+    imp = load(ckpt, "cpu")  # a damaged checkpoint fails here, in one line, not on every worker
     uses_prior = imp.config.model.prior_covariate is not None and PRIOR in ckpt.features.dynamic
     refill = refill_plan(previous, out, cube, reuse_key, imp, uses_prior)
     land = land_mask(cube)
@@ -230,9 +219,7 @@ def run(
         "metrics": previous["metrics"]
         if refill
         else score_table(summaries, written, job.scored, s.baselines),
-        "metrics_from": previous.get("metrics_from", previous.get("code_version"))
-        if refill
-        else "this run",
+        "metrics_from": _metrics_from(previous) if refill else "this run",
         "truth": _truth_score(folder, region, year),
         "seconds": {
             "train": round(train_s, 1),
@@ -288,6 +275,14 @@ def _device(device: str) -> str:
     return str(resolve_device(device))
 
 
+def _metrics_from(previous: dict[str, Any]) -> str:
+    """Which run made the held-out table a refill carries over: the last full fill."""
+    said = previous.get("metrics_from")
+    if said and said != "this run":
+        return str(said)
+    return f"the full fill of code {previous.get('code_version')}"
+
+
 def _resume_or_start(
     part: Path,
     parts: Path,
@@ -307,9 +302,7 @@ def _resume_or_start(
     shutil.rmtree(parts, ignore_errors=True)
     if start_from is not None:
         shutil.copytree(start_from, part)
-        if time_length(part) < cube.sizes["time"]:  # the year in progress grew
-            first = date.fromisoformat(str(cube["time"].values[0])[:10])
-            grow_time(part, first, cube.sizes["time"])
+        grow_time(part, cube.sizes["time"])  # the year in progress may have grown
     else:
         _template(cube, land).to_zarr(
             part,

@@ -71,11 +71,12 @@ class FillJob:
     changed: tuple[int, ...] = ()  # a refill: the days whose inputs changed (else a full fill)
     rewrite: tuple[int, ...] = ()  # a refill: the days it writes (the rest stay as they were)
 
-    def mask(self, days: tuple[int, ...], n_time: int) -> np.ndarray:
-        """(n_time,) bool of `days` (changed or rewrite)."""
-        out = np.zeros(n_time, bool)
-        out[list(days)] = True
-        return out
+
+def day_mask(days: tuple[int, ...], n_time: int) -> np.ndarray:
+    """(n_time,) bool, True on the step indices `days`."""
+    out = np.zeros(n_time, bool)
+    out[list(days)] = True
+    return out
 
 
 @lru_cache(maxsize=2)
@@ -139,7 +140,7 @@ def predict_tile(job: FillJob, unit: tuple[int, Window]) -> dict[str, Any]:
         else None
     )
     t0 = time.perf_counter()
-    changed = job.mask(job.changed, len(arr.times)) if job.changed else None
+    changed = day_mask(job.changed, len(arr.times)) if job.changed else None
     res = imp.impute(
         visible, arr.covariates, arr.static, times=arr.times, prior=prior, changed=changed
     )
@@ -257,7 +258,7 @@ def blend_square(
     }  # fmt: skip
     group = zarr.open_group(job.store, mode="r+")
     if job.changed:  # a refill: the store is the earlier product; only `rewrite` days change
-        keep = ~job.mask(job.rewrite, n_time)[:, None, None]
+        keep = ~day_mask(job.rewrite, n_time)[:, None, None]
         for name in OUTPUTS:
             earlier: Any = group[name]
             out[name] = np.where(keep, earlier[:, sq.rows, sq.cols], out[name])

@@ -6,13 +6,10 @@ value until written) and the time coordinate is extended day by day."""
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-EPOCH = date(1970, 1, 1)
 
 
 def time_length(store: Path) -> int:
@@ -21,21 +18,23 @@ def time_length(store: Path) -> int:
     return int(meta["shape"][0])
 
 
-def grow_time(store: Path, first: date, days: int) -> None:
-    """Resize every time-first array of `store` to `days` steps and write the time coordinate
-    (days since 1970-01-01 from `first`), then consolidate the metadata. Never shrinks."""
+def grow_time(store: Path, days: int) -> None:
+    """Resize every time-first array of `store` to `days` steps and extend its daily time
+    coordinate, then consolidate the metadata; nothing to do when it has `days` already."""
     import zarr
 
-    group = zarr.open_group(str(store), mode="r+", use_consolidated=False)
     old = time_length(store)
     if days < old:
         raise ValueError(f"grow_time: {store} has {old} steps; it cannot shrink to {days}")
+    if days == old:
+        return
+    group = zarr.open_group(str(store), mode="r+", use_consolidated=False)
     for name in list(group.array_keys()):
         array: Any = group[name]
         dims: Any = array.attrs.get("_ARRAY_DIMENSIONS") or [None]
         if dims[0] == "time":
             array.resize((days, *array.shape[1:]))
-    offset = (first - EPOCH).days
-    times: Any = group["time"]
-    times[old:days] = np.arange(offset + old, offset + days, dtype=np.int32)
+    times: Any = group["time"]  # days since 1970-01-01, one a step
+    start = int(times[0])
+    times[old:days] = np.arange(start + old, start + days, dtype=np.int32)
     zarr.consolidate_metadata(str(store))

@@ -171,8 +171,6 @@ class Imputer:
         kept from the earlier run."""
         if not self.fitted:
             raise NotFittedError("call fit() before impute(), or load a saved imputer")
-        if changed is not None and not hasattr(self.method, "refill"):
-            raise ConfigError(f"{self.model_name} re-runs whole: changed= is for the neural models")
         batch = prepare(
             values, covariates, static, coords, times, prior=prior,
             require_observed=not self.method.fills_without_observations,
@@ -185,7 +183,7 @@ class Imputer:
         if changed is None:
             mean, std = self.method.predict(batch)
         else:
-            mean, std = self.method.predict(batch, np.asarray(changed, bool))  # type: ignore[call-arg]
+            mean, std = self._neural().predict(batch, np.asarray(changed, bool))
         seconds = time.perf_counter() - start
         observed = batch.observed
         filled = np.array(mean, dtype=np.float32)  # a copy: the method's arrays stay untouched
@@ -198,9 +196,13 @@ class Imputer:
     def refill_steps(self, n_time: int, changed: Any) -> np.ndarray:
         """(n_time,) bool: the steps `impute(..., changed=changed)` fills (every changed step
         among them); where it is False the earlier run's values stand."""
-        if not hasattr(self.method, "refill"):
-            raise ConfigError(f"{self.model_name} re-runs whole: it has no partial re-run")
-        return self.method.refill(n_time, np.asarray(changed, bool))[1]
+        return self._neural().refill(n_time, np.asarray(changed, bool))[1]
+
+    def _neural(self) -> TransformerMethod:
+        """The neural method, for a partial re-run; a baseline re-runs whole."""
+        if not isinstance(self.method, TransformerMethod):
+            raise ConfigError(f"{self.model_name} re-runs whole: changed= is for the neural models")
+        return self.method
 
     def save(self, path: str | Path) -> Path:
         """Write the imputer to one file (tensors and plain values only; loads with weights_only)."""
