@@ -1,6 +1,7 @@
 """Covariates on other grids (Daymet's Lambert conformal NetCDF, geographic GeoTIFFs) decoded
-and reprojected onto the region's EASE grid with rioxarray: bilinear for continuous fields,
-mode for classes."""
+and reprojected onto the region's EASE grid: bilinear for continuous fields, mode for classes.
+Daymet goes through rioxarray (a cropped, time-sliced xarray); rasters are warped by GDAL
+straight from the file."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pyproj
+import rasterio
+import rasterio.errors
 import rioxarray  # noqa: F401 - registers the .rio accessor
 import xarray as xr
 from affine import Affine
 from rasterio.enums import Resampling
+from rasterio.warp import reproject
 
 from pipeline.catalog import Product, Variable
 from pipeline.errors import GranuleError
@@ -103,15 +107,35 @@ def _gdal_path(path: Path) -> str:
 
 
 def read_geotiff(path: Path, product: Product, var: Variable, grid: RegionGrid) -> Decoded:
-    """A single-band raster reprojected onto `grid` (mode for categorical products)."""
+    """One band of a raster reprojected onto `grid` (mode for categorical products).
+
+    GDAL warps from the open file, reading the source in blocks, so a 1-arc-second DEM tile
+    (3601 x 3601) never sits in memory whole: what a state's 168 tiles cost stays flat."""
     try:
-        opened = rioxarray.open_rasterio(_gdal_path(path), masked=True)
-    except Exception as exc:  # rasterio raises its own RasterioIOError for damaged files
+        src = rasterio.open(_gdal_path(path))
+    except rasterio.errors.RasterioIOError as exc:
         raise GranuleError(
             f"{path}: not a readable raster ({exc}); delete it and download again"
         ) from exc
-    if not isinstance(opened, xr.DataArray):
-        raise GranuleError(f"{path}: holds several rasters; the catalog expects a single-band file")
-    with opened:
-        band = opened.sel(band=int(var.path)).load()
-        return _valid(_onto(band, grid, product.categorical), var)
+    with src:
+        band = int(var.path)
+        if not 1 <= band <= src.count:
+            raise GranuleError(
+                f"{path}: has {src.count} band(s), the catalog reads band {band}; "
+                "check the product's variables"
+            )
+        out = np.full(grid.shape, np.nan, dtype=np.float32)
+        try:
+            reproject(
+                rasterio.band(src, band),
+                out,
+                dst_transform=Affine.from_gdal(*grid.transform),
+                dst_crs=CRS,
+                resampling=Resampling.mode if product.categorical else Resampling.bilinear,
+                dst_nodata=np.nan,
+            )
+        except rasterio.errors.RasterioError as exc:
+            raise GranuleError(
+                f"{path}: its pixels cannot be read ({exc}); delete it and download again"
+            ) from exc
+    return _valid(out, var)
