@@ -216,16 +216,24 @@ class FieldTwin:
         self.tau0 = 2.0 + 9.0 * clay + np.array([0.0, 1.5, -0.5, 3.0])[land_cover]
         self.runoff = np.clip(0.05 + 0.35 * clay + 0.015 * slope, 0, 0.7)
         self.elevation = elevation
-        self.noise_sd = self.noise_std * np.where(self.forest, 1.5, 1.0)
         self.bias = pixel_bias_std * f64["bias"]
         self.coarse_bias = 0.01 * block_mean(self._field(7, 20), COARSE)
-        self.static = {
-            "elevation": elevation.astype(np.float32),
-            "sand": sand.astype(np.float32),
-            "clay": clay.astype(np.float32),
-            **{f"lc_{c}": (land_cover == i).astype(np.float32) for i, c in enumerate(LAND_COVER)},
-        }
+        self.sand, self.clay = sand.astype(np.float32), clay.astype(np.float32)
         self.land_cover = land_cover
+
+    @property
+    def static(self) -> dict[str, np.ndarray]:
+        """The fixed fields as covariate files carry them (float32; land cover one-hot), made
+        when asked, so the twin does not hold a second copy of them all year."""
+        return {
+            "elevation": self.elevation.astype(np.float32),
+            "sand": self.sand,
+            "clay": self.clay,
+            **{
+                f"lc_{c}": (self.land_cover == i).astype(np.float32)
+                for i, c in enumerate(LAND_COVER)
+            },
+        }
 
     def _static_band(self, b: slice, out: dict[str, np.ndarray]) -> None:
         rows = self.rows[b]
@@ -286,6 +294,7 @@ class FieldTwin:
                 self._band(t, doy, b, fast, slow, out, sm_9km, inside)
             passes = [Pass(k, m) for k, m in inside.items() if m.any()]
             yield Day(index=t, date=self.dates[t], sm_9km=sm_9km, passes=passes, **out)
+            del out, sm_9km, inside, passes  # the caller holds the day; the next is made fresh
 
     def _band(
         self,
@@ -322,7 +331,8 @@ class FieldTwin:
             cut = NormalDist().inv_cdf(1 - self.qc_patch_share)
             patch = smooth_field(self.seed * 1000 + 30, t, 2.5, rows, self.cols) > cut
             dense = self.forest[b] & (uniform(seed, 31, t, r, c) < 0.35)
-            noise = normal(seed, 16, t, r, c) * self.noise_sd[b]
+            noise_sd = self.noise_std * np.where(self.forest[b], 1.5, 1.0)
+            noise = normal(seed, 16, t, r, c) * noise_sd
             value = np.clip(truth + noise + self.bias[b], *RETRIEVAL_RANGE)
             retrieval = np.where(coverage, value, np.nan)
             qc |= np.where(coverage & frozen, 2, 0).astype(np.uint8)

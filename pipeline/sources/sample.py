@@ -264,6 +264,7 @@ def write_archive(
             prcp.write(d.index, d.precipitation)
             tmax.write(d.index, d.tmax)
             ticker.advance()
+            del d, retrieval, bad  # let the twin make the next day in the memory of this one
     if not keep:
         write_static(folder, wide, year, tw.static)
 
