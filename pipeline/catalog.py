@@ -199,11 +199,14 @@ class Product:
     latitude: str | None = None
     longitude: str | None = None
     categorical: bool = False
+    # granules of a year appear only after the year ends (Daymet): the year in progress goes
+    # without this product rather than failing for want of it
+    yearly: bool = False
 
 
 _PRODUCT_KEYS = {
     "title", "source", "short_name", "version", "provider", "url", "role", "grid", "pattern",
-    "variables", "qc", "row_index", "col_index", "latitude", "longitude", "categorical",
+    "variables", "qc", "row_index", "col_index", "latitude", "longitude", "categorical", "yearly",
 }  # fmt: skip
 
 
@@ -258,6 +261,7 @@ def load_products(path: Path | None = None) -> dict[str, Product]:
             variables=variables,
             qc=_qc(e),
             categorical=bool(e.get("categorical", bool, False)),
+            yearly=bool(e.get("yearly", bool, False)),
             **optional,
         )
     return out

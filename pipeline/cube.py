@@ -138,6 +138,7 @@ def build(
         "skipped_granules": reader.skipped,
         "fingerprint": hashlib.sha256("".join(kept).encode()).hexdigest(),
         "blocks": kept,
+        "day_keys": day_keys(manifest, region, year, strict, kept),
         "strict": strict,
     }
     _set_attrs(part, meta)
@@ -193,29 +194,68 @@ def block_keys(manifest: dict[str, Any], region: Region, year: int, strict: bool
     ]
 
 
-def _block_key(
-    manifest: dict[str, Any], region: Region, strict: bool, first: date, b0: int, n: int
-) -> str:
-    """What one block of days depends on: its days' granules, every yearly or static file,
-    the grid, the boundary and the settings."""
-    lo, hi = first + timedelta(days=b0), first + timedelta(days=b0 + n - 1)
-    records = [
-        (r["name"], r.get("checksum"), r.get("size"))
-        for r in manifest.get("granules", {}).values()
-        if r["product"] not in ("SPL2SMAP_S", "SPL3SMP_E")
-        or lo <= date.fromisoformat(r["day"]) <= hi
-    ]
-    basis = {
+def _daily(record: dict[str, Any]) -> bool:
+    return record["product"] in ("SPL2SMAP_S", "SPL3SMP_E")
+
+
+def _basis(manifest: dict[str, Any], region: Region, strict: bool) -> dict[str, Any]:
+    """What every day depends on: the yearly and static files, the grid, the boundary and the
+    settings."""
+    return {
         "format": CUBE_FORMAT,
-        "granules": sorted(records),
+        "granules": sorted(
+            (r["name"], r.get("checksum"), r.get("size"))
+            for r in manifest.get("granules", {}).values()
+            if not _daily(r)
+        ),
         "grid": [region.grid.row0, region.grid.col0, *region.grid.shape],
         "boundary": None
         if region.boundary is None
         else hashlib.sha256(region.boundary.read_bytes()).hexdigest(),
         "strict": strict,
-        "days": [lo.isoformat(), n],
     }
+
+
+def _block_key(
+    manifest: dict[str, Any], region: Region, strict: bool, first: date, b0: int, n: int
+) -> str:
+    """What one block of days depends on: its days' granules and what every day depends on."""
+    lo, hi = first + timedelta(days=b0), first + timedelta(days=b0 + n - 1)
+    basis = _basis(manifest, region, strict)
+    basis["granules"] = sorted(
+        [
+            *(tuple(g) for g in basis["granules"]),
+            *(
+                (r["name"], r.get("checksum"), r.get("size"))
+                for r in manifest.get("granules", {}).values()
+                if _daily(r) and lo <= date.fromisoformat(r["day"]) <= hi
+            ),
+        ]
+    )
+    basis["days"] = [lo.isoformat(), n]
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
+
+
+def day_keys(
+    manifest: dict[str, Any], region: Region, year: int, strict: bool, blocks: list[str]
+) -> list[str]:
+    """A short key per day of the cube: the day's own granules and what every day depends on
+    (a day of a block marked for retry is marked too). A fill compares them to tell which days
+    changed, one by one: a night that adds a day changes that day's key alone."""
+    first, days = date(year, 1, 1), cube_days(manifest, year)
+    common = hashlib.sha256(json.dumps(_basis(manifest, region, strict), sort_keys=True).encode())
+    by_day: dict[str, list[tuple[Any, ...]]] = {}
+    for r in manifest.get("granules", {}).values():
+        if _daily(r):
+            by_day.setdefault(r["day"], []).append((r["name"], r.get("checksum"), r.get("size")))
+    out = []
+    for t in range(days):
+        day = (first + timedelta(days=t)).isoformat()
+        h = common.copy()
+        h.update(json.dumps([day, sorted(by_day.get(day, []))]).encode())
+        retry = RETRY if blocks[t // TIME_CHUNK].endswith(RETRY) else ""
+        out.append(h.hexdigest()[:16] + retry)
+    return out
 
 
 def previous_build(out: Path) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from pipeline.catalog import Product, Region
 from pipeline.errors import SourceError, TransferError
 from pipeline.files import part_of, read_record, replacing
 from pipeline.sources.base import Granule, newest_reissues, sha256
+from pipeline.year import in_progress
 
 log = logging.getLogger("pipeline")
 MANIFEST = "manifest.json"
@@ -54,6 +55,7 @@ class DownloadReport:
     fetched: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     superseded: int = 0
+    not_yet: list[str] = field(default_factory=list)  # yearly products the year goes without
     bytes: int = 0
     seconds: float = 0.0
     listings: dict[str, str] = field(
@@ -165,6 +167,16 @@ def run(
     records: dict[str, Any] = manifest.setdefault("granules", {})
     listings = read_record(raw / LISTINGS) if not changed else {}
     for product in products:
+        if product.yearly and in_progress(year):
+            log.info(
+                "download: no %s for %d: it is published a year at a time, after the year "
+                "ends; this run goes without it", product.name, year,
+            )  # fmt: skip
+            report.not_yet.append(product.name)
+            for name in [n for n, r in records.items() if r.get("product") == product.name]:
+                (raw / records.pop(name)["path"]).unlink(missing_ok=True)  # an earlier sample's
+                changed = True
+            continue
         found = _listing(source, product, region, year, records, listings, report)
         if not found:
             raise SourceError(

@@ -49,7 +49,7 @@ from pipeline.fill_tasks import (
 )
 from pipeline.progress import Ticker
 from pipeline.provenance import code_version, peak_rss_mb
-from pipeline.refill import cube_blocks
+from pipeline.refill import cube_blocks, cube_days
 from pipeline.refill import plan as refill_plan
 from pipeline.stores import grow_time
 from pipeline.tile import Window, cube_fingerprint, fingerprint, land_mask
@@ -126,10 +126,16 @@ def run(
     land = land_mask(cube)
     part, parts = part_of(out), folder / "fill.parts"
     _resume_or_start(part, parts, key, cube, land, start_from=out if refill else None)
-    if refill:
+    if refill and refill.only_new_days:
         log.info(
-            "fill: %d cube block(s) changed since the last fill: running the time windows of %d "
-            "day(s), rewriting %d, keeping %d", refill.blocks, len(refill.changed),
+            "fill: %d new day(s) since the last fill: running their time windows and writing "
+            "them; the %d day(s) already published keep their values", refill.appended,
+            cube.sizes["time"] - refill.appended,
+        )  # fmt: skip
+    elif refill:
+        log.info(
+            "fill: inputs changed since the last fill (%d cube block(s)): running the time "
+            "windows of %d day(s), rewriting %d, keeping %d", refill.blocks, len(refill.changed),
             len(refill.rewrite), cube.sizes["time"] - len(refill.rewrite),
         )  # fmt: skip
     step = max(1, len(windows) // max(1, s.score_tiles))
@@ -191,6 +197,7 @@ def run(
             "format": FILL_FORMAT,
             "cube": cube_fingerprint(cube),
             "cube_blocks": cube_blocks(cube),
+            "cube_days": cube_days(cube),
             "tiles": tiling["fingerprint"],
             "model": ckpt.digest,
         },

@@ -1,14 +1,20 @@
-"""What a fill redoes when only some days of its cube changed (a reissued scene, a rebuilt block):
-the refill plan.
+"""What a fill redoes when only some days of its cube changed (a reissued scene, new days of
+the year in progress): the refill plan.
 
-The cube records a key per 32-day block of the granules it was built from; the fill records the
-keys it was made from. When the model, tiles, overlap, check and seed are those of the last fill
-and the year has as many days or more (the year in progress grew: its new days are changed
-days), the blocks whose keys differ give the changed days (grown by the
-reach of the 9 km prior in time, when the model uses it). Each tile then runs only the time
-windows that hold a changed day, and the days those windows alone cover are rewritten: there the
-product is what a full fill would write. Every other day keeps the last fill's values (the one
-input of those days that moves, each pixel's offset over the whole record, moves little).
+The cube records a key per day of what it was built from; the fill records the keys it was made
+from. When the model, tiles, overlap, check and seed are those of the last fill and the year has
+as many days or more, the days whose keys differ are the changed days. Two kinds of night:
+
+- Earlier days changed (a reissue, a rebuilt block): the changed days are grown by the reach of
+  the 9 km prior in time (when the model uses it), each tile runs only the time windows that
+  hold one, and the days those windows alone cover are rewritten: there the product is what a
+  full fill would write.
+- Only new days (the year in progress grew): each tile runs the windows that hold a new day and
+  writes the new days alone. Days already published keep their values, so a copy of them synced
+  last night stays valid; they are what a fill with the data of their own night made.
+
+Every other day keeps the last fill's values (the one input of those days that moves, each
+pixel's offset over the whole record, moves little).
 """
 
 from __future__ import annotations
@@ -20,8 +26,6 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from pipeline.cube import TIME_CHUNK
-
 
 @dataclass(frozen=True)
 class Refill:
@@ -30,10 +34,16 @@ class Refill:
     changed: tuple[int, ...]
     rewrite: tuple[int, ...]
     blocks: int  # cube blocks that changed
+    appended: int = 0  # days new since the last fill (the year in progress grew)
+
+    @property
+    def only_new_days(self) -> bool:
+        return len(self.rewrite) == self.appended
 
     def summary(self, n_time: int) -> dict[str, Any]:
         return {
             "cube_blocks_changed": self.blocks,
+            "days_new": self.appended,
             "days_changed": len(self.changed),
             "days_rewritten": len(self.rewrite),
             "days_kept": n_time - len(self.rewrite),
@@ -57,17 +67,19 @@ def cube_blocks(cube: xr.Dataset) -> list[str]:
     return list(cube.attrs.get("build", {}).get("blocks", []))
 
 
-def changed_days(old: list[str], new: list[str], n_time: int, reach: int) -> np.ndarray:
-    """(n_time,) bool: the days of the blocks whose keys differ or that are new (the year in
-    progress grew), grown by `reach` days."""
-    changed = np.zeros(n_time, bool)
-    for i, b in enumerate(new):
-        if i >= len(old) or old[i] != b:
-            changed[i * TIME_CHUNK : (i + 1) * TIME_CHUNK] = True
+def cube_days(cube: xr.Dataset) -> list[str]:
+    """The cube's key per day."""
+    return list(cube.attrs.get("build", {}).get("day_keys", []))
+
+
+def changed_days(old: list[str], new: list[str], reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """(changed, new) (len(new),) bool: the earlier days whose keys differ, grown by `reach`
+    days; and the days the earlier keys do not reach (the year in progress grew)."""
+    n_time = len(new)
+    changed = np.array([i < len(old) and old[i] != k for i, k in enumerate(new)], bool)
     if reach and changed.any():
-        grown = np.convolve(changed, np.ones(2 * reach + 1), mode="same") > 0
-        changed = grown[:n_time]
-    return changed
+        changed = np.convolve(changed, np.ones(2 * reach + 1), mode="same")[:n_time] > 0
+    return changed, np.arange(n_time) >= len(old)
 
 
 def plan(
@@ -84,8 +96,8 @@ def plan(
     from stimpute.covariates import PRIOR_REACH
 
     n_time = cube.sizes["time"]
-    old = previous.get("inputs", {}).get("cube_blocks")
-    new = cube_blocks(cube)
+    old = previous.get("inputs", {}).get("cube_days")
+    new = cube_days(cube)
     days = previous.get("days")
     if (
         not out.exists()
@@ -93,18 +105,25 @@ def plan(
         or not isinstance(days, int)
         or not 0 < days <= n_time  # as many days, or the year in progress grown
         or not isinstance(old, list)
-        or len(old) > len(new)
+        or len(old) != days
+        or len(new) != n_time
     ):
         return None
-    changed = changed_days(old, new, n_time, PRIOR_REACH if uses_prior else 0)
-    if not changed.any():
+    earlier, appended = changed_days(old, new, PRIOR_REACH if uses_prior else 0)
+    if not (earlier | appended).any():
         return None
-    rewrite = imputer.refill_steps(n_time, changed)
-    if rewrite.all():
-        return None
-    blocks = sum(i >= len(old) or old[i] != b for i, b in enumerate(new))
+    if earlier.any():
+        changed = earlier | appended
+        rewrite = imputer.refill_steps(n_time, changed)
+        if rewrite.all():
+            return None
+    else:  # only new days: their windows run, they alone are written
+        changed = rewrite = appended
+    old_blocks, new_blocks = previous["inputs"].get("cube_blocks") or [], cube_blocks(cube)
+    blocks = sum(i >= len(old_blocks) or old_blocks[i] != b for i, b in enumerate(new_blocks))
     return Refill(
         tuple(int(t) for t in np.flatnonzero(changed)),
         tuple(int(t) for t in np.flatnonzero(rewrite)),
         blocks,
+        int(appended.sum()),
     )

@@ -18,6 +18,7 @@ import logging
 import shutil
 import zlib
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from fnmatch import fnmatch
 from pathlib import Path
@@ -160,7 +161,9 @@ def _day_of(name: str, year: int) -> date:
 
 
 # raise when what the sample writes changes, so archives written by older code are rewritten
-SAMPLE_VERSION = 2  # 2: rain calibrated to ~2.2 mm/day; SPL3SMP_E with a ring of 9 km cells
+# 2: rain calibrated to ~2.2 mm/day; SPL3SMP_E with a ring of 9 km cells; 3: no Daymet for the
+# year in progress (Daymet publishes whole years)
+SAMPLE_VERSION = 3
 
 
 def padded(grid: RegionGrid, margin: int = MARGIN) -> RegionGrid:
@@ -217,8 +220,8 @@ def write_archive(
     folder: Path, region: Region, year: int, progress: Any = None, keep: bool = False
 ) -> None:
     """Simulate the region-year a day at a time and write its granules as each day comes:
-    SPL2SMAP_S scenes and the SPL3SMP_E day, the Daymet days into their yearly files; the
-    static files once. With `keep`, SMAP granules and static files already there are left as
+    SPL2SMAP_S scenes and the SPL3SMP_E day, the Daymet days into their yearly files (past
+    years only, as Daymet publishes); the static files once. With `keep`, SMAP granules and static files already there are left as
     they are (the year in progress: only the new days are published)."""
 
     def l2(path: Path, *args: Any) -> None:
@@ -242,12 +245,16 @@ def write_archive(
     w9 = wide.coarsen("9km")  # the region's cells and a ring around them, as a global file has
     ticker = Ticker(progress, "sample", days, "days")
     reissued = False
-    with (
-        DaymetWriter(folder / daymet_name("prcp", year), "prcp", "mm/day", wide, tw.dates) as prcp,
-        DaymetWriter(
-            folder / daymet_name("tmax", year), "tmax", "degrees C", wide, tw.dates
-        ) as tmax,
-    ):
+    with ExitStack() as stack:
+        weather = []  # Daymet publishes whole years: none for the year in progress
+        if not in_progress(year):
+            for v, units, field in (
+                ("prcp", "mm/day", "precipitation"),
+                ("tmax", "degrees C", "tmax"),
+            ):
+                path = folder / daymet_name(v, year)
+                writer = stack.enter_context(DaymetWriter(path, v, units, wide, tw.dates))
+                weather.append((writer, field))
         for d in tw.days():
             day = date(year, 1, 1) + timedelta(days=d.index)
             retrieval, bad = d.retrieval[inner], d.qc_flag[inner] != 0
@@ -261,8 +268,8 @@ def write_archive(
                     l2(folder / l2_name(day, label, 1, when), grid, sm, bad & mask)
             if not (keep and (folder / l3_name(day)).exists()):
                 write_l3(folder / l3_name(day), w9, d.sm_9km, np.full_like(d.sm_9km, np.nan))
-            prcp.write(d.index, d.precipitation)
-            tmax.write(d.index, d.tmax)
+            for writer, field in weather:
+                writer.write(d.index, getattr(d, field))
             ticker.advance()
             del d, retrieval, bad  # let the twin make the next day in the memory of this one
     if not keep:

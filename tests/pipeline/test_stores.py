@@ -36,10 +36,13 @@ def test_a_store_grows_along_time_keeping_its_values(tmp_path):
         grow_time(store, 4)
 
 
-def test_changed_days_are_those_of_changed_or_new_blocks_grown_by_the_reach():
-    old = ["a", "b", "c"]
-    assert not changed_days(old, old, 80, 30).any()
-    changed = changed_days(old, ["a", "B", "c"], 80, 0)
-    assert np.flatnonzero(changed).tolist() == list(range(32, 64))
-    grown = changed_days(old, ["a", "b", "c2", "d"], 100, 5)  # the year in progress grew
-    assert np.flatnonzero(grown).tolist() == list(range(59, 100))
+def test_changed_days_are_those_whose_keys_differ_grown_by_the_reach_and_the_new_ones():
+    old = [f"k{i}" for i in range(80)]
+    earlier, new = changed_days(old, old, 30)
+    assert not earlier.any() and not new.any()
+    earlier, new = changed_days(old, [*old[:40], "reissued", *old[41:]], 0)
+    assert np.flatnonzero(earlier).tolist() == [40] and not new.any()
+    earlier, new = changed_days(old, [*old[:40], "reissued", *old[41:]], 5)
+    assert np.flatnonzero(earlier).tolist() == list(range(35, 46))
+    earlier, new = changed_days(old, [*old, "k80", "k81"], 30)  # the year in progress grew
+    assert not earlier.any() and np.flatnonzero(new).tolist() == [80, 81]

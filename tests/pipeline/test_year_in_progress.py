@@ -4,6 +4,7 @@ says which; the next day's run reaches further (the sample publishes days as the
 import json
 from datetime import date
 
+import numpy as np
 import xarray as xr
 from typer.testing import CliRunner
 
@@ -30,14 +31,34 @@ def test_the_year_in_progress_fills_through_the_newest_day_and_grows(tmp_path, m
         assert ds.sizes["time"] == 76 and str(ds.time.values[-1])[:10] == "2022-03-17"
     cogs = sorted(p.name for p in (folder / "export" / "cog").glob("*.tif"))
     assert len(cogs) == 76 and cogs[-1] == "txson_2022-03-17.tif"
+    with xr.open_zarr(folder / "filled.zarr") as ds:
+        night1 = ds["soil_moisture"].values
+    cog_dir = folder / "export" / "cog"
+    stamps = {p.name: p.stat().st_mtime_ns for p in cog_dir.glob("*.tif")}
+    # Daymet publishes whole years: the year in progress goes without it, and says so
+    assert "no daymet for 2022: it is published a year at a time" in res.output
+    with xr.open_zarr(folder / "cube.zarr") as ds:
+        assert "prcp" not in ds and "tmax" not in ds
     # the next night: two more days published, the run reaches them
     res = _fill(tmp_path, date(2022, 3, 22), monkeypatch)
     assert res.exit_code == 0, res.output
     assert "data through 2022-03-19 (78 days)" in res.output
+    # the cube rebuilds the block that grew; the fill, with the model reused, runs the windows of
+    # the two new days and writes them alone; the export writes their COGs alone
+    assert json.loads((folder / "cube.json").read_text())["rebuilt_blocks"] == 1
+    fill = json.loads((folder / "fill.json").read_text())
+    assert fill["refill"]["days_new"] == 2 and fill["refill"]["days_rewritten"] == 2, fill["refill"]
+    assert fill["refill"]["rewritten"] == [[76, 77]]
+    assert "2 new day(s) since the last fill" in res.output
     with xr.open_zarr(folder / "filled.zarr") as ds:
         assert ds.sizes["time"] == 78 and str(ds.time.values[-1])[:10] == "2022-03-19"
-    assert len(list((folder / "export" / "cog").glob("*.tif"))) == 78
-    # the sample rewrites its yearly Daymet files with the new days, and every block depends on
-    # them: every block is rebuilt and the fill runs whole (a refill needs unchanged blocks)
-    assert json.loads((folder / "cube.json").read_text())["rebuilt_blocks"] == 3
-    assert json.loads((folder / "fill.json").read_text())["refill"] is None
+        np.testing.assert_array_equal(ds["soil_moisture"].values[:76], night1)  # kept as published
+        assert np.isfinite(ds["soil_moisture"].values[76:]).mean() > 0.9
+    cogs = {p.name: p.stat().st_mtime_ns for p in cog_dir.glob("*.tif")}
+    assert len(cogs) == 78
+    assert sorted(n for n in cogs if stamps.get(n) != cogs[n]) == [
+        "txson_2022-03-18.tif",
+        "txson_2022-03-19.tif",
+    ]
+    export = json.loads((folder / "export" / "export.json").read_text())
+    assert export["cogs_written"] == 2
