@@ -142,6 +142,11 @@ def bench_region(
     return row
 
 
+def _count(n: int | None) -> str:
+    """A rate, or n/a where the row has none (a fill resumed across runs)."""
+    return "n/a" if n is None else f"{n:,}"
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     keys = [k for k in rows[0]["stages"]] if rows else []
     lines = [
@@ -156,7 +161,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             wall = m.get("seconds_without_training", m["seconds"])
             lines.append(
                 f"| {r['region']} | {r['shape'][0]} x {r['shape'][1]} | {k} | {wall:,.1f} | "
-                f"{m['peak_rss_mb']:,.0f} | {m['pixel_days_per_s'] or 0:,} | {m['bytes'] / 1e6:,.1f} | "
+                f"{m['peak_rss_mb']:,.0f} | {_count(m['pixel_days_per_s'])} | {m['bytes'] / 1e6:,.1f} | "
                 + (
                     f"{m['infer_seconds']:,.1f} ({m['infer_pixel_days_per_s'] or 0:,}), {m['baseline_seconds']:,.1f} |"
                     if "infer_seconds" in m

@@ -6,8 +6,11 @@ reaches further.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+from pipeline.errors import ArgumentError
 
 # how many days after an overpass the sample source publishes its granules (SMAP's L2 products
 # reach the archive within days)
@@ -18,8 +21,17 @@ DAILY = ("SPL2SMAP_S", "SPL3SMP_E")
 
 
 def today() -> date:
-    """Today in UTC (the one clock the pipeline reads; tests set it)."""
-    return datetime.now(UTC).date()
+    """Today in UTC: the one clock the pipeline reads. STIMPUTE_TODAY=YYYY-MM-DD replays the
+    night of that date (a benchmark of nightly runs, a scheduler's dry run)."""
+    fixed = os.environ.get("STIMPUTE_TODAY", "").strip()
+    if not fixed:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(fixed)
+    except ValueError:
+        raise ArgumentError(
+            f"STIMPUTE_TODAY={fixed!r} is not a date: give YYYY-MM-DD, or unset it to use the clock"
+        ) from None
 
 
 def in_progress(year: int) -> bool:

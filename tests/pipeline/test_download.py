@@ -114,3 +114,33 @@ def test_a_reissued_scene_is_found_by_the_next_listing_of_changes(archive, tmp_p
     assert granules[new.name]["revision"] == 2 and granules[new.name]["revised"]
     # the superseded revision is forgotten, so the cube reads the scene once, in its new version
     assert name not in granules and not (raw / "SPL2SMAP_S" / name).exists()
+
+
+def test_the_year_in_progress_goes_without_a_product_published_by_whole_years(
+    archive, tmp_path, monkeypatch
+):
+    """Daymet appears a year at a time, after the year: a run of the current year neither asks
+    the source for it nor fails for want of it, and drops any record of it."""
+    from pipeline import download as download_module
+
+    asked = []
+
+    class Counting(SampleSource):
+        def search(self, product, *args, **kwargs):
+            asked.append(product.name)
+            return super().search(product, *args, **kwargs)
+
+    raw = tmp_path / "raw"
+    rep = _run(archive, raw, source=Counting(archive))  # the year complete: Daymet is there
+    assert "daymet" in asked and rep.not_yet == []
+    assert any(
+        r["product"] == "daymet"
+        for r in json.loads((raw / "manifest.json").read_text())["granules"].values()
+    )
+    monkeypatch.setattr(download_module, "in_progress", lambda year: True)  # a run in December
+    asked.clear()
+    rep = _run(archive, raw, source=Counting(archive))
+    assert "daymet" not in asked and rep.not_yet == ["daymet"]
+    records = json.loads((raw / "manifest.json").read_text())["granules"].values()
+    assert not any(r["product"] == "daymet" for r in records)
+    assert not list((raw / "daymet").glob("*.nc"))

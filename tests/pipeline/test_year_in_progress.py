@@ -62,3 +62,18 @@ def test_the_year_in_progress_fills_through_the_newest_day_and_grows(tmp_path, m
     ]
     export = json.loads((folder / "export" / "export.json").read_text())
     assert export["cogs_written"] == 2
+
+
+def test_a_replayed_night_reads_its_date_from_the_environment(tmp_path):
+    args = ["fill", "--region", "txson", "--year", "2022", "--source", "sample", "--data",
+            str(tmp_path), "--workers", "0"]  # fmt: skip
+    res = runner.invoke(app, args, env={"STIMPUTE_TODAY": "yesterday"})
+    assert res.exit_code == 2, res.output
+    assert (
+        res.output.strip()
+        .splitlines()[-1]
+        .endswith(
+            "STIMPUTE_TODAY='yesterday' is not a date: give YYYY-MM-DD, or unset it to use the clock"
+        )
+    ), res.output
+    assert not (tmp_path / "txson" / "2022" / "raw").exists()  # refused before any download
