@@ -25,6 +25,7 @@ from pipeline.run_lock import one_run
 from pipeline.run_log import run_log
 from pipeline.tile import TILE_FORMAT, fingerprint
 from pipeline.train import find, region_models
+from pipeline.year import in_progress, through
 
 CURRENT, STALE, MISSING = "current", "stale", "missing"
 RECORDS = {  # the record each stage keeps, relative to the region-year folder
@@ -76,7 +77,11 @@ def stage_states(root: Path, reg: Region, year: int) -> list[StageState]:
         changed = sum(a.removesuffix(RETRY) != b for a, b in zip(old, keys, strict=False))
         changed += abs(len(old) - len(keys))
         if wanted == cube_fp:
-            out.append(StageState("cube", CURRENT, f"{len(keys)} blocks of 32 days"))
+            days = int((build.get("shape") or [0])[0])
+            held = f"{days} days in {len(keys)} blocks of 32"
+            if in_progress(year):
+                held += f", the year in progress through {through(year, days)}"
+            out.append(StageState("cube", CURRENT, held))
         elif changed:
             out.append(
                 StageState("cube", STALE, f"{changed} block(s) changed in the downloaded granules")
