@@ -184,14 +184,13 @@ def sample_seed(year: int) -> int:
 
 def scenes(
     day: Day, grid: RegionGrid, inner: tuple[slice, slice], orbit: Orbit
-) -> list[tuple[str, str, np.ndarray]]:
+) -> Iterator[tuple[str, str, np.ndarray]]:
     """The day's SPL2SMAP_S scenes inside `grid`: (tile label, acquisition time hhmmss, (H, W) bool mask)
-    per scene.
+    per scene, one at a time (a state's day has dozens of region-sized masks).
 
     Each acquisition's swath is cut along track every SCENE_ROWS global rows into scenes that
     overlap by SCENE_OVERLAP rows; a scene is named after its upper-left corner on the global
     grid, so the same scene has the same name in every region that holds part of it."""
-    out = []
     rows = np.arange(grid.row0, grid.row0 + grid.height)[:, None]
     first = (grid.row0 - SCENE_ROWS - SCENE_OVERLAP) // SCENE_ROWS + 1
     last = (grid.row0 + grid.height - 1) // SCENE_ROWS
@@ -206,14 +205,8 @@ def scenes(
             west = orbit.track_west(p.track, hi - 1)
             corner = RegionGrid(max(0, lo), max(0, int(np.floor(west))), 1, 1)
             second = (p.track * 6000 + j * 23) % 86400  # scenes of a track follow each other
-            out.append(
-                (
-                    tile_name(corner),
-                    f"{second // 3600:02d}{second // 60 % 60:02d}{second % 60:02d}",
-                    mask,
-                )
-            )
-    return out
+            when = f"{second // 3600:02d}{second // 60 % 60:02d}{second % 60:02d}"
+            yield tile_name(corner), when, mask
 
 
 def write_archive(
