@@ -159,11 +159,12 @@ def _qgis_project(out: Path, region: str, year: int, netcdf: Path, tiles: Path) 
     if not native:
         return []
     reg = find_region(region)
+    made = [out / "tiles.gpkg", out / "boundary.gpkg", out / f"{region}_{year}.qgs"]
+    before = [p.stat().st_mtime_ns if p.exists() else None for p in made]
     tiles_gpkg, boundary = write_vectors(out, reg, tiles, f"{year}-12-31T00:00:00.000Z")
-    path = write_project(
-        out, region, year, netcdf, native[-1], tiles_gpkg, boundary, reg.grid.bounds()
-    )
-    return [p.name for p in (tiles_gpkg, boundary, path)]
+    write_project(out, region, year, netcdf, native[-1], tiles_gpkg, boundary, reg.grid.bounds())
+    # each is rewritten only where its bytes change (the project names the newest day)
+    return [p.name for p, t in zip(made, before, strict=True) if p.stat().st_mtime_ns != t]
 
 
 def run(

@@ -15,7 +15,7 @@ import xarray as xr
 
 from pipeline.catalog import Region
 from pipeline.errors import ExportError
-from pipeline.files import replacing
+from pipeline.files import replacing, write_text
 from pipeline.fill_tasks import FILLED, NO_DATA, OBSERVED
 
 NODATA = -9999.0
@@ -214,8 +214,20 @@ def write_stac(
     stac = folder / "stac"
     cat.normalize_hrefs(str(stac))
     cat.make_all_asset_hrefs_relative()
-    cat.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
+    cat.save(catalog_type=pystac.CatalogType.SELF_CONTAINED, stac_io=_unchanged_kept())
     return stac / "catalog.json"
+
+
+def _unchanged_kept() -> Any:
+    """pystac's file IO, except that a JSON file whose text is unchanged is not rewritten: when
+    one day changes, only its item and the catalog move."""
+    from pystac.stac_io import DefaultStacIO
+
+    class UnchangedKept(DefaultStacIO):
+        def write_text_to_href(self, href: str, txt: str) -> None:
+            write_text(Path(href), txt)
+
+    return UnchangedKept()
 
 
 def write_vectors(out: Path, region: Region, tiles: Path, stamp: str) -> tuple[Path, Path]:
@@ -242,7 +254,7 @@ def write_vectors(out: Path, region: Region, tiles: Path, stamp: str) -> tuple[P
     try:
         for name, layer in (("tiles", frame.to_crs("EPSG:6933")), ("boundary", outline)):
             path = out / f"{name}.gpkg"
-            with replacing(path) as tmp, warnings.catch_warnings():
+            with replacing(path, keep_same=True) as tmp, warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="The filename extension should be")
                 layer.to_file(tmp, driver="GPKG", layer=name)
             paths.append(path)

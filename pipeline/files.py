@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import json
 import os
 import shutil
@@ -26,16 +27,31 @@ def part_of(path: Path) -> Path:
 
 
 @contextmanager
-def replacing(path: Path) -> Iterator[Path]:
+def replacing(path: Path, *, keep_same: bool = False) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces `path`, on failure it is removed,
-    so `path` is always either the old complete file or the new complete one."""
+    so `path` is always either the old complete file or the new complete one. With `keep_same`
+    (small files), new bytes equal to the old leave the old file untouched, its time included,
+    so a sync by time or by checksum sees no change."""
     tmp = part_of(path)
     try:
         yield tmp
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    os.replace(tmp, path)
+    if keep_same and path.is_file() and filecmp.cmp(tmp, path, shallow=False):
+        tmp.unlink()
+    else:
+        os.replace(tmp, path)
+
+
+def write_text(path: Path, text: str) -> bool:
+    """Write `text` to `path` atomically unless it already holds exactly that; True if written."""
+    if path.is_file() and path.read_bytes() == text.encode():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(path) as tmp:
+        tmp.write_text(text)
+    return True
 
 
 def swap_dir(part: Path, out: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+from pipeline.files import write_text
 from pipeline.qml import RAMP, soil_moisture_style
 
 CRS = "EPSG:6933"
@@ -154,5 +155,5 @@ def write_project(
 </qgis>
 """
     path = out / f"{region}_{year}.qgs"
-    path.write_text(text)
+    write_text(path, text)
     return path

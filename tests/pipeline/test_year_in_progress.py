@@ -35,6 +35,7 @@ def test_the_year_in_progress_fills_through_the_newest_day_and_grows(tmp_path, m
         night1 = ds["soil_moisture"].values
     cog_dir = folder / "export" / "cog"
     stamps = {p.name: p.stat().st_mtime_ns for p in cog_dir.glob("*.tif")}
+    files = {p: p.stat().st_mtime_ns for p in (folder / "export").rglob("*") if p.is_file()}
     # Daymet publishes whole years: the year in progress goes without it, and says so
     assert "no daymet for 2022: it is published a year at a time" in res.output
     with xr.open_zarr(folder / "cube.zarr") as ds:
@@ -62,6 +63,18 @@ def test_the_year_in_progress_fills_through_the_newest_day_and_grows(tmp_path, m
     ]
     export = json.loads((folder / "export" / "export.json").read_text())
     assert export["cogs_written"] == 2
+    # what else moved: the NetCDF, the STAC catalog (the new days' items are new files), the
+    # project (it names the newest day), the tile index (each tile's observed share) and the
+    # report; every other file, the earlier days' items included, keeps its bytes and its time
+    moved = {
+        str(p.relative_to(folder / "export"))
+        for p, t in files.items()
+        if p.stat().st_mtime_ns != t
+    }
+    assert moved == {
+        "txson_2022.nc", "txson_2022.qgs", "tiles.gpkg", "export.json", "stac/catalog.json",
+        "report/report.md", "report/map.png", "report/series.png",
+    }, moved  # fmt: skip
 
 
 def test_a_replayed_night_reads_its_date_from_the_environment(tmp_path):
