@@ -34,6 +34,7 @@ from pipeline.errors import CubeError
 from pipeline.files import part_of, swap_dir
 from pipeline.grid import CRS, RegionGrid
 from pipeline.progress import Ticker
+from pipeline.provenance import give_back_memory
 from pipeline.stores import grow_time
 from pipeline.year import cube_days
 
@@ -128,6 +129,8 @@ def build(
             arrays = reader.block(b0, n, rows)
             block = _timed(arrays.first_day, arrays.soil_moisture, arrays.dynamic)
             block.to_zarr(part, region={"time": slice(b0, b0 + n), "y": rows, "x": slice(None)})
+            del arrays, block
+            give_back_memory()
             ticker.advance()
     with xr.open_zarr(part) as ds:
         n_obs = int(ds["observed"].sum())
