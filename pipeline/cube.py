@@ -42,7 +42,7 @@ log = logging.getLogger("pipeline")
 CUBE_FORMAT = 3  # raise when the cube's layout or content rules change: forces rebuilds
 TIME_CHUNK = 32
 SPACE_CHUNK = 36
-BAND_PIXELS = 160_000  # pixels of one band of rows built at a time (x 32 days x ~5 fields)
+BAND_PIXELS = 60_000  # pixels of one band of rows built at a time (x 32 days x ~5 fields)
 
 
 def grid_mapping() -> xr.DataArray:
