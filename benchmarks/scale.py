@@ -105,13 +105,16 @@ def bench_region(
         )
         runs = workers if stage == "impute" else [None]
         for n in runs:
-            if stage == "impute":
-                for stale in ("filled.zarr", "fill.json", "fill.parts"):
-                    p = folder / stale
-                    shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
-                extra_n = [*extra, "--workers", str(n)]
-            else:
-                extra_n = extra
+            # what the stage would find up to date is removed: each row is a build from nothing
+            # (the download's includes the sample archive's simulation, as a first run's does)
+            stale = {
+                "download": [folder / "raw", data / "sample-archive" / name / "2022"],
+                "cube": [folder / "cube.zarr", folder / "cube.json"],
+                "impute": [folder / "filled.zarr", folder / "fill.json", folder / "fill.parts"],
+            }
+            for p in stale.get(stage, []):
+                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+            extra_n = [*extra, "--workers", str(n)] if stage == "impute" else extra
             m: dict[str, Any] = run_stage([stage, *common, *extra_n], env, log)
             key = stage if n is None else f"impute_{n}w"
             m["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
