@@ -25,13 +25,14 @@ DEVICE  ?= auto
 SCHEDULER ?=
 WORKERS ?=
 SCALE_REGIONS ?= txson,central_texas,texas_360,texas_720,texas
+NIGHTLY_REGION ?= central_texas
 TRAIN_BUDGET ?=
 CLUSTER_ARGS = $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--workers $(WORKERS))
 # the Make variables become the command's flags (its own environment variables are STIMPUTE_*)
 RUN_ARGS = --source $(SOURCE) --device $(DEVICE) $(if $(CRS),--crs $(CRS)) $(if $(TRAIN_BUDGET),--budget $(TRAIN_BUDGET))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint qgis-check download cube tile status fill train notebooks bench bench-ablation bench-aqi bench-field bench-twin-field bench-sparsity bench-scale bench-crash bench-all demo clean
+.PHONY: help setup test lint qgis-check download cube tile status fill train notebooks bench bench-ablation bench-aqi bench-field bench-twin-field bench-sparsity bench-scale bench-crash bench-nightly bench-all demo clean
 
 
 ##@ Start here
@@ -116,6 +117,9 @@ bench-scale: setup ## Cost per stage against area on the sample, txson to Texas 
 
 bench-ablation: setup ## The paper's network, each add-on alone, all: both twin families (day, block, 5 seeds) and AQI-36 (about 14 h on 2 cores; --resume continues)
 	$(BIN)/python benchmarks/ablation.py --out $(OUT)/ablation $(if $(RESUME),--resume)
+
+bench-nightly: setup ## What a scheduled night redoes, against the full run (NIGHTLY_REGION=central_texas: the complete year and the year in progress)
+	$(BIN)/python benchmarks/nightly.py --region $(NIGHTLY_REGION) --data $(DATA)/bench-nightly --out $(OUT)/nightly
 
 bench-crash: setup ## Kill the sample chain with SIGKILL at N moments (N=50), rerun, compare with an uninterrupted run
 	$(BIN)/python benchmarks/crash.py --kills $(or $(N),50) --work $(DATA)/bench-crash --out $(OUT)/crash

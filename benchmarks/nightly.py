@@ -127,6 +127,8 @@ def complete_year(
     from pipeline.catalog import region as region_of
     from pipeline.sources.sample import SampleSource
 
+    if not (data / region / "2022" / "model").exists():
+        night(region, data, workers, budget, log)  # download, cube, training: set-up, not timed
     clear_products(data / region / "2022")
     again = night(region, data, workers, budget, log)
     quiet = night(region, data, workers, budget, log)
