@@ -44,14 +44,11 @@ def replacing(path: Path, *, keep_same: bool = False) -> Iterator[Path]:
         os.replace(tmp, path)
 
 
-def write_text(path: Path, text: str) -> bool:
-    """Write `text` to `path` atomically unless it already holds exactly that; True if written."""
-    if path.is_file() and path.read_bytes() == text.encode():
-        return False
+def write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically, leaving the file untouched if it holds exactly that."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with replacing(path) as tmp:
+    with replacing(path, keep_same=True) as tmp:
         tmp.write_text(text)
-    return True
 
 
 def swap_dir(part: Path, out: Path) -> None:
