@@ -79,7 +79,14 @@ def _row(name: str, m: dict[str, Any], full: float | None) -> str:
 def clear_products(folder: Path) -> None:
     """Remove the fill (finished tiles of a stopped one included) and the export, so the next
     run makes them from nothing."""
-    for name in ("filled.zarr", "filled.zarr.part", "fill.parts", "fill.json", "export"):
+    for name in (
+        "filled.zarr",
+        "filled.zarr.part",
+        "fill.parts",
+        "fill.json",
+        "prior.zarr",
+        "export",
+    ):
         made = folder / name
         shutil.rmtree(made) if made.is_dir() else made.unlink(missing_ok=True)
 

@@ -111,7 +111,9 @@ def bench_region(
             stale = {
                 "download": [folder / "raw", data / "sample-archive" / name / "2022"],
                 "cube": [folder / "cube.zarr", folder / "cube.json"],
-                "impute": [folder / "filled.zarr", folder / "fill.json", folder / "fill.parts"],
+                "impute": [
+                    folder / n for n in ("filled.zarr", "fill.json", "fill.parts", "prior.zarr")
+                ],
             }
             for p in stale.get(stage, []):
                 shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)

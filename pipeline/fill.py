@@ -37,6 +37,7 @@ from pipeline.errors import FillError
 from pipeline.files import part_of, replacing, swap_dir
 from pipeline.fill_inputs import PRIOR
 from pipeline.fill_model import Model, Settings, ensure_model
+from pipeline.fill_prior import ensure_prior
 from pipeline.fill_scores import score_table, truth_score
 from pipeline.fill_tasks import (
     FILLED,
@@ -51,14 +52,15 @@ from pipeline.progress import Ticker
 from pipeline.provenance import code_version, peak_rss_mb
 from pipeline.refill import cube_blocks, cube_days
 from pipeline.refill import plan as refill_plan
-from pipeline.stores import grow_time
+from pipeline.stores import grow_time, link_copy
 from pipeline.tile import Window, cube_fingerprint, fingerprint, land_mask
 from pipeline.tile import read as read_tiles
 from pipeline.train import load
 
 log = logging.getLogger("pipeline")
 
-FILL_FORMAT = 4  # 3: each tile filled whole (no tile of a tile); 4: the prior of the region
+FILL_FORMAT = 5  # 3: each tile filled whole (no tile of a tile); 4: the prior of the region;
+# 5: the prior read from the region's store (`fill_prior`)
 CHUNKS = (32, 36, 36)
 
 
@@ -123,6 +125,13 @@ def run(
     imp = load(ckpt, "cpu")  # a damaged checkpoint fails here, in one line, not on every worker
     uses_prior = imp.config.model.prior_covariate is not None and PRIOR in ckpt.features.dynamic
     refill = refill_plan(previous, out, cube, reuse_key, imp, uses_prior)
+    arch, prior_start = imp.config.model, time.perf_counter()
+    prior = (
+        ensure_prior(folder, cube, arch.prior_spread, arch.prior_memory, runner, progress)
+        if uses_prior
+        else None
+    )
+    prior_s = time.perf_counter() - prior_start
     land = land_mask(cube)
     part, parts = part_of(out), folder / "fill.parts"
     _resume_or_start(part, parts, key, cube, land, start_from=out if refill else None)
@@ -150,6 +159,7 @@ def run(
         baselines=s.baselines,
         scored=frozenset() if refill else frozenset(range(0, len(windows), step)[: s.score_tiles]),
         changed=refill.changed if refill else (), rewrite=refill.rewrite if refill else (),
+        prior=str(prior or ""),
     )  # fmt: skip
     units = list(enumerate(windows))
     ticker = Ticker(progress, "fill", len(units), "tiles")
@@ -230,6 +240,7 @@ def run(
         "truth": _truth_score(folder, region, year),
         "seconds": {
             "train": round(train_s, 1),
+            "prior": round(prior_s, 1),
             "infer": round(infer_s, 1),
             "baselines": round(sum(x["baseline_s"] for x in summaries if not x["reused"]), 1),
             "total": round(time.perf_counter() - start + before, 1),
@@ -308,7 +319,7 @@ def _resume_or_start(
     shutil.rmtree(part, ignore_errors=True)
     shutil.rmtree(parts, ignore_errors=True)
     if start_from is not None:
-        shutil.copytree(start_from, part)
+        link_copy(start_from, part)
         grow_time(part, cube.sizes["time"])  # the year in progress may have grown
     else:
         _template(cube, land).to_zarr(

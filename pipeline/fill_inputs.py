@@ -100,20 +100,21 @@ def window_arrays(cube: xr.Dataset, features: Features, w: Window) -> Arrays:
     return Arrays(values, cov, np.stack(static, axis=-1), times)
 
 
-def window_prior(cube: xr.Dataset, w: Window, spread: float, memory: float) -> np.ndarray:
+def window_prior(
+    cube: xr.Dataset, w: Window, spread: float, memory: float, days: slice | None = None
+) -> np.ndarray:
     """(T, h, w) the model's prior of window `w` (`stimpute.covariates.prior_field` of the 9 km
     product), computed over the window grown by the reach of the prior's Gaussian, so that it
-    equals the prior of the whole region: neighbouring tiles agree where they overlap, and the
-    fill has no step at tile edges."""
+    equals the prior of the whole region: neighbouring windows agree where they overlap, and
+    the fill has no step at tile edges. `days`: only those steps (T', h, w)."""
 
     margin = math.ceil(3 * spread)
     height, width = cube.sizes["y"], cube.sizes["x"]
     r0, c0 = max(0, w.row - margin), max(0, w.col - margin)
     r1, c1 = min(height, w.row + w.height + margin), min(width, w.col + w.width + margin)
     coarse = cube[PRIOR].isel(y=slice(r0, r1), x=slice(c0, c1)).values
-    days = coarse.shape[0]
-    prior = prior_field(coarse.reshape(days, -1), (r1 - r0, c1 - c0), spread, memory)
-    prior = prior.reshape(days, r1 - r0, c1 - c0)
+    prior = prior_field(coarse.reshape(len(coarse), -1), (r1 - r0, c1 - c0), spread, memory, days)
+    prior = prior.reshape(len(prior), r1 - r0, c1 - c0)
     return prior[:, w.row - r0 : w.row - r0 + w.height, w.col - c0 : w.col - c0 + w.width]
 
 

@@ -31,15 +31,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.cube import open_cube
-from pipeline.fill_inputs import (
-    PRIOR,
-    TARGET,
-    Features,
-    Holdout,
-    window_arrays,
-    window_holdout,
-    window_prior,
-)
+from pipeline.fill_inputs import TARGET, Features, Holdout, window_arrays, window_holdout
 from pipeline.stitch import blend_weights
 from pipeline.tile import Window, land_mask
 
@@ -70,6 +62,18 @@ class FillJob:
     scored: frozenset[int] = field(default_factory=frozenset)
     changed: tuple[int, ...] = ()  # a refill: the days whose inputs changed (else a full fill)
     rewrite: tuple[int, ...] = ()  # a refill: the days it writes (the rest stay as they were)
+    prior: str = ""  # the region's prior (`fill_prior`) when the model reads one
+
+
+def day_runs(days: Iterable[int]) -> list[tuple[int, int]]:
+    """Step indices as (first, last) runs of consecutive steps: [(34, 77)] rather than 44."""
+    runs: list[list[int]] = []
+    for d in days:
+        if runs and runs[-1][1] == d - 1:
+            runs[-1][1] = d
+        else:
+            runs.append([d, d])
+    return [(a, b) for a, b in runs]
 
 
 def day_mask(days: tuple[int, ...], n_time: int) -> np.ndarray:
@@ -125,6 +129,8 @@ def predict_tile(job: FillJob, unit: tuple[int, Window]) -> dict[str, Any]:
     if path.exists():
         with np.load(path) as z:
             return _summary(k, z, reused=True)
+    import zarr
+
     import stimpute
 
     imp = imputer(job.checkpoint, job.checkpoint_sha256, job.device, job.threads, job.tile_side)
@@ -133,11 +139,8 @@ def predict_tile(job: FillJob, unit: tuple[int, Window]) -> dict[str, Any]:
     land = land_mask(cube, w)
     hide = window_holdout(arr, w, *job.origin, job.holdout) & land[None]
     visible = np.where(hide | ~land[None], np.nan, arr.values).astype(np.float32)
-    model = imp.config.model
     prior = (  # the region's prior at this tile, the same where tiles overlap
-        window_prior(cube, w, model.prior_spread, model.prior_memory)
-        if model.prior_covariate is not None and PRIOR in job.features.dynamic
-        else None
+        np.asarray(zarr.open_array(job.prior, mode="r")[:, w.rows, w.cols]) if job.prior else None
     )
     t0 = time.perf_counter()
     changed = day_mask(job.changed, len(arr.times)) if job.changed else None
@@ -257,15 +260,17 @@ def blend_square(
         "flag": np.where(seen, OBSERVED, np.where(fill, FILLED, NO_DATA)).astype(np.uint8),
     }  # fmt: skip
     group = zarr.open_group(job.store, mode="r+")
+    runs = [(0, n_time)]
     if job.changed:  # a refill: the store is the earlier product; only `rewrite` days change
-        keep = ~day_mask(job.rewrite, n_time)[:, None, None]
-        for name in OUTPUTS:
-            earlier: Any = group[name]
-            out[name] = np.where(keep, earlier[:, sq.rows, sq.cols], out[name])
-        seen, fill = out["flag"] == OBSERVED, out["flag"] == FILLED
+        runs = [(a, b + 1) for a, b in day_runs(job.rewrite)]
+        rewrite = day_mask(job.rewrite, n_time)[:, None, None]
+        earlier: Any = group["flag"]
+        flag = np.where(rewrite, out["flag"], earlier[:, sq.rows, sq.cols])
+        seen, fill = flag == OBSERVED, flag == FILLED  # what the square holds, kept days included
     for name in OUTPUTS:
         array: Any = group[name]
-        array[:, sq.rows, sq.cols] = out[name]
+        for a, b in runs:  # the days written: all, or a refill's own
+            array[a:b, sq.rows, sq.cols] = out[name][a:b]
     # the model's answer at this square's check values (scored against the truth by the driver)
     gt = np.arange(n_time)[:, None, None]
     gr = (job.origin[0] + sq.row + np.arange(sq.height))[None, :, None]

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from pipeline.fill_tasks import day_runs
+
 
 @dataclass(frozen=True)
 class Refill:
@@ -47,19 +49,8 @@ class Refill:
             "days_changed": len(self.changed),
             "days_rewritten": len(self.rewrite),
             "days_kept": n_time - len(self.rewrite),
-            "rewritten": _runs(self.rewrite),
+            "rewritten": [list(r) for r in day_runs(self.rewrite)],
         }
-
-
-def _runs(days: tuple[int, ...]) -> list[list[int]]:
-    """Step indices as [first, last] runs: [[34, 77]] rather than 44 numbers."""
-    runs: list[list[int]] = []
-    for d in days:
-        if runs and runs[-1][1] == d - 1:
-            runs[-1][1] = d
-        else:
-            runs.append([d, d])
-    return runs
 
 
 def cube_blocks(cube: xr.Dataset) -> list[str]:

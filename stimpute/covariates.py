@@ -33,7 +33,11 @@ def with_gap_fill(covariates: Array) -> Array:
 
 
 def prior_field(
-    coarse: np.ndarray, grid: tuple[int, int] | None, spread: float, memory: float
+    coarse: np.ndarray,
+    grid: tuple[int, int] | None,
+    spread: float,
+    memory: float,
+    days: slice | None = None,
 ) -> np.ndarray:
     """(T, N) a coarse field with gaps (NaN) -> a gap-free prior, smooth in space and time.
 
@@ -41,22 +45,32 @@ def prior_field(
     own days, so filling each node in time alone leaves a step at every column edge (on the
     twin the step across a 9 km edge is 22 x the step inside a cell). The prior is instead a
     normalized convolution of what was seen: a Gaussian of `spread` pixels in space (grids) and
-    weights exp(-|days| / `memory`) in time, divided by the same convolution of the seen mask.
-    Where the day was seen it is mostly the day's field (a short memory keeps it so); across a swath
-    edge it fades smoothly to the neighbouring days'. Beyond 30 days of nothing it falls back
-    to each node's fill in time, then to the mean."""
+    weights exp(-|days| / `memory`) over `PRIOR_REACH` days either side in time, divided by the
+    same convolution of the seen mask. Where the day was seen it is mostly the day's field (a
+    short memory keeps it so); across a swath edge it fades smoothly to the neighbouring days'.
+    Where nothing was seen within the reach it falls back to each node's fill in time over the
+    whole record, then to the mean of everything seen.
+
+    `days`: only these steps of the prior, (T', N), each equal to the whole record's: the
+    convolution reads the reach either side of them, the fallbacks the whole record. So a prior
+    kept from an earlier night is brought up to date by recomputing the days a change reaches."""
     x = np.asarray(coarse, np.float64)
-    seen = np.isfinite(x)
-    value, mask = np.where(seen, x, 0.0), seen.astype(np.float64)
+    lo, hi, _ = (days or slice(None)).indices(len(x))
+    a, b = max(0, lo - PRIOR_REACH), min(len(x), hi + PRIOR_REACH)
+    seen = np.isfinite(x[a:b])
+    value, mask = np.where(seen, x[a:b], 0.0), seen.astype(np.float64)
     if grid is not None and spread > 0:
         value, mask = _blur(value, grid, spread), _blur(mask, grid, spread)
     if memory > 0:
         value, mask = _in_time(value, memory), _in_time(mask, memory)
+    value, mask = value[lo - a : hi - a], mask[lo - a : hi - a]
     prior = np.where(mask > 1e-30, value / np.maximum(mask, 1e-300), np.nan)
-    filled, _ = fill_in_time(x)
-    prior = np.where(np.isfinite(prior), prior, filled)
-    rest = np.nanmean(prior) if np.isfinite(prior).any() else 0.0
-    return np.where(np.isfinite(prior), prior, rest).astype(np.float32)
+    if not np.isfinite(prior).all():
+        filled, _ = fill_in_time(x)
+        prior = np.where(np.isfinite(prior), prior, filled[lo:hi])
+        rest = np.nanmean(x) if np.isfinite(x).any() else 0.0
+        prior = np.where(np.isfinite(prior), prior, rest)
+    return prior.astype(np.float32)
 
 
 PRIOR_REACH = 30  # days either side a prior's value draws on: a change reaches this far

@@ -5,7 +5,7 @@ import pytest
 import xarray as xr
 
 from pipeline.refill import changed_days
-from pipeline.stores import grow_time, time_length
+from pipeline.stores import grow_time, link_copy, time_length
 
 
 def test_a_store_grows_along_time_keeping_its_values(tmp_path):
@@ -46,3 +46,29 @@ def test_changed_days_are_those_whose_keys_differ_grown_by_the_reach_and_the_new
     assert np.flatnonzero(earlier).tolist() == list(range(35, 46))
     earlier, new = changed_days(old, [*old, "k80", "k81"], 30)  # the year in progress grew
     assert not earlier.any() and np.flatnonzero(new).tolist() == [80, 81]
+
+
+def test_a_linked_copy_shares_the_files_and_a_write_into_it_never_reaches_the_original(tmp_path):
+    import zarr
+
+    values = np.random.default_rng(1).random((6, 3, 4)).astype(np.float32)
+    times = np.arange(np.datetime64("2022-01-01"), np.datetime64("2022-01-07"))
+    ds = xr.Dataset({"soil_moisture": (("time", "y", "x"), values)}, coords={"time": times})
+    src, dst = tmp_path / "filled.zarr", tmp_path / "filled.zarr.part"
+    ds.to_zarr(
+        src, zarr_format=2, consolidated=True,
+        encoding={"time": {"units": "days since 1970-01-01", "dtype": "int32"},
+                  "soil_moisture": {"chunks": (2, 3, 4)}},
+    )  # fmt: skip
+    before = {p: p.read_bytes() for p in src.rglob("*") if p.is_file()}
+    link_copy(src, dst)
+    chunk = src / "soil_moisture" / "0.0.0"
+    assert chunk.stat().st_ino == (dst / "soil_moisture" / "0.0.0").stat().st_ino  # no copy
+    grow_time(dst, 8)  # what a refill does to its copy: grow it, write days, old and new
+    array = zarr.open_array(str(dst / "soil_moisture"), mode="r+")
+    array[0:2] = -1.0
+    array[6:8] = 0.5
+    assert {p: p.read_bytes() for p in src.rglob("*") if p.is_file()} == before
+    with xr.open_zarr(src) as original, xr.open_zarr(dst) as copy:
+        np.testing.assert_array_equal(original["soil_moisture"].values, values)
+        assert copy.sizes["time"] == 8 and (copy["soil_moisture"].values[0] == -1.0).all()

@@ -87,3 +87,17 @@ def test_a_prior_given_by_the_caller_is_used_as_given(small_twin):
     assert abs(float(np.mean(shifted[gaps] - own[gaps])) - 0.05) < 0.01  # the answer moves with it
     with pytest.raises(stimpute.errors.ShapeError, match="`prior` must be finite and shaped"):
         imp.impute(*args, times=tw.day_of_year, prior=same[:, :3])
+
+
+def test_some_days_of_the_prior_are_those_days_of_the_whole_records_prior():
+    rng = np.random.default_rng(1)
+    days, h, w = 120, 12, 14
+    coarse = 0.25 + 0.05 * rng.standard_normal((days, h * w))
+    coarse[rng.random(coarse.shape) < 0.7] = np.nan
+    coarse[:, :3] = np.nan  # never seen: the mean of what was seen
+    coarse[10:100, 3:40] = np.nan  # 90 days unseen: the fallback reads the whole record
+    whole = prior_field(coarse, (h, w), 1.0, 0.6)
+    for lo, hi in ((0, 10), (40, 75), (100, 120), (119, 120)):
+        part = prior_field(coarse, (h, w), 1.0, 0.6, days=slice(lo, hi))
+        np.testing.assert_allclose(part, whole[lo:hi], atol=1e-7)
+    assert np.allclose(whole[:, :3], np.nanmean(coarse))
