@@ -10,9 +10,10 @@ land, `soil_moisture_uncertainty` (the model's standard error; 0 where observed)
 (0 no data, 1 observed, 2 filled). Observed values are copied bit for bit from the cube; pixels
 outside the boundary or on permanent water stay no-data.
 
-The work is two maps of tasks (`fill_tasks`) on a `cluster.Runner`: the model on each tile, then
-the blend of each square of whole output chunks. This module orchestrates them: the model,
-the resumable scratch (`fill.parts/`), the record (`fill.json`) and its held-out table. When
+The work is maps of tasks on a `cluster.Runner`: the region's 9 km prior by squares, brought up
+to date in `prior.zarr` (`fill_prior`), then the model on each tile and the blend of each square
+of whole output chunks (`fill_tasks`). This module orchestrates them: the model, the resumable
+scratch (`fill.parts/`), the record (`fill.json`) and its held-out table. When
 only some days of the cube changed since the last fill, the run is a refill (`refill.plan`):
 the time windows of those days are run again and the rest of the product is kept.
 """

@@ -108,21 +108,23 @@ def ensure_prior(
     )
     job = PriorJob(str(folder / "cube.zarr"), str(store / "prior"), spread, memory, (first, end),
                    runner.threads)  # fmt: skip
-    units = squares(shape, SQUARE)
+    units = list(enumerate(squares(shape, SQUARE)))
     ticker = Ticker(progress, "prior", len(units), "squares")
-    for _ in runner.map(prior_square, units, job, what="prior square"):
+    for _ in runner.map(prior_square, units, job, what="prior square", gpu=False):
         ticker.advance()
     group.attrs["day_keys"] = keys if known else []
     return store / "prior"
 
 
-def prior_square(job: PriorJob, sq: Window) -> int:
-    """Compute and write the prior of one square on the job's days; return the square's pixels."""
+def prior_square(job: PriorJob, unit: tuple[int, Window]) -> int:
+    """Compute and write the prior of one square on the job's days (a CPU task: two small
+    convolutions); return the square's pixels."""
     import torch
     import zarr
 
     if job.threads:
         torch.set_num_threads(job.threads)
+    sq = unit[1]
     cube = open_cube(Path(job.cube), dask=False)
     first, end = job.days
     prior = window_prior(cube, sq, job.spread, job.memory, slice(first, end))
