@@ -28,9 +28,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import xarray as xr
-
 from pipeline.catalog import product
 from pipeline.cluster import Runner
 from pipeline.cube import open_cube
@@ -40,10 +37,8 @@ from pipeline.fill_inputs import PRIOR
 from pipeline.fill_model import Model, Settings, ensure_model
 from pipeline.fill_prior import ensure_prior
 from pipeline.fill_scores import score_table, truth_score
+from pipeline.fill_store import SQUARE, resume_or_start
 from pipeline.fill_tasks import (
-    FILLED,
-    NO_DATA,
-    OBSERVED,
     FillJob,
     blend_square,
     predict_tile,
@@ -53,7 +48,6 @@ from pipeline.progress import Ticker
 from pipeline.provenance import code_version, peak_rss_mb
 from pipeline.refill import cube_blocks, cube_days
 from pipeline.refill import plan as refill_plan
-from pipeline.stores import grow_time, link_copy
 from pipeline.tile import Window, cube_fingerprint, fingerprint, land_mask
 from pipeline.tile import read as read_tiles
 from pipeline.train import load
@@ -61,29 +55,9 @@ from pipeline.train import load
 log = logging.getLogger("pipeline")
 
 FILL_FORMAT = 5  # 3: each tile filled whole (no tile of a tile); 4: the prior of the region;
+
+
 # 5: the prior read from the region's store (`fill_prior`)
-CHUNKS = (32, 36, 36)
-
-
-def _template(cube: xr.Dataset, land: np.ndarray) -> xr.Dataset:
-    import dask.array as da
-
-    shape = (cube.sizes["time"], cube.sizes["y"], cube.sizes["x"])
-    dims = ("time", "y", "x")
-    cf = {"grid_mapping": "spatial_ref"}
-    nan = da.full(shape, np.nan, dtype=np.float32, chunks=CHUNKS)
-    return xr.Dataset(
-        {
-            "soil_moisture": (dims, nan, {**cf, "units": "m3 m-3", "standard_name": "volume_fraction_of_condensed_water_in_soil", "long_name": "surface soil moisture, gap-filled (observed where flag = 1)", "valid_min": 0.0, "valid_max": 1.0}),
-            "soil_moisture_uncertainty": (dims, nan, {**cf, "units": "m3 m-3", "long_name": "standard error of the filled value (0 where observed)"}),
-            "flag": (dims, da.zeros(shape, dtype=np.uint8, chunks=CHUNKS), {**cf, "long_name": "how each value was obtained", "flag_values": np.array([NO_DATA, OBSERVED, FILLED], np.uint8), "flag_meanings": "no_data observed filled"}),
-            "land": (("y", "x"), land.astype(np.uint8), {**cf, "long_name": "1 on land inside the region (filled), 0 no-data", "flag_values": np.array([0, 1], np.uint8), "flag_meanings": "no_data land"}),
-        },
-        coords={"spatial_ref": cube["spatial_ref"], "time": cube["time"], "y": cube["y"], "x": cube["x"]},
-        attrs={"Conventions": "CF-1.8", **{k: v for k, v in cube.attrs.items() if k in ("ease_row0", "ease_col0")}},
-    )  # fmt: skip
-
-
 def run(
     folder: Path,
     region: str,
@@ -135,7 +109,7 @@ def run(
     prior_s = time.perf_counter() - prior_start
     land = land_mask(cube)
     part, parts = part_of(out), folder / "fill.parts"
-    _resume_or_start(part, parts, key, cube, land, start_from=out if refill else None)
+    resume_or_start(part, parts, key, cube, land, start_from=out if refill else None)
     if refill and refill.only_new_days:
         log.info(
             "fill: %d new day(s) since the last fill: running their time windows and writing "
@@ -276,9 +250,6 @@ def _truth_score(folder: Path, region: str, year: int) -> dict[str, Any] | None:
     return score
 
 
-SQUARE = 4 * CHUNKS[1]  # side of a blend square: 4 x 4 output chunks
-
-
 def _meets(w: Window, sq: Window) -> bool:
     return (
         w.row < sq.row + sq.height
@@ -300,35 +271,3 @@ def _metrics_from(previous: dict[str, Any]) -> str:
     if said and said != "this run":
         return str(said)
     return f"the full fill of code {previous.get('code_version')}"
-
-
-def _resume_or_start(
-    part: Path,
-    parts: Path,
-    key: str,
-    cube: xr.Dataset,
-    land: np.ndarray,
-    start_from: Path | None = None,
-) -> None:
-    """Keep a half-done fill of the same key (store and finished units); else start afresh, from
-    an empty store or (a refill) a copy of the earlier product `start_from`."""
-    stamp = parts / "fingerprint"
-    if part.exists() and stamp.exists() and stamp.read_text() == key:
-        log.info("fill: resuming: %d tiles and %d squares already done",
-                 len(list(parts.glob("tile-*.npz"))), len(list(parts.glob("square-*.json"))))  # fmt: skip
-        return
-    shutil.rmtree(part, ignore_errors=True)
-    shutil.rmtree(parts, ignore_errors=True)
-    if start_from is not None:
-        link_copy(start_from, part)
-        grow_time(part, cube.sizes["time"])  # the year in progress may have grown
-    else:
-        _template(cube, land).to_zarr(
-            part,
-            compute=False,
-            zarr_format=2,
-            consolidated=True,
-            encoding={"time": {"units": "days since 1970-01-01", "dtype": "int32"}},
-        )
-    parts.mkdir(parents=True)
-    stamp.write_text(key)
