@@ -77,12 +77,28 @@ PRIOR_REACH = 30  # days either side a prior's value draws on: a change reaches 
 
 
 def _in_time(a: np.ndarray, memory: float, reach: int = PRIOR_REACH) -> np.ndarray:
-    """(T, N) -> each node's series convolved with exp(-|days| / memory) over +-`reach` days."""
-    days = torch.arange(-reach, reach + 1, dtype=torch.float64)
-    k = torch.exp(-days.abs() / memory)
-    series = torch.from_numpy(np.ascontiguousarray(a.T)).unsqueeze(1)  # (N, 1, T)
-    out = torch.nn.functional.conv1d(series, k.view(1, 1, -1), padding=reach)
-    return out.squeeze(1).T.numpy()
+    """(T, N) -> each node's series convolved with exp(-|days| / memory) over +-`reach` days.
+
+    Two recursive passes, forward and backward, each adding the day it reaches and dropping the
+    day that leaves the reach: a few operations per node and day rather than 2 x reach + 1 (the
+    convolution this replaced; equal to 1e-12). A count of the nonzero days in reach makes a sum
+    with none exactly 0, as the convolution's is, rather than the rounding left by the drops."""
+    x = np.asarray(a, np.float64)
+    decay = float(np.exp(-1.0 / memory))
+    tail = decay ** (reach + 1)
+    out = -x  # the day itself is in both passes
+    for order in (range(len(x)), range(len(x) - 1, -1, -1)):
+        acc, live = np.zeros(x.shape[1:]), np.zeros(x.shape[1:], np.int64)
+        for k, t in enumerate(order):
+            acc = x[t] + decay * acc
+            live += x[t] != 0
+            if k > reach:  # the day `reach + 1` behind leaves
+                gone = x[order[k - reach - 1]]
+                acc -= tail * gone
+                live -= gone != 0
+            acc = np.where(live > 0, acc, 0.0)
+            out[t] += acc
+    return out
 
 
 def _blur(a: np.ndarray, grid: tuple[int, int], sigma: float) -> np.ndarray:

@@ -100,4 +100,20 @@ def test_some_days_of_the_prior_are_those_days_of_the_whole_records_prior():
     for lo, hi in ((0, 10), (40, 75), (100, 120), (119, 120)):
         part = prior_field(coarse, (h, w), 1.0, 0.6, days=slice(lo, hi))
         np.testing.assert_allclose(part, whole[lo:hi], atol=1e-7)
-    assert np.allclose(whole[:, :3], np.nanmean(coarse))
+    points = prior_field(coarse, None, 0.0, 0.6)  # no neighbours: the never-seen hold the mean
+    assert np.allclose(points[:, :3], np.nanmean(coarse))
+
+
+def test_the_priors_weights_in_time_reach_thirty_days_and_no_further():
+    from stimpute.covariates import PRIOR_REACH, _in_time
+
+    rng = np.random.default_rng(2)
+    days, nodes, memory = 100, 7, 4.0
+    x = rng.random((days, nodes)) * (rng.random((days, nodes)) < 0.5)
+    kernel = np.exp(-np.abs(np.arange(-PRIOR_REACH, PRIOR_REACH + 1)) / memory)
+    direct = np.stack([np.convolve(x[:, n], kernel, mode="same") for n in range(nodes)], axis=1)
+    np.testing.assert_allclose(_in_time(x, memory), direct, rtol=1e-12, atol=1e-15)
+    one = np.zeros((days, 1))
+    one[50] = 1.0
+    reached = np.flatnonzero(_in_time(one, memory)[:, 0] > 1e-30)
+    assert (reached.min(), reached.max()) == (50 - PRIOR_REACH, 50 + PRIOR_REACH)
