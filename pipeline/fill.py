@@ -54,10 +54,11 @@ from pipeline.train import load
 
 log = logging.getLogger("pipeline")
 
-FILL_FORMAT = 5  # 3: each tile filled whole (no tile of a tile); 4: the prior of the region;
+# 3: each tile filled whole (no tile of a tile); 4: the prior of the region; 5: the prior read
+# from the region's store (`fill_prior`)
+FILL_FORMAT = 5
 
 
-# 5: the prior read from the region's store (`fill_prior`)
 def run(
     folder: Path,
     region: str,

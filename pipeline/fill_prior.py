@@ -117,8 +117,8 @@ def ensure_prior(
 
 
 def prior_square(job: PriorJob, unit: tuple[int, Window]) -> int:
-    """Compute and write the prior of one square on the job's days (a CPU task: two small
-    convolutions); return the square's pixels."""
+    """Compute and write the prior of one square on the job's days (a CPU task: a smoothing in
+    space and one in time); return the square's pixels."""
     import torch
     import zarr
 
