@@ -140,8 +140,8 @@ def _made(store: Path, shape: tuple[int, int]) -> dict[str, Any] | None:
 
     try:
         group = zarr.open_group(str(store), mode="r")
-        attrs = dict(group.attrs)
-        ok = "prior" in group and tuple(attrs.get("shape", ())) == shape
+        attrs: dict[str, Any] = dict(group.attrs)
+        ok = "prior" in group and tuple(attrs.get("shape") or ()) == shape
     except Exception:  # noqa: BLE001 - any damage means: build it afresh
         return None
     return attrs if ok else None
