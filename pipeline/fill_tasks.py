@@ -32,6 +32,7 @@ import numpy as np
 
 from pipeline.cube import open_cube
 from pipeline.fill_inputs import TARGET, Features, Holdout, window_arrays, window_holdout
+from pipeline.refill import day_mask, day_runs
 from pipeline.stitch import blend_weights
 from pipeline.tile import Window, land_mask
 
@@ -63,24 +64,6 @@ class FillJob:
     changed: tuple[int, ...] = ()  # a refill: the days whose inputs changed (else a full fill)
     rewrite: tuple[int, ...] = ()  # a refill: the days it writes (the rest stay as they were)
     prior: str = ""  # the region's prior (`fill_prior`) when the model reads one
-
-
-def day_runs(days: Iterable[int]) -> list[tuple[int, int]]:
-    """Step indices as (first, last) runs of consecutive steps: [(34, 77)] rather than 44."""
-    runs: list[list[int]] = []
-    for d in days:
-        if runs and runs[-1][1] == d - 1:
-            runs[-1][1] = d
-        else:
-            runs.append([d, d])
-    return [(a, b) for a, b in runs]
-
-
-def day_mask(days: tuple[int, ...], n_time: int) -> np.ndarray:
-    """(n_time,) bool, True on the step indices `days`."""
-    out = np.zeros(n_time, bool)
-    out[list(days)] = True
-    return out
 
 
 @lru_cache(maxsize=2)

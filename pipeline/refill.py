@@ -19,14 +19,13 @@ pixel's offset over the whole record, moves little).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
-
-from pipeline.fill_tasks import day_runs
 
 
 @dataclass(frozen=True)
@@ -51,6 +50,24 @@ class Refill:
             "days_kept": n_time - len(self.rewrite),
             "rewritten": [list(r) for r in day_runs(self.rewrite)],
         }
+
+
+def day_runs(days: Iterable[int]) -> list[tuple[int, int]]:
+    """Step indices as (first, last) runs of consecutive steps: [(34, 77)] rather than 44."""
+    runs: list[list[int]] = []
+    for d in days:
+        if runs and runs[-1][1] == d - 1:
+            runs[-1][1] = d
+        else:
+            runs.append([d, d])
+    return [(a, b) for a, b in runs]
+
+
+def day_mask(days: tuple[int, ...], n_time: int) -> np.ndarray:
+    """(n_time,) bool, True on the step indices `days`."""
+    out = np.zeros(n_time, bool)
+    out[list(days)] = True
+    return out
 
 
 def cube_blocks(cube: xr.Dataset) -> list[str]:
