@@ -30,7 +30,7 @@ import rasterio
 import xarray as xr
 
 REGION, YEAR = "txson", "2022"
-LEFTOVERS = ("*.part", "*.old", "fill.parts", "*.tmp")
+LEFTOVERS = ("*.part", "*.partial", "*.old", "fill.parts", "*.tmp")
 
 
 def _command(data: Path, *extra: str) -> list[str]:

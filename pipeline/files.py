@@ -69,10 +69,17 @@ def clean_leftovers(folder: Path) -> list[str]:
     it only while holding the run lock. Half-written files (`*.part`, `*.part.npz`) are removed.
     A `<store>.old` beside its store is removed; one without its store (a crash between the two
     renames of swap_dir) is put back. Half-built stores (`<store>.part/`) are kept: their stages
-    resume from them. Returns what was done, for the log."""
+    resume from them, less the half-written chunks (`*.partial`) zarr leaves when killed mid-write.
+    Returns what was done, for the log."""
     done: list[str] = []
     for top, dirs, files in os.walk(folder):
         here = Path(top)
+        if here.name.endswith((".zarr", ".zarr.part")):
+            halves = _remove_half_written_chunks(here)
+            if halves:
+                done.append(f"removed {halves} half-written chunk(s) in {here.relative_to(folder)}")
+            dirs[:] = []
+            continue
         for name in files:
             if name.endswith((".part", ".part.npz")):
                 (here / name).unlink(missing_ok=True)
@@ -85,6 +92,17 @@ def clean_leftovers(folder: Path) -> list[str]:
             else:
                 old.rename(store)
                 done.append(f"restored {store.relative_to(folder)}")
-        # never walk into a store's chunks: a state's cube holds 100,000 files
-        dirs[:] = [d for d in dirs if not d.endswith((".zarr", ".zarr.part", ".old"))]
+        dirs[:] = [d for d in dirs if not d.endswith(".old")]
     return done
+
+
+def _remove_half_written_chunks(store: Path) -> int:
+    """Remove the temporary files zarr writes each chunk to before renaming it into place. Only
+    names are listed and nothing is opened, so this stays cheap on a state's store."""
+    removed = 0
+    for top, _dirs, files in os.walk(store):
+        for name in files:
+            if name.endswith(".partial"):
+                Path(top, name).unlink(missing_ok=True)
+                removed += 1
+    return removed

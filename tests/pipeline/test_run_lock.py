@@ -104,9 +104,14 @@ def test_leftovers_of_a_crash_are_put_right_when_the_next_run_starts(tmp_path):
     (year / "fill.parts/tile-3.part.npz").write_bytes(b"half")
     (year / "cube.zarr.old/.zgroup").write_text("{}")
     (year / "filled.zarr.part/.zgroup").write_text("{}")
+    for store in ("filled.zarr.part", "prior.zarr"):  # zarr writes a chunk beside it, then renames
+        (year / store / "sm").mkdir(parents=True)
+        (year / store / "sm/0.0").write_bytes(b"whole")
+        (year / store / "sm/1.0.5f3a9c.partial").write_bytes(b"half")
     with one_run(tmp_path, "txson", "2022"):
         pass
     assert not [p for p in year.rglob("*.part*") if p.is_file()]
     assert not (year / "filled.zarr.old").exists() and (year / "filled.zarr").exists()
     assert (year / "cube.zarr/.zgroup").exists() and not (year / "cube.zarr.old").exists()
     assert (year / "filled.zarr.part/.zgroup").exists()  # a half-built store resumes
+    assert (year / "filled.zarr.part/sm/0.0").exists() and (year / "prior.zarr/sm/0.0").exists()
