@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pipeline.errors import ClusterError, PipelineError
@@ -87,6 +88,7 @@ class Runner:
     ) -> Iterator[Any]:
         """fn(*args, item) for each item; `gpu` (default: the runner's) asks for a GPU slot."""
         if self.client is None:
+            tune_allocator()
             for item in items:
                 try:
                     result = fn(*args, item)
@@ -99,7 +101,8 @@ class Runner:
         from distributed import as_completed
 
         futures = self.client.map(
-            fn,
+            _task,
+            [fn] * len(items),
             *[[a] * len(items) for a in args],
             items,
             pure=False,
@@ -121,6 +124,32 @@ class Runner:
         if self.client is None:
             return {"local": fn()}
         return dict(self.client.run(fn))
+
+
+def _task(fn: Callable[..., Any], *args: Any) -> Any:
+    """A task as a worker runs it: the allocator set up for torch first (once per process)."""
+    tune_allocator()
+    return fn(*args)
+
+
+@lru_cache(maxsize=1)
+def tune_allocator() -> bool:
+    """Let glibc's malloc keep large freed blocks for reuse; True when it could.
+
+    Dask starts its workers with MALLOC_TRIM_THRESHOLD_ set, and glibc then fixes its mmap
+    threshold at 128 KB: every temporary tensor above that is mapped afresh and its pages
+    faulted in, and torch's CPU inference runs far slower than in a plain process (measured in
+    benchmarks/README.md). The mmap threshold raised to glibc's own ceiling (32 MB) and the trim
+    threshold to 128 MB undo that, in workers the tool started and in ones it did not. A no-op
+    where the C library is not glibc."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the C library this process runs on
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
+    return bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, 128 << 20))
 
 
 def _failed(what: str, item: Any, exc: BaseException) -> PipelineError:
