@@ -12,9 +12,9 @@ run the same in this process or on any dask worker that can read the data folder
 A unit whose file is already there is not computed again: a fill killed half-way resumes.
 Workers load the checkpoint once each, from its path (`imputer`), never from a pickled model.
 
-A refill (`FillJob.changed`: some days of the cube changed since the last fill) runs only the
-model's time windows that hold a changed day, and each square keeps the earlier product on the
-days those windows do not alone cover (`FillJob.rewrite`).
+A refill (`FillJob.changed`: some days of the cube changed since the last fill) asks the model
+for the days it rewrites alone (`FillJob.rewrite`): only the time windows holding one run, and
+each square keeps the earlier product on every other day.
 """
 
 from __future__ import annotations
@@ -126,10 +126,8 @@ def predict_tile(job: FillJob, unit: tuple[int, Window]) -> dict[str, Any]:
         np.asarray(zarr.open_array(job.prior, mode="r")[:, w.rows, w.cols]) if job.prior else None
     )
     t0 = time.perf_counter()
-    changed = day_mask(job.changed, len(arr.times)) if job.changed else None
-    res = imp.impute(
-        visible, arr.covariates, arr.static, times=arr.times, prior=prior, changed=changed
-    )
+    steps = day_mask(job.rewrite, len(arr.times)) if job.changed else None  # a refill's days
+    res = imp.impute(visible, arr.covariates, arr.static, times=arr.times, prior=prior, steps=steps)
     infer_s = time.perf_counter() - t0
     t, r, c = np.nonzero(hide)
     saved: dict[str, Any] = {

@@ -161,14 +161,14 @@ class Imputer:
         *,
         times: Any = None,
         prior: Any = None,
-        changed: Any = None,
+        steps: Any = None,
     ) -> ImputeResult:
         """Fill the gaps of `values`; observed values are returned bit-identical.
 
-        `changed` (T,) bool, neural models only: a partial re-run after those steps changed
-        (new days, a reissued scene). Only the time windows holding a changed step run, and only
-        the steps they alone cover are filled (`refill_steps`); the other gaps are NaN, to be
-        kept from the earlier run."""
+        `steps` (T,) bool, neural models only: fill the gaps of those steps alone, as a full
+        run fills them (a re-run after new days or a reissued scene: `refill_steps` says which
+        steps a change reaches). Only the time windows holding one of them run, the network's
+        last layer works on those steps alone, and every other gap is NaN."""
         if not self.fitted:
             raise NotFittedError("call fit() before impute(), or load a saved imputer")
         batch = prepare(
@@ -180,10 +180,10 @@ class Imputer:
                 f"impute() fills one array at a time; got a list of {batch.layout.panels}"
             )
         start = time.perf_counter()
-        if changed is None:
+        if steps is None:
             mean, std = self.method.predict(batch)
         else:
-            mean, std = self._neural().predict(batch, np.asarray(changed, bool))
+            mean, std = self._neural().predict(batch, np.asarray(steps, bool))
         seconds = time.perf_counter() - start
         observed = batch.observed
         filled = np.array(mean, dtype=np.float32)  # a copy: the method's arrays stay untouched
@@ -194,14 +194,15 @@ class Imputer:
         return ImputeResult(layout.to_user(filled), layout.to_user(std), seconds)
 
     def refill_steps(self, n_time: int, changed: Any) -> np.ndarray:
-        """(n_time,) bool: the steps `impute(..., changed=changed)` fills (every changed step
-        among them); where it is False the earlier run's values stand."""
-        return self._neural().refill(n_time, np.asarray(changed, bool))[1]
+        """(n_time,) bool: the steps to fill again (`impute(..., steps=...)`) after the steps in
+        `changed` changed: those that only time windows holding a change cover, where a partial
+        run equals a full one; elsewhere the earlier run's values stand."""
+        return self._neural().refill_steps(n_time, np.asarray(changed, bool))
 
     def _neural(self) -> TransformerMethod:
         """The neural method, for a partial re-run; a baseline re-runs whole."""
         if not isinstance(self.method, TransformerMethod):
-            raise ConfigError(f"{self.model_name} re-runs whole: changed= is for the neural models")
+            raise ConfigError(f"{self.model_name} re-runs whole: steps= is for the neural models")
         return self.method
 
     def save(self, path: str | Path) -> Path:

@@ -40,14 +40,12 @@ def time_windows(
     return found, edge if len(found) > 1 else 0
 
 
-def refill_plan(
-    plan: tuple[list[int], int], window: int, changed: np.ndarray
-) -> tuple[tuple[list[int], int], np.ndarray]:
-    """What a partial re-run recomputes after the steps marked in `changed` (T,) changed: the
-    windows of `plan` that hold a changed step (with the plan's taper edge, so each weighs as in
-    a full run), and the steps those windows alone cover (T,) bool: there the blend of the kept
-    windows is exactly the full run's, and every changed step is among them."""
-    starts, edge = plan
+def refill_steps(plan: tuple[list[int], int], window: int, changed: np.ndarray) -> np.ndarray:
+    """(T,) bool: the steps a partial re-run fills after the steps marked in `changed` (T,)
+    changed: those that only windows of `plan` holding a changed step cover. There a run of
+    those windows alone blends exactly as the full run does; every changed step is among them
+    unless a window without a change covers it too."""
+    starts, _ = plan
     kept = [s for s in starts if changed[s : s + window].any()]
     alone = np.zeros(len(changed), bool)
     for s in kept:
@@ -55,7 +53,7 @@ def refill_plan(
     for s in starts:
         if s not in kept:
             alone[s : s + window] = False
-    return (kept, edge), alone
+    return alone
 
 
 def spatial_tiles(
@@ -91,9 +89,12 @@ def predict(
     batch_size: int,
     device: torch.device,
     forward: Callable[..., Any] | None = None,
+    wanted: np.ndarray | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean, scale) in scaled units, (T, N) tensors on the device, averaged over every window
     that covers a value. `time_plan`: (window starts, taper edge), from `time_windows`.
+    `wanted` (T,) bool: only these steps are needed; the windows holding one run, each answers
+    at its wanted steps alone (equal to the full run there), and every other step is NaN.
 
     `forward` replaces `model` for the forward pass (a torch.compile'd copy); batches are then
     padded to `batch_size` so one compiled shape serves the whole run.
@@ -103,6 +104,13 @@ def predict(
     n_time, n_node = data.values.shape
     time_starts, edge = time_plan
     time_w = taper(window, edge=edge)
+    want = None
+    if wanted is not None:
+        time_starts = [t0 for t0 in time_starts if wanted[t0 : t0 + window].any()]
+        want = torch.from_numpy(np.asarray(wanted, bool)).to(device)
+        if not time_starts:
+            nan = torch.full((n_time, n_node), float("nan"), device=device)
+            return nan, nan.clone()
     tiles, space_w, grid = spatial_tiles(data.grid, n_node, tile, tile_overlap)
     weight = torch.from_numpy(time_w[:, None] * space_w[None, :]).float().to(device)  # (L, n)
     n_tiles = 1 if tiles is None else len(tiles)
@@ -120,19 +128,25 @@ def predict(
         k, t0, keep = work[i : i + batch_size].unbind(1)
         nodes = None if tile_nodes is None else tile_nodes[k]
         kw = data.inputs(t0, window, nodes, grid)
+        at = None  # the window positions answered: all, or those wanted in any of the batch
+        if want is not None:
+            at = torch.nonzero(want[t0[:, None] + steps].any(0)).squeeze(1)
         with autocast(device):
-            mean, log_scale = run(grid=grid, all_layers=False, **kw)[-1]
-        out = torch.stack([mean.float(), log_scale.float().exp()])  # (2, B, L, n)
-        t = (t0[:, None] + steps)[:, :, None]  # (B, L, 1)
+            mean, log_scale = run(grid=grid, all_layers=False, steps=at, **kw)[-1]
+        out = torch.stack([mean.float(), log_scale.float().exp()])  # (2, B, L or S, n)
+        pos = steps if at is None else at
+        t = (t0[:, None] + pos)[:, :, None]  # (B, L or S, 1)
         n = (
             torch.arange(n_node, device=device)[None, None, :]
             if nodes is None
             else nodes[:, None, :]
         )
-        w = weight * keep[:, None, None]
+        w = weight[pos] * keep[:, None, None]
         t, n, w = torch.broadcast_tensors(t, n, w)
         for c in range(2):
             total[c].index_put_((t, n), out[c] * w, accumulate=True)
         weights.index_put_((t, n), w, accumulate=True)
     result = total / weights
+    if want is not None:  # a batch answers the steps any of its windows wants: keep the wanted
+        result[:, ~want] = float("nan")
     return result[0], result[1]

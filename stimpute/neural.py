@@ -14,7 +14,7 @@ from stimpute.baselines.base import Method
 from stimpute.config import RETIRED, NeuralConfig
 from stimpute.covariates import PER_CHANNEL, prior_field
 from stimpute.errors import CheckpointError, ConfigError, NotFittedError, ShapeError, WindowError
-from stimpute.inference import predict, refill_plan, time_windows
+from stimpute.inference import predict, refill_steps, time_windows
 from stimpute.layout import Batch
 from stimpute.models import PSAN, PSANConfig, STTransformer, STTransformerConfig
 from stimpute.tensors import OnDevice, Scaled, Scaler
@@ -189,20 +189,20 @@ class TransformerMethod(Method):
             self.std_scale,
         )
 
-    def refill(self, n_time: int, changed: np.ndarray) -> tuple[tuple[list[int], int], np.ndarray]:
-        """(windows, steps) of a partial re-run after the steps in `changed` changed
-        (`inference.refill_plan` on this model's plan)."""
+    def refill_steps(self, n_time: int, changed: np.ndarray) -> np.ndarray:
+        """The steps a partial re-run fills after the steps in `changed` changed
+        (`inference.refill_steps` on this model's plan)."""
         if changed.shape != (n_time,):
             raise ShapeError(
                 f"changed has shape {changed.shape}; give one flag per step ({n_time},)"
             )
-        return refill_plan(self.window_plan(n_time), self.window, changed.astype(bool))
+        return refill_steps(self.window_plan(n_time), self.window, changed.astype(bool))
 
     def predict(
-        self, batch: Batch, changed: np.ndarray | None = None
+        self, batch: Batch, steps: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(mean, std) (T, N); with `changed`, only the windows that hold a changed step are run
-        and only the steps they alone cover are returned (NaN elsewhere)."""
+        """(mean, std) (T, N); with `steps` (T,) bool, only the windows that hold one of those
+        steps run, and only those steps are returned (NaN elsewhere), equal to a full run's."""
         model, scaler = self._fitted()
         cfg = model.cfg
         n_cov = 0 if batch.covariates is None else batch.covariates.shape[-1]
@@ -221,22 +221,22 @@ class TransformerMethod(Method):
         batch, prior = self._departure(batch)
         data = OnDevice.from_batch(batch, scaler, self.device)
         n_time = data.values.shape[0]
-        plan, keep = self.window_plan(n_time), None
-        if changed is not None:
-            plan, keep = self.refill(n_time, changed)
-            if not plan[0]:
-                nan = np.full((n_time, batch.layout.n_node), np.nan, np.float32)
-                return nan, nan.copy()
+        if steps is not None and np.shape(steps) != (n_time,):
+            raise ShapeError(
+                f"steps has shape {np.shape(steps)}; give one flag per step ({n_time},)"
+            )
         mean_s, scale_s = predict(
             model,
             data,
             window=self.window,
-            time_plan=plan,
+            time_plan=self.window_plan(n_time),
             tile=self.config.infer.infer_tile,
             tile_overlap=self.config.infer.tile_overlap,
             batch_size=self.infer_batch,
             device=self.device,
-            forward=self._compiled_forward(model),
+            # a compiled forward has one shape; the steps of a partial run vary
+            forward=self._compiled_forward(model) if steps is None else None,
+            wanted=None if steps is None else np.asarray(steps, bool),
         )
         # back to physical units on the device; a Laplace scale b has standard deviation sqrt(2) b.
         # Imputer.impute puts the observed values (and std 0) back in, for every method alike.
@@ -245,8 +245,6 @@ class TransformerMethod(Method):
         mean_np, std_np = mean.cpu().numpy(), std.cpu().numpy()
         if prior is not None:
             mean_np = mean_np + prior
-        if keep is not None:
-            mean_np[~keep], std_np[~keep] = np.nan, np.nan
         return mean_np, std_np
 
     def _compiled_forward(self, model: Any) -> Any:

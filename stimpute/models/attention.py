@@ -16,27 +16,37 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-        """x: (..., S, D); bias: additive, broadcastable to (..., heads, S, S).
+    def forward(
+        self,
+        x: torch.Tensor,
+        bias: torch.Tensor | None = None,
+        queries: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """x: (..., S, D) -> (..., S, D); bias: additive, broadcastable to (..., heads, S, S).
+        `queries` (Q,) positions along S: only those attend (to all S), giving (..., Q, D).
 
         Without a bias the batch is flattened to 4-D so the fused (flash) kernels run on CPU
         and GPU; with a bias (short windows) a plain softmax is cheaper than the masked path.
         """
         *lead, seq, dim = x.shape
         hd = dim // self.heads
-        q, k, v = (  # (M, heads, S, hd) each
-            t.reshape(-1, seq, self.heads, hd).transpose(1, 2)
-            for t in self.qkv(x.reshape(-1, seq, dim)).chunk(3, dim=-1)
-        )
+        flat = x.reshape(-1, seq, dim)
+        if queries is None:
+            q, k, v = self.qkv(flat).chunk(3, dim=-1)
+        else:  # project only the queries that are asked for
+            w, b = self.qkv.weight, self.qkv.bias
+            q = F.linear(flat[:, queries], w[:dim], b[:dim])
+            k, v = F.linear(flat, w[dim:], b[dim:]).chunk(2, dim=-1)
+        q, k, v = (t.reshape(len(flat), -1, self.heads, hd).transpose(1, 2) for t in (q, k, v))
         if bias is None:
             y = F.scaled_dot_product_attention(q, k, v)
-        else:
-            m = q.shape[0]
-            shape5 = (-1, *bias.shape[-4:-3], self.heads, seq, hd) if bias.dim() == 4 else None
-            if shape5 is not None:  # (B, nW, heads, S, hd) so the bias broadcasts over B
-                q, k, v = (t.reshape(shape5) for t in (q, k, v))
-            scores = (q @ k.transpose(-1, -2)) * hd**-0.5 + bias.to(q.dtype)
-            y = (scores.softmax(dim=-1) @ v).reshape(m, self.heads, seq, hd)
+            return self.out(y.transpose(1, 2).reshape(*lead, q.shape[2], dim))
+        m = q.shape[0]
+        shape5 = (-1, *bias.shape[-4:-3], self.heads, seq, hd) if bias.dim() == 4 else None
+        if shape5 is not None:  # (B, nW, heads, S, hd) so the bias broadcasts over B
+            q, k, v = (t.reshape(shape5) for t in (q, k, v))
+        scores = (q @ k.transpose(-1, -2)) * hd**-0.5 + bias.to(q.dtype)
+        y = (scores.softmax(dim=-1) @ v).reshape(m, self.heads, seq, hd)
         return self.out(y.transpose(1, 2).reshape(*lead, seq, dim))
 
 

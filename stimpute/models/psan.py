@@ -193,7 +193,9 @@ class PSAN(nn.Module):
         coords: torch.Tensor | None = None,
         context: torch.Tensor | None = None,
         all_layers: bool = True,
+        steps: torch.Tensor | None = None,
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """As `STTransformer.forward`; with `steps`, every step is computed and those returned."""
         if values.ndim != 3 or visible.shape != values.shape:
             raise ShapeError(
                 f"values/visible must both be [batch, time, node]; got {tuple(values.shape)}"
@@ -210,4 +212,6 @@ class PSAN(nn.Module):
             if all_layers or i == last:
                 out = head(x, context)
                 outs.append((out[..., 0], out[..., 1]))
+        if steps is not None:
+            outs = [(mean[:, steps], log_scale[:, steps]) for mean, log_scale in outs]
         return outs

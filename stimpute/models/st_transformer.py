@@ -50,10 +50,16 @@ class STLayer(nn.Module):
         )
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor, grid: tuple[int, int] | None) -> torch.Tensor:
-        batch, length, nodes, dim = x.shape
+    def forward(
+        self, x: torch.Tensor, grid: tuple[int, int] | None, steps: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """x: (B, L, N, D) -> (B, L, N, D); with `steps` (S,) positions in L, the layer's output
+        at those steps only, (B, S, N, D): they still attend to every step."""
         h = self.norm_t(x).transpose(1, 2)  # (B, N, L, D)
-        x = x + self.drop(self.temporal(h).transpose(1, 2))
+        if steps is not None:
+            x = x[:, steps]
+        x = x + self.drop(self.temporal(h, queries=steps).transpose(1, 2))
+        batch, length, nodes, dim = x.shape
         h = self.norm_s(x).reshape(batch * length, nodes, dim)
         h = self.window(h, grid) if grid is not None else self.full(h)
         x = x + self.drop(h.reshape(batch, length, nodes, dim))
@@ -118,8 +124,12 @@ class STTransformer(nn.Module):
         coords: torch.Tensor | None = None,
         context: torch.Tensor | None = None,
         all_layers: bool = True,
+        steps: torch.Tensor | None = None,
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """values, visible: [batch, time, node]; covariates [batch, time, node, C]."""
+        """values, visible: [batch, time, node]; covariates [batch, time, node, C].
+
+        `steps` (S,) positions in time, with `all_layers=False`: the answer at those steps only,
+        (B, S, N); the last layer then works on them alone (a refill that wants one new day)."""
         if values.ndim != 3 or visible.shape != values.shape:
             raise ShapeError(
                 f"values/visible must both be [batch, time, node]; got {tuple(values.shape)}"
@@ -138,8 +148,14 @@ class STTransformer(nn.Module):
         )
         outs = []
         last = len(self.blocks) - 1
+        if steps is not None and all_layers:
+            raise ShapeError("steps= gives the last layer's answer only: pass all_layers=False")
         for i, (block, head) in enumerate(zip(self.blocks, self.readouts, strict=True)):
-            x = block(x, grid)
+            if i == last and steps is not None:
+                x = block(x, grid, steps)
+                context = None if context is None else context[:, steps]
+            else:
+                x = block(x, grid)
             if all_layers or i == last:
                 out = head(x, context)
                 outs.append((out[..., 0], out[..., 1]))

@@ -67,9 +67,7 @@ def test_the_year_in_progress_fills_through_the_newest_day_and_grows(tmp_path, m
     # project (it names the newest day), the tile index (each tile's observed share) and the
     # report; every other file, the earlier days' items included, keeps its bytes and its time
     moved = {
-        str(p.relative_to(folder / "export"))
-        for p, t in files.items()
-        if p.stat().st_mtime_ns != t
+        str(p.relative_to(folder / "export")) for p, t in files.items() if p.stat().st_mtime_ns != t
     }
     assert moved == {
         "txson_2022.nc", "txson_2022.qgs", "tiles.gpkg", "export.json", "stac/catalog.json",
