@@ -102,6 +102,7 @@ def year_in_progress(
         data / "in-progress",
         [first.isoformat(), (first + timedelta(days=1)).isoformat()],
     )
+    shutil.rmtree(root, ignore_errors=True)  # a replay starts from nothing: time runs forward
     night(region, root, workers, budget, log, nights[0])  # download, cube, train: set-up
     clear_products(root / region / "2022")
     again = night(region, root, workers, budget, log, nights[0])
