@@ -33,14 +33,8 @@ from pipeline.catalog import load_products
 from pipeline.catalog import region as find_region
 from pipeline.cluster import Runner
 from pipeline.errors import ExportError
-from pipeline.export_formats import (
-    VARIABLES,
-    day_bands,
-    write_cog,
-    write_netcdf,
-    write_stac,
-    write_vectors,
-)
+from pipeline.export_formats import VARIABLES, day_bands, write_cog, write_stac, write_vectors
+from pipeline.export_netcdf import can_update, update_netcdf, write_netcdf
 from pipeline.files import replacing
 from pipeline.fill_tasks import FILLED, NO_DATA, OBSERVED
 from pipeline.progress import Ticker
@@ -50,7 +44,7 @@ from pipeline.qml import soil_moisture_style
 from pipeline.sources.base import sha256
 from pipeline.tile import fingerprint
 
-EXPORT_FORMAT = 2
+EXPORT_FORMAT = 3  # 3: the NetCDF's time is unlimited (a night appends to it)
 SPAN_BYTES = 256 * 2**20  # of the filled store a COG task holds at once
 NATIVE_CRS = "EPSG:6933"
 BYTES_PER_PIXEL_DAY = 9  # soil moisture and uncertainty (float32) and the flag (uint8)
@@ -109,6 +103,7 @@ class ExportJob:
     transform: Any  # affine transform of the native grid
     crs: str | None  # None: the native EASE-Grid 2.0
     attrs: tuple[tuple[str, str], ...]
+    netcdf_days: tuple[int, ...] | None = None  # steps to write into the NetCDF (None: whole)
 
 
 def cog_digest(bands: Any, tags: dict[str, str], crs: str | None) -> str:
@@ -143,13 +138,17 @@ def export_span(job: ExportJob, span: tuple[int, int]) -> dict[str, Any]:
 
 
 def export_part(job: ExportJob, part: tuple[str, int, int]) -> dict[str, Any]:
-    """One task: ("netcdf", 0, 0) writes the year's NetCDF (streamed, see write_netcdf); a span
-    ("days <first>", t0, t1) its days' files (export_span)."""
+    """One task: ("netcdf", 0, 0) writes the year's NetCDF (streamed, see write_netcdf) or
+    updates its `netcdf_days` (update_netcdf); a span ("days <first>", t0, t1) its days' files
+    (export_span)."""
     name, t0, t1 = part
     if name != "netcdf":
         return export_span(job, (t0, t1))
+    path, attrs = Path(job.netcdf), dict(job.attrs)
     with xr.open_zarr(job.filled, consolidated=True, chunks=None) as filled:
-        return {"written": [str(write_netcdf(filled, Path(job.netcdf), dict(job.attrs)))]}
+        if job.netcdf_days is None:
+            return {"written": [str(write_netcdf(filled, path, attrs))]}
+        return {"written": [str(update_netcdf(filled, path, attrs, job.netcdf_days))]}
 
 
 def _qgis_project(out: Path, region: str, year: int, netcdf: Path, tiles: Path) -> list[str]:
@@ -225,6 +224,7 @@ def run(
         styles=frozenset(t for t, (_, tif) in enumerate(tifs) if damaged(tif.with_suffix(".qml"))),
         transform=filled.rio.write_crs(filled["spatial_ref"].attrs["crs_wkt"]).rio.transform(),
         crs=crs, attrs=tuple(provenance(fill_record).items()),
+        netcdf_days=_refilled_days(fill_record, previous, len(days), netcdf, damaged),
     )  # fmt: skip
     pixels = filled.sizes["y"] * filled.sizes["x"]
     # the variable's own time chunks: Dataset.chunks refuses a store whose variables differ
@@ -253,8 +253,12 @@ def run(
         return previous | {"written": 0}
     record = {
         "fingerprint": key,
+        "fill": fill_record["fingerprint"],  # the fill these files hold
         "crs": crs or NATIVE_CRS,
         "netcdf": netcdf.name,
+        "netcdf_days_written": (
+            None if netcdf.name not in written else len(job.netcdf_days or days)
+        ),
         "cogs": len(tifs),
         "stac": str(catalog.relative_to(out)),
         "written": len(written),
@@ -272,6 +276,27 @@ def run(
     with replacing(record_path) as tmp:
         tmp.write_text(json.dumps(record, indent=1))
     return record
+
+
+def _refilled_days(
+    fill_record: dict[str, Any],
+    previous: dict[str, Any],
+    n_time: int,
+    netcdf: Path,
+    damaged: Any,
+) -> tuple[int, ...] | None:
+    """The steps to write into the NetCDF when the fill is a refill of the very fill the last
+    export wrote, and that export's file is intact and can grow: the refill's rewritten days
+    (days it adds are appended too); None (write it whole) otherwise."""
+    refill = fill_record.get("refill") or {}
+    if (
+        not refill.get("from")
+        or previous.get("fill") != refill["from"]
+        or damaged(netcdf)
+        or not can_update(netcdf, n_time)
+    ):
+        return None
+    return tuple(t for a, b in refill.get("rewritten", []) for t in range(a, b + 1))
 
 
 def _rel(path: Path, out: Path) -> str:

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xarray as xr
 
 from pipeline.catalog import Region
 from pipeline.errors import ExportError
 from pipeline.files import replacing, write_text
-from pipeline.fill_tasks import FILLED, NO_DATA, OBSERVED
+from pipeline.fill_tasks import NO_DATA
 
 NODATA = -9999.0
 BANDS = (
@@ -25,50 +24,6 @@ BANDS = (
     "flag (1 observed, 2 filled)",
 )
 VARIABLES = ("soil_moisture", "soil_moisture_uncertainty", "flag")
-
-
-def write_netcdf(
-    filled: xr.Dataset,
-    path: Path,
-    attrs: dict[str, str],
-    chunk: tuple[int, int, int] = (32, 144, 144),
-) -> Path:
-    """The year as CF-1.8 NetCDF, streamed: `chunk`-sized blocks (whole chunks of the filled
-    store) are read and written as the file's own chunks one at a time, so memory holds a few
-    chunks, not the year."""
-    import dask
-
-    ds = filled[list(VARIABLES)]
-    sizes = tuple(ds.sizes[d] for d in ("time", "y", "x"))
-    chunks = tuple(min(n, c) for n, c in zip(sizes, chunk, strict=True))
-    ds = ds.chunk(dict(zip(("time", "y", "x"), chunks, strict=True)))
-    ds.attrs = {
-        "Conventions": "CF-1.8",
-        "title": f"gap-filled daily surface soil moisture, {path.stem}",
-        **attrs,
-    }
-    ds["spatial_ref"].attrs["long_name"] = "EASE-Grid 2.0 global (EPSG:6933)"
-    # CF-1.8 has no unsigned types: the flag is a signed byte here (0, 1, 2 fit), its
-    # flag_values of the same type
-    ds["flag"] = ds["flag"].astype(np.int8)
-    ds["flag"].attrs["flag_values"] = np.array([NO_DATA, OBSERVED, FILLED], np.int8)
-    ds["time"].attrs.update(standard_name="time", long_name="time", axis="T")
-    for name in ("soil_moisture", "soil_moisture_uncertainty"):
-        dtype = ds[name].dtype
-        for key in ("valid_min", "valid_max"):  # of the variable's own type (CF 2.5.1)
-            if key in ds[name].attrs:
-                ds[name].attrs[key] = dtype.type(ds[name].attrs[key])
-    enc: dict[str, dict[str, Any]] = {
-        name: {"zlib": True, "complevel": 4, "chunksizes": chunks, "_FillValue": NODATA}
-        for name in ("soil_moisture", "soil_moisture_uncertainty")
-    }
-    enc["flag"] = {"zlib": True, "complevel": 4, "chunksizes": chunks, "_FillValue": None}
-    enc["time"] = {"units": "days since 1970-01-01", "dtype": "int32"}
-    enc["x"] = enc["y"] = {"_FillValue": None}  # coordinates carry no fill value (CF 2.5.1)
-    # synchronous: inside a dask worker the write must not hand its blocks back to the cluster
-    with replacing(path) as tmp, dask.config.set(scheduler="synchronous"):
-        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=enc)
-    return path
 
 
 def day_bands(block: dict[str, np.ndarray], t: int) -> np.ndarray:

@@ -188,7 +188,9 @@ def run(
             "model": ckpt.digest,
         },
         "days": cube.sizes["time"],
-        "refill": refill.summary(cube.sizes["time"]) if refill else None,
+        "refill": {**refill.summary(cube.sizes["time"]), "from": previous["fingerprint"]}
+        if refill
+        else None,
         "region": region,
         "year": year,
         "model": {

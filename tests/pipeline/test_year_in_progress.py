@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from pipeline import year as year_module
 from pipeline.__main__ import app
+from pipeline.export import provenance
+from pipeline.export_netcdf import write_netcdf
 
 runner = CliRunner()
 
@@ -63,6 +65,17 @@ def test_the_year_in_progress_fills_through_the_newest_day_and_grows(tmp_path, m
     ]
     export = json.loads((folder / "export" / "export.json").read_text())
     assert export["cogs_written"] == 2
+    # the NetCDF: the two days appended in place, and it reads as a whole rewrite would
+    assert export["netcdf_days_written"] == 2
+    (tmp_path / "whole").mkdir()
+    with xr.open_zarr(folder / "filled.zarr") as ds:
+        attrs = provenance(json.loads((folder / "fill.json").read_text()))
+        whole = write_netcdf(ds, tmp_path / "whole" / "txson_2022.nc", attrs)
+    with (
+        xr.open_dataset(folder / "export" / "txson_2022.nc") as got,
+        xr.open_dataset(whole) as want,
+    ):
+        xr.testing.assert_identical(got.load(), want.load())
     # what else moved: the NetCDF, the STAC catalog (the new days' items are new files), the
     # project (it names the newest day), the tile index (each tile's observed share) and the
     # report; every other file, the earlier days' items included, keeps its bytes and its time
