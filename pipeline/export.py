@@ -20,6 +20,7 @@ so a fill that changed a few days (a night's new days, a reissued scene) rewrite
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -34,7 +35,7 @@ from pipeline.catalog import region as find_region
 from pipeline.cluster import Runner
 from pipeline.errors import ExportError
 from pipeline.export_formats import VARIABLES, day_bands, write_cog, write_stac, write_vectors
-from pipeline.export_netcdf import can_update, update_netcdf, write_netcdf
+from pipeline.export_netcdf import days_to_update, update_netcdf, write_netcdf
 from pipeline.files import replacing
 from pipeline.fill_tasks import FILLED, NO_DATA, OBSERVED
 from pipeline.progress import Ticker
@@ -199,8 +200,10 @@ def run(
     current = previous.get("fingerprint") == key
     known: dict[str, Any] = previous.get("files", {})
 
+    @functools.cache
     def damaged(path: Path) -> bool:
-        """The file is gone or is not the bytes written."""
+        """The file is gone or is not the bytes written (as found when the run started: each
+        file is asked about before anything is written to it)."""
         return not path.exists() or not _intact(path, known.get(_rel(path, out)))
 
     def stale(path: Path) -> bool:
@@ -224,7 +227,9 @@ def run(
         styles=frozenset(t for t, (_, tif) in enumerate(tifs) if damaged(tif.with_suffix(".qml"))),
         transform=filled.rio.write_crs(filled["spatial_ref"].attrs["crs_wkt"]).rio.transform(),
         crs=crs, attrs=tuple(provenance(fill_record).items()),
-        netcdf_days=_refilled_days(fill_record, previous, len(days), netcdf, damaged),
+        netcdf_days=days_to_update(
+            fill_record, previous, len(days), netcdf, lambda p: not damaged(p)
+        ),
     )  # fmt: skip
     pixels = filled.sizes["y"] * filled.sizes["x"]
     # the variable's own time chunks: Dataset.chunks refuses a store whose variables differ
@@ -276,27 +281,6 @@ def run(
     with replacing(record_path) as tmp:
         tmp.write_text(json.dumps(record, indent=1))
     return record
-
-
-def _refilled_days(
-    fill_record: dict[str, Any],
-    previous: dict[str, Any],
-    n_time: int,
-    netcdf: Path,
-    damaged: Any,
-) -> tuple[int, ...] | None:
-    """The steps to write into the NetCDF when the fill is a refill of the very fill the last
-    export wrote, and that export's file is intact and can grow: the refill's rewritten days
-    (days it adds are appended too); None (write it whole) otherwise."""
-    refill = fill_record.get("refill") or {}
-    if (
-        not refill.get("from")
-        or previous.get("fill") != refill["from"]
-        or damaged(netcdf)
-        or not can_update(netcdf, n_time)
-    ):
-        return None
-    return tuple(t for a, b in refill.get("rewritten", []) for t in range(a, b + 1))
 
 
 def _rel(path: Path, out: Path) -> str:

@@ -5,7 +5,7 @@ state's year. Both write beside the target and rename when complete."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,28 @@ def can_update(path: Path, n_time: int) -> bool:
             return time is not None and time.isunlimited() and len(time) <= n_time
     except OSError:
         return False
+
+
+def days_to_update(
+    fill_record: dict[str, Any],
+    previous: dict[str, Any],
+    n_time: int,
+    path: Path,
+    intact: Callable[[Path], bool],
+) -> tuple[int, ...] | None:
+    """The steps a run writes into the NetCDF at `path`: when the fill is a refill of the very
+    fill the last export (`previous`, its record) wrote, and that file can grow and is intact
+    (`intact`: its bytes are the ones recorded), the refill's rewritten days (the days it adds
+    are appended as well); else None, the whole year."""
+    refill = fill_record.get("refill") or {}
+    if (
+        not refill.get("from")
+        or previous.get("fill") != refill["from"]
+        or not can_update(path, n_time)
+        or not intact(path)
+    ):
+        return None
+    return tuple(t for a, b in refill.get("rewritten", []) for t in range(a, b + 1))
 
 
 def update_netcdf(
