@@ -271,10 +271,7 @@ class FieldTwin:
         A day is computed `band_rows` rows at a time (a multiple of the coarse cell), so its
         temporaries follow the band, not the window; every value depends on its global row and
         column only, so the bands meet without a seam."""
-        if band_rows % COARSE or band_rows < COARSE:
-            raise ValueError(f"band_rows={band_rows}: give a positive multiple of {COARSE}")
-        fast = np.full(self.shape, 0.05)
-        slow = 0.3 * (self.porosity - self.residual)
+        fast, slow = self._start_state(band_rows)
         h, w = self.shape
         for t in range(self.n_days):
             doy = int(self.doy[t])
@@ -289,12 +286,46 @@ class FieldTwin:
             tracks = self.orbit.tracks_on(t, self.orbit.across(self.rows, self.cols))
             tracks = [k for k in tracks if uniform(self.seed, 20, t, k)[0] >= self.missed_pass]
             inside = {k: np.zeros(self.shape, bool) for k in tracks}
-            for r0 in range(0, h, band_rows):
-                b = slice(r0, min(h, r0 + band_rows))
+            for b in self._bands(band_rows):
                 self._band(t, doy, b, fast, slow, out, sm_9km, inside)
             passes = [Pass(k, m) for k, m in inside.items() if m.any()]
             yield Day(index=t, date=self.dates[t], sm_9km=sm_9km, passes=passes, **out)
             del out, sm_9km, inside, passes  # the caller holds the day; the next is made fresh
+
+    def truths(self, band_rows: int = 144) -> Iterator[np.ndarray]:
+        """Only the true soil moisture of each day, in order: the `truth` of `days()`, without
+        simulating what the satellites see (a score against the truth needs nothing else, and
+        the observations are most of a day's work)."""
+        fast, slow = self._start_state(band_rows)
+        for t in range(self.n_days):
+            truth = np.empty(self.shape, np.float32)
+            for b in self._bands(band_rows):
+                truth[b] = self._advance(t, int(self.doy[t]), b, fast, slow)[0]
+            yield truth
+
+    def _start_state(self, band_rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """The soil-water stores on the first day (fast, slow), after checking the band height."""
+        if band_rows % COARSE or band_rows < COARSE:
+            raise ValueError(f"band_rows={band_rows}: give a positive multiple of {COARSE}")
+        return np.full(self.shape, 0.05), 0.3 * (self.porosity - self.residual)
+
+    def _bands(self, band_rows: int) -> Iterator[slice]:
+        h = self.shape[0]
+        return (slice(r0, min(h, r0 + band_rows)) for r0 in range(0, h, band_rows))
+
+    def _advance(
+        self, t: int, doy: int, b: slice, fast: np.ndarray, slow: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Day `t` on the rows `b`: the weather, then the soil-water stores advanced in place.
+        Returns the band's truth, rain and maximum temperature."""
+        season = np.sin(2 * np.pi * (doy - 110) / 365.25)
+        tmax = 24 + 10 * season + self.anomaly[t] - 0.0065 * (self.elevation[b] - 350)
+        rain = self._rain(t, doy, self.rows[b])
+        fast[b], slow[b] = soil_water_step(
+            fast[b], slow[b], rain, tmax, self.porosity[b], self.residual[b], self.tau0[b],
+            self.runoff[b],
+        )  # fmt: skip
+        return self.residual[b] + fast[b] + slow[b], rain, tmax
 
     def _band(
         self,
@@ -311,14 +342,7 @@ class FieldTwin:
         writes the band's share of `out`, `sm_9km` and the passes' `inside` masks."""
         seed, rows = self.seed, self.rows[b]
         r, c = rows[:, None], self.cols[None, :]
-        season = np.sin(2 * np.pi * (doy - 110) / 365.25)
-        tmax = 24 + 10 * season + self.anomaly[t] - 0.0065 * (self.elevation[b] - 350)
-        rain = self._rain(t, doy, rows)
-        fast[b], slow[b] = soil_water_step(
-            fast[b], slow[b], rain, tmax, self.porosity[b], self.residual[b], self.tau0[b],
-            self.runoff[b],
-        )  # fmt: skip
-        truth = self.residual[b] + fast[b] + slow[b]
+        truth, rain, tmax = self._advance(t, doy, b, fast, slow)
         u = self.orbit.across(rows, self.cols)
         coverage = np.zeros(truth.shape, bool)
         for k, mask in inside.items():

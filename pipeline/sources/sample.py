@@ -279,8 +279,7 @@ def truth(region: Region, year: int) -> Iterator[np.ndarray]:
     tw = FieldTwin(
         g.row0, g.col0, g.height, g.width, seed=sample_seed(year), start=f"{year}-01-01", days=days
     )
-    for d in tw.days():
-        yield d.truth
+    yield from tw.truths()
 
 
 def write_static(folder: Path, grid: RegionGrid, year: int, static: dict[str, np.ndarray]) -> None:

@@ -60,3 +60,12 @@ def test_draws_are_keyed_not_sequential():
 def test_a_window_off_the_coarse_cells_is_refused():
     with pytest.raises(ValueError, match="col0=5: .*multiple of 9"):
         FieldTwin(0, 5, 36, 36, seed=0)
+
+
+def test_truths_alone_are_the_days_truths():
+    # the truth score walks the truth without simulating the observations: the same values
+    tw = FieldTwin(900, 900, 36, 45, seed=5, days=30)
+    alone = list(tw.truths(band_rows=18))
+    for d, t in zip(tw.days(band_rows=18), alone, strict=True):
+        assert np.array_equal(d.truth, t)
+    assert len(alone) == 30 and alone[0].dtype == np.float32
