@@ -98,6 +98,7 @@ def build(
     shutil.rmtree(part, ignore_errors=True)
     old_shape, old_keys = previous.get("shape") or [0], previous.get("blocks")
     # the same year again, or the year in progress grown by some days: rebuild changed blocks
+    # (a cube none of whose blocks still holds is written whole, its static fields with it)
     grows = old_shape[1:] == list(grid.shape) and 0 < old_shape[0] <= days
     if (
         not force
@@ -105,6 +106,7 @@ def build(
         and grows
         and isinstance(old_keys, list)
         and len(old_keys) <= len(keys)
+        and any(a == b for a, b in zip(old_keys, keys, strict=False))
     ):
         shutil.copytree(out, part)
         grow_time(part, days)
@@ -132,14 +134,15 @@ def build(
             del arrays, block
             give_back_memory()
             ticker.advance()
-    with xr.open_zarr(part) as ds:
-        n_obs = int(ds["observed"].sum())
+    per_day = _observed_per_day(part, previous, todo, starts)
+    n_obs = sum(per_day)
     kept = _retry_skipped(keys, reader.skipped, manifest, first)
     meta = {
         "region": region.name,
         "year": year,
         "shape": [days, *grid.shape],
         "observed_pixel_days": n_obs,
+        "observed_per_day": per_day,
         "missing_share": 1 - n_obs / (days * grid.height * grid.width),
         "rebuilt_blocks": len(todo),
         "dropped": dict(reader.dropped),  # counts of the blocks rebuilt in this run
@@ -155,6 +158,24 @@ def build(
     meta["seconds"] = time.perf_counter() - start
     meta["bytes"] = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     return meta
+
+
+def _observed_per_day(
+    store: Path, previous: dict[str, Any], rebuilt: list[int], starts: list[int]
+) -> list[int]:
+    """Observed pixels of each day, read back from what was written: the rebuilt blocks' days
+    from `store`, the others from the previous build's record (all from `store` when that has
+    none or the whole cube was rebuilt). The report picks its map's day from them."""
+    with xr.open_zarr(store) as ds:
+        days = ds.sizes["time"]
+        kept = previous.get("observed_per_day") or []
+        if len(rebuilt) == len(starts) or not kept:
+            return [int(n) for n in ds["observed"].sum(("y", "x")).values]
+        per_day = kept[:days] + [0] * max(0, days - len(kept))
+        for i in rebuilt:
+            b0, b1 = starts[i], min(days, starts[i] + TIME_CHUNK)
+            per_day[b0:b1] = ds["observed"].isel(time=slice(b0, b1)).sum(("y", "x")).values
+    return [int(n) for n in per_day]
 
 
 def open_cube(path: Path, *, dask: bool = True) -> xr.Dataset:

@@ -8,6 +8,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,14 @@ class BlockReader:
         self._bounds: dict[Path, tuple[int, int, int, int]] = {}
         self.skipped: list[str] = []
         self.daymet = _files_by_variable(raw, products.get("daymet"), manifest)
-        self.static = _static_fields(raw, products, manifest, self.grid, self.inside, self.dropped)
+        self._raw, self._manifest = raw, manifest
+
+    @cached_property
+    def static(self) -> dict[str, tuple[np.ndarray, dict]]:
+        """The static fields, read when a whole cube is written (a grown one keeps its own)."""
+        return _static_fields(
+            self._raw, self.products, self._manifest, self.grid, self.inside, self.dropped
+        )
 
     def band(self, rows: slice) -> RegionGrid:
         """The grid of region rows [rows.start, rows.stop), all columns."""

@@ -186,6 +186,10 @@ def test_unchanged_blocks_are_kept_and_only_changed_days_rebuilt(raw, tmp_path):
         region("txson"), YEAR, load_products(), raw=raw, out=tmp_path / "full.zarr", force=True
     )
     assert full["observed_pixel_days"] == changed["observed_pixel_days"]
+    # the per-day counts of a partial rebuild (read back for its block, kept for the others)
+    assert changed["observed_per_day"] == full["observed_per_day"]
+    assert changed["observed_per_day"][day] == 0 < first["observed_per_day"][day]
+    assert changed["observed_per_day"] == [int(n) for n in np.isfinite(after).sum((1, 2))]
     np.testing.assert_array_equal(
         xr.open_zarr(tmp_path / "full.zarr")["soil_moisture"].values, after
     )
