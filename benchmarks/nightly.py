@@ -85,6 +85,7 @@ def clear_products(folder: Path) -> None:
         "fill.parts",
         "fill.json",
         "prior.zarr",
+        "truth.npz",
         "export",
     ):
         made = folder / name

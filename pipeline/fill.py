@@ -36,7 +36,7 @@ from pipeline.files import part_of, replacing, swap_dir
 from pipeline.fill_inputs import PRIOR
 from pipeline.fill_model import Model, Settings, ensure_model
 from pipeline.fill_prior import ensure_prior
-from pipeline.fill_scores import score_table, truth_score
+from pipeline.fill_scores import score_table
 from pipeline.fill_store import SQUARE, resume_or_start
 from pipeline.fill_tasks import (
     FillJob,
@@ -44,6 +44,7 @@ from pipeline.fill_tasks import (
     predict_tile,
     squares,
 )
+from pipeline.fill_truth import truth_score
 from pipeline.progress import Ticker
 from pipeline.provenance import code_version, peak_rss_mb
 from pipeline.refill import cube_blocks, cube_days
@@ -175,6 +176,9 @@ def run(
     counts = {n: sum(x[n] for x in written) for n in ("observed", "filled", "no_data")}
     # squares without land were never written: all their values are no-data
     counts["no_data"] = int(land.size * cube.sizes["time"] - counts["observed"] - counts["filled"])
+    record_refill = (
+        {**refill.summary(cube.sizes["time"]), "from": previous["fingerprint"]} if refill else None
+    )
     record = {
         "fingerprint": key,
         "reuse_key": reuse_key,
@@ -188,9 +192,7 @@ def run(
             "model": ckpt.digest,
         },
         "days": cube.sizes["time"],
-        "refill": {**refill.summary(cube.sizes["time"]), "from": previous["fingerprint"]}
-        if refill
-        else None,
+        "refill": record_refill,
         "region": region,
         "year": year,
         "model": {
@@ -215,7 +217,7 @@ def run(
         if refill
         else score_table(summaries, written, job.scored, s.baselines),
         "metrics_from": _metrics_from(previous) if refill else "this run",
-        "truth": _truth_score(folder, region, year),
+        "truth": truth_score(folder, region, year, key, record_refill),
         "seconds": {
             "train": round(train_s, 1),
             "prior": round(prior_s, 1),
@@ -233,24 +235,6 @@ def run(
     with replacing(record_path) as tmp:
         tmp.write_text(json.dumps(record, indent=1, default=float))
     return record
-
-
-def _truth_score(folder: Path, region: str, year: int) -> dict[str, Any] | None:
-    """On the sample, every filled value against the twin's truth (None for real data, whose
-    truth nobody knows)."""
-    manifest = folder / "raw" / "manifest.json"
-    if not manifest.exists() or json.loads(manifest.read_text()).get("source") != "sample":
-        return None
-    from pipeline.catalog import region as find_region
-    from pipeline.sources.sample import truth
-
-    start = time.perf_counter()
-    score = truth_score(folder / "filled.zarr", truth(find_region(region), year))
-    log.info(
-        "fill: every filled value against the sample's truth: MAE %.4f over %d values (%.0fs)",
-        score["mae"], score["values"], time.perf_counter() - start,
-    )  # fmt: skip
-    return score
 
 
 def _meets(w: Window, sq: Window) -> bool:

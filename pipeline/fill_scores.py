@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -81,33 +79,3 @@ def score_table(
             }
         )
     return rows
-
-
-def truth_score(filled: Path, truths: Iterator[np.ndarray], days: int = 32) -> dict[str, Any]:
-    """Every filled value (flag 2) against the truth of its day, `days` days at a time: what the
-    product's gaps really hold, not only the held-out observations. `truths` yields each day's
-    (H, W) truth in order (the sample's twin knows it)."""
-    import xarray as xr
-
-    from pipeline.fill_tasks import FILLED
-
-    total = {"abs": 0.0, "sq": 0.0, "bias": 0.0, "n": 0}
-    with xr.open_zarr(filled, consolidated=True, chunks=None) as ds:
-        for t0 in range(0, ds.sizes["time"], days):
-            sel = ds.isel(time=slice(t0, t0 + days))
-            value, flag = sel["soil_moisture"].values, sel["flag"].values
-            for v, f in zip(value, flag, strict=True):
-                truth = next(truths)
-                gap = f == FILLED
-                err = v[gap].astype(np.float64) - truth[gap]
-                total["abs"] += float(np.abs(err).sum())
-                total["sq"] += float((err**2).sum())
-                total["bias"] += float(err.sum())
-                total["n"] += int(gap.sum())
-    n = max(1, total["n"])
-    return {
-        "values": total["n"],
-        "mae": round(total["abs"] / n, 5),
-        "rmse": round((total["sq"] / n) ** 0.5, 5),
-        "bias": round(total["bias"] / n, 5),
-    }

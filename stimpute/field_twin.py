@@ -149,6 +149,16 @@ class Day:
         return np.where(self.qc_flag == 0, self.retrieval, np.nan).astype(np.float32)
 
 
+@dataclass
+class SoilState:
+    """The twin's soil-water stores (fast, slow) before day `day`: where a walk over the days
+    resumes (the weather and the statics are functions of the seed and the day alone)."""
+
+    day: int
+    fast: np.ndarray
+    slow: np.ndarray
+
+
 class FieldTwin:
     """The twin on the window [row0, row0 + height) x [col0, col0 + width) of a global lattice.
 
@@ -292,22 +302,36 @@ class FieldTwin:
             yield Day(index=t, date=self.dates[t], sm_9km=sm_9km, passes=passes, **out)
             del out, sm_9km, inside, passes  # the caller holds the day; the next is made fresh
 
-    def truths(self, band_rows: int = 144) -> Iterator[np.ndarray]:
+    def truths(self, band_rows: int = 144, state: SoilState | None = None) -> Iterator[np.ndarray]:
         """Only the true soil moisture of each day, in order: the `truth` of `days()`, without
         simulating what the satellites see (a score against the truth needs nothing else, and
-        the observations are most of a day's work)."""
-        fast, slow = self._start_state(band_rows)
-        for t in range(self.n_days):
+        the observations are most of a day's work).
+
+        From `state` when given (a walk resumed where an earlier one stopped; it is advanced in
+        place, so after the walk it holds the stores for the next day), else from the first day.
+        """
+        state = state or self.first_state()
+        self._check_bands(band_rows)
+        for t in range(state.day, self.n_days):
             truth = np.empty(self.shape, np.float32)
             for b in self._bands(band_rows):
-                truth[b] = self._advance(t, int(self.doy[t]), b, fast, slow)[0]
+                truth[b] = self._advance(t, int(self.doy[t]), b, state.fast, state.slow)[0]
+            state.day = t + 1
             yield truth
 
+    def first_state(self) -> SoilState:
+        """The soil-water stores before the first day."""
+        return SoilState(0, np.full(self.shape, 0.05), 0.3 * (self.porosity - self.residual))
+
     def _start_state(self, band_rows: int) -> tuple[np.ndarray, np.ndarray]:
-        """The soil-water stores on the first day (fast, slow), after checking the band height."""
+        self._check_bands(band_rows)
+        first = self.first_state()
+        return first.fast, first.slow
+
+    @staticmethod
+    def _check_bands(band_rows: int) -> None:
         if band_rows % COARSE or band_rows < COARSE:
             raise ValueError(f"band_rows={band_rows}: give a positive multiple of {COARSE}")
-        return np.full(self.shape, 0.05), 0.3 * (self.porosity - self.residual)
 
     def _bands(self, band_rows: int) -> Iterator[slice]:
         h = self.shape[0]

@@ -42,7 +42,7 @@ from pipeline.sources.smap_files import l2_name, l3_name, tile_name, write_l2, w
 from pipeline.year import in_progress, sample_days, through
 
 if TYPE_CHECKING:
-    from stimpute.field_twin import Day, Orbit
+    from stimpute.field_twin import Day, FieldTwin, Orbit
 
 log = logging.getLogger("pipeline")
 
@@ -269,17 +269,21 @@ def write_archive(
         write_static(folder, wide, year, tw.static)
 
 
-def truth(region: Region, year: int) -> Iterator[np.ndarray]:
-    """The twin's true surface soil moisture of each day of the year on the region grid (what
-    the sample's retrievals measure with noise and bias), one day at a time."""
+def truth_twin(region: Region, year: int) -> FieldTwin:
+    """The twin the sample's year of `region` is made from (on the region grid): its `truths()`
+    are the true surface soil moisture the retrievals measure with noise and bias."""
     from stimpute.field_twin import FieldTwin
 
     g = region.grid
-    days = sample_days(year)
-    tw = FieldTwin(
-        g.row0, g.col0, g.height, g.width, seed=sample_seed(year), start=f"{year}-01-01", days=days
-    )
-    yield from tw.truths()
+    return FieldTwin(
+        g.row0, g.col0, g.height, g.width, seed=sample_seed(year), start=f"{year}-01-01",
+        days=sample_days(year),
+    )  # fmt: skip
+
+
+def truth(region: Region, year: int) -> Iterator[np.ndarray]:
+    """The twin's true surface soil moisture of each day of the year, one day at a time."""
+    yield from truth_twin(region, year).truths()
 
 
 def write_static(folder: Path, grid: RegionGrid, year: int, static: dict[str, np.ndarray]) -> None:

@@ -53,6 +53,12 @@ def test_a_reissued_scene_refills_its_windows_only_and_matches_the_full_fill(run
         for v in ("soil_moisture", "soil_moisture_uncertainty", "flag"):
             np.testing.assert_allclose(part[v].values, full[v].values, atol=1e-6)
     assert after["values"] == before["values"]
+    # the truth score: the rewritten days scored again (the twin walked from 1 January to
+    # reach them), the other days' sums kept from the full fill, the same figure
+    assert f"({refill['days_rewritten']} day(s) scored" in fill.output, fill.output
+    assert after["truth"]["values"] == before["truth"]["values"]
+    for k in ("mae", "rmse", "bias"):
+        assert abs(after["truth"][k] - before["truth"][k]) <= 2e-5, (after["truth"], before["truth"])
     res = runner.invoke(app, export)
     assert res.exit_code == 0, res.output
     assert json.loads((folder / "export" / "export.json").read_text())["cogs_written"] == 0

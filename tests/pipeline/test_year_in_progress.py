@@ -24,6 +24,18 @@ def _fill(data, today, monkeypatch):
     return runner.invoke(app, args)
 
 
+def _truth_from_the_first_day(folder):
+    """The sample's truth score of the product in `folder`, the whole year walked afresh."""
+    from pipeline.catalog import region
+    from pipeline.fill_truth import FilledDays, day_sum, score
+    from pipeline.sources.sample import truth
+
+    with xr.open_zarr(folder / "filled.zarr", chunks=None) as ds:
+        days = FilledDays(ds)
+        sums = [day_sum(*days.day(t), d) for t, d in enumerate(truth(region("txson"), 2022))]
+    return score(np.array(sums))
+
+
 def test_the_year_in_progress_fills_through_the_newest_day_and_grows(tmp_path, monkeypatch):
     res = _fill(tmp_path, date(2022, 3, 20), monkeypatch)  # granules three days behind
     assert res.exit_code == 0, res.output
@@ -57,6 +69,10 @@ def test_the_year_in_progress_fills_through_the_newest_day_and_grows(tmp_path, m
         assert ds.sizes["time"] == 78 and str(ds.time.values[-1])[:10] == "2022-03-19"
         np.testing.assert_array_equal(ds["soil_moisture"].values[:76], night1)  # kept as published
         assert np.isfinite(ds["soil_moisture"].values[76:]).mean() > 0.9
+    # the truth score walked the twin on from the night before and scored the two new days;
+    # its figure is the one a walk over the whole year gives
+    assert "(2 day(s) scored" in res.output
+    assert fill["truth"] == _truth_from_the_first_day(folder), fill["truth"]
     cogs = {p.name: p.stat().st_mtime_ns for p in cog_dir.glob("*.tif")}
     assert len(cogs) == 78
     assert sorted(n for n in cogs if stamps.get(n) != cogs[n]) == [

@@ -69,3 +69,16 @@ def test_truths_alone_are_the_days_truths():
     for d, t in zip(tw.days(band_rows=18), alone, strict=True):
         assert np.array_equal(d.truth, t)
     assert len(alone) == 30 and alone[0].dtype == np.float32
+
+
+def test_a_walk_over_the_truth_resumes_where_it_stopped():
+    tw = FieldTwin(900, 900, 36, 36, seed=5, days=20)
+    whole = list(tw.truths())
+    state = tw.first_state()
+    first = list(zip(range(12), tw.truths(state=state), strict=False))
+    assert state.day == 12
+    again = FieldTwin(900, 900, 36, 36, seed=5, days=20)  # another process, the state kept
+    rest = list(again.truths(state=state))
+    assert len(first) + len(rest) == 20 and state.day == 20
+    for a, b in zip(whole, [t for _, t in first] + rest, strict=True):
+        assert np.array_equal(a, b)
