@@ -58,7 +58,10 @@ def test_a_reissued_scene_refills_its_windows_only_and_matches_the_full_fill(run
     assert f"({refill['days_rewritten']} day(s) scored" in fill.output, fill.output
     assert after["truth"]["values"] == before["truth"]["values"]
     for k in ("mae", "rmse", "bias"):
-        assert abs(after["truth"][k] - before["truth"][k]) <= 2e-5, (after["truth"], before["truth"])
+        assert abs(after["truth"][k] - before["truth"][k]) <= 2e-5, (
+            after["truth"],
+            before["truth"],
+        )
     res = runner.invoke(app, export)
     assert res.exit_code == 0, res.output
     assert json.loads((folder / "export" / "export.json").read_text())["cogs_written"] == 0
