@@ -17,7 +17,6 @@ import logging
 import os
 import signal
 import sys
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,6 @@ from pipeline import train as train_stage
 from pipeline.catalog import region as find_region
 from pipeline.errors import PipelineError, SourceError, Terminated
 from pipeline.fill_inputs import Holdout
-from pipeline.fill_model import reuses_model
 from pipeline.run_lock import one_run
 from pipeline.stages import (
     cluster_settings,
@@ -315,18 +313,11 @@ def fill(
         if where.scheduler:  # a scheduler that does not answer stops the run before any work
             cluster.connect(where.scheduler, where.connect_timeout_s).close()
         with year_run(root, reg.name, year, "fill", wait=wait):
-            with progress_bar() as bar, ExitStack() as stop:
-                got = stage_download(reg, year, root, source, bar)
-                seconds, ahead = {"download": got.seconds}, None
-                if got.fetched and reuses_model(folder, reg.name, year, root, settings):
-                    # a night's new granules and a model to reuse: the workers start now, so
-                    # their start overlaps the cube and tile stages instead of following them
-                    ahead = (stop.enter_context(cluster.runner(where, settings.device)), stop)
+            with progress_bar() as bar:
+                seconds = {"download": stage_download(reg, year, root, source, bar)}
                 stage_cube(reg, year, root, False, False, bar)
                 stage_tile(reg, year, root, size, overlap)
-                filled = stage_impute(
-                    reg, year, root, settings, where, bar, export=True, crs=crs_, ahead=ahead
-                )
+                filled = stage_impute(reg, year, root, settings, where, bar, export=True, crs=crs_)
             rec = filled["export"]
             seconds |= recorded_seconds(folder)
             if rec["written"] or not (folder / "export" / "report" / "report.md").exists():

@@ -104,17 +104,3 @@ def ensure_model(folder: Path, region: str, year: int, root: Path, s: Settings) 
     start = time.perf_counter()
     ckpt, source = model_for(open_cube(folder / "cube.zarr"), folder, root, region, year, s)
     return Model(ckpt, source, time.perf_counter() - start)
-
-
-def reuses_model(folder: Path, region: str, year: int, root: Path, s: Settings) -> bool:
-    """Whether `ensure_model` would take a checkpoint already there, without training, judged
-    on the cube as it is now (a region checkpoint, or this year's own one that still serves)."""
-    from pipeline.errors import PipelineError
-
-    try:
-        if find(region_models(root, region)) is not None:
-            return True
-        own = find(folder / "model")
-        return own is not None and reusable(own, open_cube(folder / "cube.zarr"), year, s)
-    except PipelineError:  # no cube yet, or a damaged one: the stages say so in their turn
-        return False

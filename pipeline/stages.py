@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ from pipeline import fill as fill_stage
 from pipeline import tile as tile_stage
 from pipeline.catalog import Region, load_products
 from pipeline.errors import ClusterError, SourceError
-from pipeline.fill_model import reuses_model
 from pipeline.provenance import peak_rss_mb
 from pipeline.year import in_progress, through
 
@@ -48,9 +46,7 @@ def source_for(name: str, root: Path) -> download_stage.Source:
     )
 
 
-def stage_download(
-    reg: Region, year: int, root: Path, source: str, bar: Progress
-) -> download_stage.DownloadReport:
+def stage_download(reg: Region, year: int, root: Path, source: str, bar: Progress) -> float:
     src = source_for(source, root)
     products = load_products()
     wanted = [products[p] for p in SOURCE_PRODUCTS[src.name]]
@@ -60,7 +56,7 @@ def stage_download(
         "download %s %d: %d fetched (%.1f MB), %d already there, %d superseded reissues, %.1fs -> %s",
         reg.name, year, len(rep.fetched), rep.bytes / 1e6, len(rep.skipped), rep.superseded, rep.seconds, raw,
     )  # fmt: skip
-    return rep
+    return rep.seconds
 
 
 def stage_cube(
@@ -121,19 +117,13 @@ def stage_impute(
     bar: Progress,
     export: bool = False,
     crs: str | None = None,
-    ahead: tuple[cluster.Runner, ExitStack] | None = None,
 ) -> dict[str, Any]:
     """The fill stage on the cluster `where` says; with `export`, the export stage (to `crs`,
-    None for the native grid) runs on the same cluster before it closes. `ahead`: a cluster
-    the caller started before the stages ahead of this one, and the stack that stops it."""
-    folder = root / reg.name / str(year)
-    if ahead and not reuses_model(folder, reg.name, year, root, settings):
-        ahead[1].close()  # the grown cube outgrew the model: it trains on a machine of its own
-        ahead = None
+    None for the native grid) runs on the same cluster before it closes."""
     # training (when no checkpoint is there) runs before the cluster starts, so the scheduler's
     # event loop in this process is not starved by it
-    model = fill_stage.ensure_model(folder, reg.name, year, root, settings)
-    with nullcontext(ahead[0]) if ahead else cluster.runner(where, settings.device) as run:
+    model = fill_stage.ensure_model(root / reg.name / str(year), reg.name, year, root, settings)
+    with cluster.runner(where, settings.device) as run:
         rec = fill_stage.run(
             root / reg.name / str(year), reg.name, year, root, settings, run, bar, model
         )

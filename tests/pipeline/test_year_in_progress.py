@@ -36,31 +36,8 @@ def _truth_from_the_first_day(folder):
     return score(np.array(sums))
 
 
-def _record_order(monkeypatch) -> list[str]:
-    """Which starts first in a `fill`: the cube stage or the cluster (a list the calls fill)."""
-    import pipeline.__main__ as cli
-    from pipeline import cluster
-
-    order: list[str] = []
-    runner, cube = cluster.runner, cli.stage_cube
-
-    def recorded_runner(*a, **k):
-        order.append("cluster")
-        return runner(*a, **k)
-
-    def recorded_cube(*a, **k):
-        order.append("cube")
-        return cube(*a, **k)
-
-    monkeypatch.setattr(cluster, "runner", recorded_runner)
-    monkeypatch.setattr(cli, "stage_cube", recorded_cube)
-    return order
-
-
 def test_the_year_in_progress_fills_through_the_newest_day_and_grows(tmp_path, monkeypatch):
-    order = _record_order(monkeypatch)
     res = _fill(tmp_path, date(2022, 3, 20), monkeypatch)  # granules three days behind
-    assert order == ["cube", "cluster"]  # the first night trains before the cluster starts
     assert res.exit_code == 0, res.output
     assert "the year in progress, with data through 2022-03-17 (76 days)" in res.output
     folder = tmp_path / "txson" / "2022"
@@ -78,12 +55,9 @@ def test_the_year_in_progress_fills_through_the_newest_day_and_grows(tmp_path, m
     with xr.open_zarr(folder / "cube.zarr") as ds:
         assert "prcp" not in ds and "tmax" not in ds
     # the next night: two more days published, the run reaches them
-    order.clear()
     res = _fill(tmp_path, date(2022, 3, 22), monkeypatch)
     assert res.exit_code == 0, res.output
     assert "data through 2022-03-19 (78 days)" in res.output
-    # new granules and a model to reuse: the cluster started before the cube stage, once
-    assert order == ["cluster", "cube"], order
     # the cube rebuilds the block that grew; the fill, with the model reused, runs the windows of
     # the two new days and writes them alone; the export writes their COGs alone
     assert json.loads((folder / "cube.json").read_text())["rebuilt_blocks"] == 1
@@ -129,15 +103,6 @@ def test_the_year_in_progress_fills_through_the_newest_day_and_grows(tmp_path, m
         "txson_2022.nc", "txson_2022.qgs", "tiles.gpkg", "export.json", "stac/catalog.json",
         "report/report.md", "report/series.png",
     }, moved  # fmt: skip
-    # three weeks later the year has outgrown the model (by more than a quarter): the cluster
-    # started ahead is stopped, the model trains on a machine of its own, a new cluster fills
-    order.clear()
-    trained = json.loads((folder / "model" / "model.json").read_text())
-    res = _fill(tmp_path, date(2022, 4, 12), monkeypatch)
-    assert res.exit_code == 0, res.output
-    assert order == ["cluster", "cube", "cluster"], order
-    assert "training on 2022 itself" in res.output
-    assert json.loads((folder / "model" / "model.json").read_text()) != trained
 
 
 def test_a_replayed_night_reads_its_date_from_the_environment(tmp_path):
