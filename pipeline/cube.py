@@ -165,7 +165,7 @@ def _observed_per_day(
 ) -> list[int]:
     """Observed pixels of each day, read back from what was written: the rebuilt blocks' days
     from `store`, the others from the previous build's record (all from `store` when that has
-    none or the whole cube was rebuilt). The report picks its map's day from them."""
+    none or the whole cube was rebuilt): a grown cube counts its new block, not the year."""
     with xr.open_zarr(store) as ds:
         days = ds.sizes["time"]
         kept = previous.get("observed_per_day") or []
