@@ -45,3 +45,14 @@ def test_observed_counts_in_bands_match_the_whole():
     np.testing.assert_array_equal(per_day, np.isfinite(obs).sum((1, 2)))
     np.testing.assert_array_equal(per_pixel, np.isfinite(obs).sum(0))
     assert _busiest_gappy_day(per_day, 28) == int(np.argmax(per_day))
+
+
+def test_the_drawing_key_is_the_same_in_another_process():
+    import subprocess
+    import sys
+
+    from pipeline.report import _drawing
+
+    code = "from pipeline.report import _drawing, map_figure; print(_drawing(map_figure))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other.stdout.strip() == _drawing(map_figure)
