@@ -75,26 +75,24 @@ def truth_score(
 
     from pipeline.catalog import region as find_region
     from pipeline.sources.sample import truth_twin
+    from stimpute.field_twin import SoilState
 
     start = time.perf_counter()
     filled, kept_path = folder / "filled.zarr", folder / "truth.npz"
     twin = truth_twin(find_region(region), year)
     with xr.open_zarr(filled, consolidated=True, chunks=None) as ds:
         n_time = min(twin.n_days, ds.sizes["time"])  # the twin may know days not yet filled
-    sums = np.zeros((n_time, len(SUMS)))
-    todo = set(range(n_time))
-    state = twin.first_state()
-    kept = _kept(kept_path, refill)
-    if kept is not None:
-        rewritten = (
-            {t for a, b in refill["rewritten"] for t in range(a, b + 1)} if refill else set()
-        )
-        had = min(len(kept["sums"]), n_time)
-        sums[:had] = kept["sums"][:had]
-        todo = rewritten | set(range(had, n_time))
-        if int(kept["day"]) == had and all(t >= had for t in todo):
-            state = type(state)(had, kept["fast"], kept["slow"])  # walk on from the last day
-    with xr.open_zarr(filled, consolidated=True, chunks=None) as ds:
+        sums = np.zeros((n_time, len(SUMS)))
+        todo = set(range(n_time))
+        state = twin.first_state()
+        kept = _kept(kept_path, refill)
+        if kept is not None and refill is not None:
+            had = min(len(kept["sums"]), n_time)
+            sums[:had] = kept["sums"][:had]
+            todo = {t for a, b in refill["rewritten"] for t in range(a, b + 1)}
+            todo |= set(range(had, n_time))
+            if int(kept["day"]) == had and all(t >= had for t in todo):
+                state = SoilState(had, kept["fast"], kept["slow"])  # walk on from the last day
         days = FilledDays(ds)
         # the days first: the walk stops after day n_time - 1, its state ready for day n_time
         for t, truth in zip(range(state.day, n_time), twin.truths(state=state), strict=False):

@@ -281,7 +281,9 @@ class FieldTwin:
         A day is computed `band_rows` rows at a time (a multiple of the coarse cell), so its
         temporaries follow the band, not the window; every value depends on its global row and
         column only, so the bands meet without a seam."""
-        fast, slow = self._start_state(band_rows)
+        self._check_bands(band_rows)
+        first = self.first_state()
+        fast, slow = first.fast, first.slow
         h, w = self.shape
         for t in range(self.n_days):
             doy = int(self.doy[t])
@@ -322,11 +324,6 @@ class FieldTwin:
     def first_state(self) -> SoilState:
         """The soil-water stores before the first day."""
         return SoilState(0, np.full(self.shape, 0.05), 0.3 * (self.porosity - self.residual))
-
-    def _start_state(self, band_rows: int) -> tuple[np.ndarray, np.ndarray]:
-        self._check_bands(band_rows)
-        first = self.first_state()
-        return first.fast, first.slow
 
     @staticmethod
     def _check_bands(band_rows: int) -> None:
