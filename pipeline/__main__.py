@@ -12,11 +12,20 @@ again later (another run holds the region-year); 130 interrupted, 143 stopped by
 
 from __future__ import annotations
 
+import os
+import sys
+
+from pipeline.cluster import ENV_SCHEDULER
+from pipeline.worker_start import start_forkserver, starts_local_fill
+
+# first thing, before the imports below: the process the local workers will be forked from
+# imports their modules on another core meanwhile (worker_start)
+if __name__ == "__main__" and starts_local_fill(sys.argv[1:], os.environ, ENV_SCHEDULER):
+    start_forkserver()
+
 import json
 import logging
-import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 

@@ -232,23 +232,28 @@ def _has_gpu(client: Any) -> bool:
 
 
 def _local_cluster(n: int, threads: int, gpus: int) -> Any:
+    import dask
     from distributed import LocalCluster
 
-    common = {"dashboard_address": ":0", "silence_logs": logging.ERROR}
-    if gpus:
-        try:
-            from dask_cuda import LocalCUDACluster
+    from pipeline.worker_start import start_method
 
-            return LocalCUDACluster(n_workers=n, resources={"GPU": 1}, **common)
-        except ImportError:
-            pass
+    method = start_method()  # forked from the process that imported their modules, if started
+    common = {"dashboard_address": ":0", "silence_logs": logging.ERROR}
+    with dask.config.set({"distributed.worker.multiprocessing-method": method} if method else {}):
+        if gpus:
+            try:
+                from dask_cuda import LocalCUDACluster
+
+                return LocalCUDACluster(n_workers=n, resources={"GPU": 1}, **common)
+            except ImportError:
+                pass
+            return LocalCluster(
+                n_workers=n, threads_per_worker=1, resources={"GPU": 1}, processes=True, **common
+            )
         return LocalCluster(
-            n_workers=n, threads_per_worker=1, resources={"GPU": 1}, processes=True, **common
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            env={"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)},
+            **common,
         )
-    return LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
-        env={"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)},
-        **common,
-    )

@@ -234,11 +234,12 @@ def run(
     pixels = filled.sizes["y"] * filled.sizes["x"]
     # the variable's own time chunks: Dataset.chunks refuses a store whose variables differ
     spans = day_spans(len(days), filled["soil_moisture"].chunks[0][0], pixels, SPAN_BYTES)
+    moved = days_moved(fill_record, previous, job.attrs, len(days)) if not current else set()
     parts = [("netcdf", 0, 0)] if stale(netcdf) else []  # the longest task goes first
-    parts += [  # after a new fill every span is read, to compare its days' digests
+    parts += [  # the spans holding a day the fill may have moved, or a damaged file
         (f"days {days[t0]}", t0, t1)
         for t0, t1 in spans
-        if not current or any(t in job.cogs or t in job.styles for t in range(t0, t1))
+        if any(t in moved or t in job.cogs or t in job.styles for t in range(t0, t1))
     ]
     ticker = Ticker(progress, "export", len(parts), "parts")
     written: list[str] = []
@@ -259,6 +260,7 @@ def run(
     record = {
         "fingerprint": key,
         "fill": fill_record["fingerprint"],  # the fill these files hold
+        "provenance": dict(job.attrs),  # what every COG's tags hold beside its date
         "crs": crs or NATIVE_CRS,
         "netcdf": netcdf.name,
         "netcdf_days_written": (
@@ -281,6 +283,26 @@ def run(
     with replacing(record_path) as tmp:
         tmp.write_text(json.dumps(record, indent=1))
     return record
+
+
+def days_moved(
+    fill_record: dict[str, Any],
+    previous: dict[str, Any],
+    attrs: tuple[tuple[str, str], ...],
+    n_time: int,
+) -> set[int]:
+    """The steps whose COG may differ from the one last written: after a refill of the very fill
+    the last export (`previous`, its record) holds, with the same provenance in every file, the
+    refill's rewritten days alone (a night reads its new day, not the year); else every step,
+    each then compared by its digest."""
+    refill = fill_record.get("refill") or {}
+    if (
+        not refill.get("from")
+        or previous.get("fill") != refill["from"]
+        or previous.get("provenance") != dict(attrs)
+    ):
+        return set(range(n_time))
+    return {t for a, b in refill.get("rewritten", []) for t in range(a, b + 1)}
 
 
 def _rel(path: Path, out: Path) -> str:

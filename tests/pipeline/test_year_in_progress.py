@@ -81,6 +81,9 @@ def test_the_year_in_progress_fills_through_the_newest_day_and_grows(tmp_path, m
     ]
     export = json.loads((folder / "export" / "export.json").read_text())
     assert export["cogs_written"] == 2
+    # its tasks: the NetCDF and the one span of days that holds the new days (the earlier days,
+    # which the refill kept, are not read again to be compared)
+    assert export["tasks"] == 2, export["tasks"]
     # the NetCDF: the two days appended in place, and it reads as a whole rewrite would
     assert export["netcdf_days_written"] == 2
     (tmp_path / "whole").mkdir()
