@@ -166,15 +166,19 @@ def _observed_per_day(
     """Observed pixels of each day, read back from what was written: the rebuilt blocks' days
     from `store`, the others from the previous build's record (all from `store` when that has
     none or the whole cube was rebuilt): a grown cube counts its new block, not the year."""
-    with xr.open_zarr(store) as ds:
-        days = ds.sizes["time"]
+    with xr.open_zarr(store, chunks=None) as ds:  # numpy, a block's band of rows at a time
+        days, obs = ds.sizes["time"], ds["observed"]
         kept = previous.get("observed_per_day") or []
-        if len(rebuilt) == len(starts) or not kept:
-            return [int(n) for n in ds["observed"].sum(("y", "x")).values]
+        count = rebuilt if kept and len(rebuilt) < len(starts) else range(len(starts))
         per_day = kept[:days] + [0] * max(0, days - len(kept))
-        for i in rebuilt:
+        bands = row_bands(ds.sizes["y"], ds.sizes["x"])
+        for i in count:
             b0, b1 = starts[i], min(days, starts[i] + TIME_CHUNK)
-            per_day[b0:b1] = ds["observed"].isel(time=slice(b0, b1)).sum(("y", "x")).values
+            block = sum(
+                obs.isel(time=slice(b0, b1), y=rows).values.sum(axis=(1, 2), dtype=np.int64)
+                for rows in bands
+            )
+            per_day[b0:b1] = np.asarray(block).tolist()
     return [int(n) for n in per_day]
 
 

@@ -130,9 +130,10 @@ def predict_tile(job: FillJob, unit: tuple[int, Window]) -> dict[str, Any]:
     res = imp.impute(visible, arr.covariates, arr.static, times=arr.times, prior=prior, steps=steps)
     infer_s = time.perf_counter() - t0
     t, r, c = np.nonzero(hide)
+    kept = list(job.rewrite) if job.changed else slice(None)  # a refill keeps its days alone
     saved: dict[str, Any] = {
-        "st": res.values.astype(np.float32),
-        "st_std": res.std.astype(np.float32),
+        "st": res.values[kept].astype(np.float32),
+        "st_std": res.std[kept].astype(np.float32),
         "t": t.astype(np.int16),
         "r": (r + w.row).astype(np.int32),
         "c": (c + w.col).astype(np.int32),
@@ -213,7 +214,8 @@ def square_path(job: FillJob, i: int) -> Path:
 def blend_square(
     job: FillJob, unit: tuple[int, Window, list[tuple[int, Window]]]
 ) -> dict[str, Any]:
-    """Blend the tiles reaching one square and write the square's chunks of the product."""
+    """Blend the tiles reaching one square and write the square's chunks of the product (a
+    refill: its days alone, the tiles holding those days alone)."""
     i, sq, tiles = unit
     marker = square_path(job, i)
     if marker.exists():
@@ -221,16 +223,18 @@ def blend_square(
     import zarr
 
     cube = open_cube(Path(job.cube), dask=False)
-    observed = cube[TARGET].isel(y=sq.rows, x=sq.cols).values  # float32, NaN where missing
+    n_time = cube.sizes["time"]
+    days = list(job.rewrite) if job.changed else slice(None)  # the days the tiles hold
+    # float32, NaN where missing
+    observed = cube[TARGET].isel(time=days, y=sq.rows, x=sq.cols).values
     land = land_mask(cube, sq)
-    n_time = observed.shape[0]
 
     def pieces() -> Iterator[tuple[Window, dict[str, np.ndarray]]]:
         for k, w in tiles:
             with np.load(tile_path(job, k)) as z:
                 yield w, {"st": z["st"], "st_std": z["st_std"]}
 
-    blended = blend(sq, pieces(), job.overlap, job.shape, n_time)
+    blended = blend(sq, pieces(), job.overlap, job.shape, len(observed))
     st, st_std = blended["st"], blended["st_std"]
     filled = np.clip(st, *job.valid)  # NaN (no tile reached it) stays NaN
     seen = np.isfinite(observed) & land[None]
@@ -241,39 +245,51 @@ def blend_square(
         "flag": np.where(seen, OBSERVED, np.where(fill, FILLED, NO_DATA)).astype(np.uint8),
     }  # fmt: skip
     group = zarr.open_group(job.store, mode="r+")
-    runs = [(0, n_time)]
+    runs = [(0, n_time, 0)]  # (first, end) in the year, first in `out`
     if job.changed:  # a refill: the store is the earlier product; only `rewrite` days change
-        runs = [(a, b + 1) for a, b in day_runs(job.rewrite)]
-        rewrite = day_mask(job.rewrite, n_time)[:, None, None]
+        runs, at = [], 0
+        for a, b in day_runs(job.rewrite):
+            runs.append((a, b + 1, at))
+            at += b + 1 - a
         earlier: Any = group["flag"]
-        flag = np.where(rewrite, out["flag"], earlier[:, sq.rows, sq.cols])
+        flag = np.asarray(earlier[:, sq.rows, sq.cols])
+        flag[list(job.rewrite)] = out["flag"]
         seen, fill = flag == OBSERVED, flag == FILLED  # what the square holds, kept days included
     for name in OUTPUTS:
         array: Any = group[name]
-        for a, b in runs:  # the days written: all, or a refill's own
-            array[a:b, sq.rows, sq.cols] = out[name][a:b]
-    # the model's answer at this square's check values (scored against the truth by the driver)
-    gt = np.arange(n_time)[:, None, None]
-    gr = (job.origin[0] + sq.row + np.arange(sq.height))[None, :, None]
-    gc = (job.origin[1] + sq.col + np.arange(sq.width))[None, None, :]
-    # the model's own answers are kept on the check values (a refill checks none: the earlier
-    # answers on the days it keeps are not in the store)
-    hide = job.holdout.mask(gt, gr, gc) & seen & (not job.changed)
-    t, r, c = np.nonzero(hide)
+        for a, b, at in runs:  # the days written: all, or a refill's own
+            array[a:b, sq.rows, sq.cols] = out[name][at : at + b - a]
     record = {
         "observed": int(seen.sum()),
         "filled": int(fill.sum()),
         "no_data": int(seen.size - seen.sum() - fill.sum()),
+        # the model's answers at the square's check values, scored against the truth by the
+        # driver (a refill checks none: the earlier answers on the days it keeps are not kept)
+        **({} if job.changed else check_answers(job, sq, seen, filled, st_std)),
+    }
+    tmp = marker.with_name(marker.name + ".part")
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, marker)
+    return _square_summary(record, i)
+
+
+def check_answers(
+    job: FillJob, sq: Window, seen: np.ndarray, filled: np.ndarray, st_std: np.ndarray
+) -> dict[str, list[Any]]:
+    """Where the square's check values are (t, r, c) and the model's answers there (st, st_std):
+    the observed values the check hid; the arrays are the square's whole year (T, h, w)."""
+    gt = np.arange(len(seen))[:, None, None]
+    gr = (job.origin[0] + sq.row + np.arange(sq.height))[None, :, None]
+    gc = (job.origin[1] + sq.col + np.arange(sq.width))[None, None, :]
+    hide = job.holdout.mask(gt, gr, gc) & seen
+    t, r, c = np.nonzero(hide)
+    return {
         "t": t.tolist(),
         "r": (r + sq.row).tolist(),
         "c": (c + sq.col).tolist(),
         "st": filled[hide].tolist(),
         "st_std": st_std[hide].tolist(),
     }
-    tmp = marker.with_name(marker.name + ".part")
-    tmp.write_text(json.dumps(record))
-    os.replace(tmp, marker)
-    return _square_summary(record, i)
 
 
 def _square_summary(record: dict[str, Any], i: int) -> dict[str, Any]:
