@@ -15,13 +15,13 @@ from __future__ import annotations
 import os
 import sys
 
-from pipeline.cluster import ENV_SCHEDULER
-from pipeline.worker_start import start_forkserver, starts_local_fill
+from pipeline.cluster import ENV_SCHEDULER, local_plan
+from pipeline.worker_start import start_forkserver, starts_local_fill, workers_option
 
 # first thing, before the imports below: the process the local workers will be forked from
 # imports their modules on another core meanwhile (worker_start)
 if __name__ == "__main__" and starts_local_fill(sys.argv[1:], os.environ, ENV_SCHEDULER):
-    start_forkserver()
+    start_forkserver(local_plan("cpu", workers_option(sys.argv[1:]))[1])
 
 import json
 import logging

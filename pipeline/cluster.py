@@ -237,7 +237,7 @@ def _local_cluster(n: int, threads: int, gpus: int) -> Any:
 
     from pipeline.worker_start import start_method
 
-    method = start_method()  # forked from the process that imported their modules, if started
+    method = start_method(threads)  # forked from the process that imported their modules
     common = {"dashboard_address": ":0", "silence_logs": logging.ERROR}
     with dask.config.set({"distributed.worker.multiprocessing-method": method} if method else {}):
         if gpus:

@@ -135,7 +135,7 @@ def run(
         tile_side=max(max(w.height, w.width) for w in windows),
         baselines=s.baselines,
         scored=frozenset() if refill else frozenset(range(0, len(windows), step)[: s.score_tiles]),
-        changed=refill.changed if refill else (), rewrite=refill.rewrite if refill else (),
+        rewrite=refill.rewrite if refill else (),
         prior=str(prior or ""),
     )  # fmt: skip
     units = list(enumerate(windows))

@@ -12,7 +12,7 @@ run the same in this process or on any dask worker that can read the data folder
 A unit whose file is already there is not computed again: a fill killed half-way resumes.
 Workers load the checkpoint once each, from its path (`imputer`), never from a pickled model.
 
-A refill (`FillJob.changed`: some days of the cube changed since the last fill) asks the model
+A refill (`FillJob.refill`: some days of the cube changed since the last fill) asks the model
 for the days it rewrites alone (`FillJob.rewrite`): only the time windows holding one run, and
 each square keeps the earlier product on every other day.
 """
@@ -61,9 +61,14 @@ class FillJob:
     tile_side: int  # pixels of the largest tile with its halo
     baselines: tuple[str, ...] = ()
     scored: frozenset[int] = field(default_factory=frozenset)
-    changed: tuple[int, ...] = ()  # a refill: the days whose inputs changed (else a full fill)
     rewrite: tuple[int, ...] = ()  # a refill: the days it writes (the rest stay as they were)
     prior: str = ""  # the region's prior (`fill_prior`) when the model reads one
+
+    @property
+    def refill(self) -> bool:
+        """A refill writes some days (`rewrite`) and keeps the earlier product's others; a full
+        fill writes every day."""
+        return bool(self.rewrite)
 
 
 @lru_cache(maxsize=2)
@@ -126,11 +131,11 @@ def predict_tile(job: FillJob, unit: tuple[int, Window]) -> dict[str, Any]:
         np.asarray(zarr.open_array(job.prior, mode="r")[:, w.rows, w.cols]) if job.prior else None
     )
     t0 = time.perf_counter()
-    steps = day_mask(job.rewrite, len(arr.times)) if job.changed else None  # a refill's days
+    steps = day_mask(job.rewrite, len(arr.times)) if job.refill else None  # a refill's days
     res = imp.impute(visible, arr.covariates, arr.static, times=arr.times, prior=prior, steps=steps)
     infer_s = time.perf_counter() - t0
     t, r, c = np.nonzero(hide)
-    kept = list(job.rewrite) if job.changed else slice(None)  # a refill keeps its days alone
+    kept = list(job.rewrite) if job.refill else slice(None)  # a refill keeps its days alone
     saved: dict[str, Any] = {
         "st": res.values[kept].astype(np.float32),
         "st_std": res.std[kept].astype(np.float32),
@@ -224,7 +229,7 @@ def blend_square(
 
     cube = open_cube(Path(job.cube), dask=False)
     n_time = cube.sizes["time"]
-    days = list(job.rewrite) if job.changed else slice(None)  # the days the tiles hold
+    days = list(job.rewrite) if job.refill else slice(None)  # the days the tiles hold
     # float32, NaN where missing
     observed = cube[TARGET].isel(time=days, y=sq.rows, x=sq.cols).values
     land = land_mask(cube, sq)
@@ -246,7 +251,7 @@ def blend_square(
     }  # fmt: skip
     group = zarr.open_group(job.store, mode="r+")
     runs = [(0, n_time, 0)]  # (first, end) in the year, first in `out`
-    if job.changed:  # a refill: the store is the earlier product; only `rewrite` days change
+    if job.refill:  # a refill: the store is the earlier product; only `rewrite` days change
         runs, at = [], 0
         for a, b in day_runs(job.rewrite):
             runs.append((a, b + 1, at))
@@ -265,7 +270,7 @@ def blend_square(
         "no_data": int(seen.size - seen.sum() - fill.sum()),
         # the model's answers at the square's check values, scored against the truth by the
         # driver (a refill checks none: the earlier answers on the days it keeps are not kept)
-        **({} if job.changed else check_answers(job, sq, seen, filled, st_std)),
+        **({} if job.refill else check_answers(job, sq, seen, filled, st_std)),
     }
     tmp = marker.with_name(marker.name + ".part")
     tmp.write_text(json.dumps(record))

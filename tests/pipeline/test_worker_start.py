@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cluster import ENV_SCHEDULER
-from pipeline.worker_start import starts_local_fill
+from pipeline.worker_start import starts_local_fill, workers_option
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,16 +40,24 @@ import json, os, sys
 from pipeline import cluster
 from pipeline.worker_start import start_forkserver
 
-assert start_forkserver()
-with cluster.runner(cluster.ClusterSettings(workers=1), "cpu") as run:
-    seen = run.run_on_workers(lambda: ["torch" in sys.modules, os.getppid()])
+threads = cluster.local_plan("cpu", 2)[1]
+assert start_forkserver(threads)
+
+def probe():
+    from threadpoolctl import threadpool_info
+
+    pools = sorted({(p["internal_api"], p["num_threads"]) for p in threadpool_info()})
+    return ["torch" in sys.modules, os.getppid(), pools]
+
+with cluster.runner(cluster.ClusterSettings(workers=2), "cpu") as run:
+    seen = run.run_on_workers(probe)
 print(json.dumps({"driver": os.getpid(), "driver_torch": "torch" in sys.modules,
-                  "workers": list(seen.values())}))
+                  "threads": threads, "workers": list(seen.values())}))
 """
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no forkserver on Windows")
-def test_local_workers_fork_from_a_process_that_imported_torch_ahead():
+def test_local_workers_fork_from_a_process_that_imported_torch_with_their_threads():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
         [sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=300
@@ -57,6 +65,18 @@ def test_local_workers_fork_from_a_process_that_imported_torch_ahead():
     assert out.returncode == 0, out.stderr[-3000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert not seen["driver_torch"]  # the driver itself never imported it
-    [(torch_before_any_task, parent)] = seen["workers"]
-    assert torch_before_any_task  # imported by the process it was forked from
-    assert parent != seen["driver"]  # that process, not the driver, is its parent
+    assert len(seen["workers"]) == 2
+    for torch_before_any_task, parent, pools in seen["workers"]:
+        assert torch_before_any_task  # imported by the process it was forked from
+        assert parent != seen["driver"]  # that process, not the driver, is its parent
+        # OpenMP and BLAS sized their pools for a worker's share of the cores when they loaded
+        # (in the forkserver), not for the whole machine
+        assert {api for api, _ in pools} >= {"openmp"}, pools
+        assert all(n == seen["threads"] for _, n in pools), pools
+
+
+def test_the_workers_a_command_line_asks_for():
+    assert workers_option(["fill", "--workers", "3"]) == 3
+    assert workers_option(["fill", "--workers=3"]) == 3
+    assert workers_option(["fill", "--region", "texas"]) is None
+    assert workers_option(["fill", "--workers"]) is None
