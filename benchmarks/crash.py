@@ -206,9 +206,13 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("data/bench-crash"))
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/crash"))
     a = ap.parse_args()
+    from pipeline.provenance import code_version
+
+    version = code_version().removeprefix("git:")  # before this run writes its own results
     shutil.rmtree(a.work, ignore_errors=True)
     result = harness(a.work, a.kills)
     result["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    result["code"] = version
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.with_suffix(".json").write_text(json.dumps(result, indent=1))
     by_stage: dict[str, list[bool]] = {}
@@ -220,9 +224,6 @@ def main() -> None:
         *(f"| {s} | {len(v)} | {sum(v)} |" for s, v in by_stage.items()),
         f"| **all** | {len(result['kills'])} | **{result['recovered']}** |",
     ]
-    from pipeline.provenance import code_version
-
-    version = code_version().removeprefix("git:")
     a.out.with_suffix(".md").write_text(
         f"# Crash safety\n\nMeasured {result['measured']}; `python benchmarks/crash.py --kills "
         f"{a.kills}` at `{version}`: the txson 2022 sample chain ({result['reference_s']} s "
