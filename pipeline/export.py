@@ -42,6 +42,7 @@ from pipeline.progress import Ticker
 from pipeline.provenance import peak_rss_mb
 from pipeline.qgis_project import write_project
 from pipeline.qml import soil_moisture_style
+from pipeline.refill import refilled_days
 from pipeline.sources.base import sha256
 from pipeline.tile import fingerprint
 
@@ -295,14 +296,10 @@ def days_moved(
     the last export (`previous`, its record) holds, with the same provenance in every file, the
     refill's rewritten days alone (a night reads its new day, not the year); else every step,
     each then compared by its digest."""
-    refill = fill_record.get("refill") or {}
-    if (
-        not refill.get("from")
-        or previous.get("fill") != refill["from"]
-        or previous.get("provenance") != dict(attrs)
-    ):
+    days = refilled_days(fill_record.get("refill"), previous.get("fill"))
+    if days is None or previous.get("provenance") != dict(attrs):
         return set(range(n_time))
-    return {t for a, b in refill.get("rewritten", []) for t in range(a, b + 1)}
+    return days
 
 
 def _rel(path: Path, out: Path) -> str:

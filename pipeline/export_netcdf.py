@@ -15,7 +15,7 @@ import xarray as xr
 from pipeline.export_formats import NODATA, VARIABLES
 from pipeline.files import replacing
 from pipeline.fill_tasks import FILLED, NO_DATA, OBSERVED
-from pipeline.refill import day_runs
+from pipeline.refill import day_runs, refilled_days
 
 EPOCH = np.datetime64("1970-01-01", "D")  # the file's time: int32 days since the epoch
 
@@ -93,15 +93,10 @@ def days_to_update(
     fill the last export (`previous`, its record) wrote, and that file can grow and is intact
     (`intact`: its bytes are the ones recorded), the refill's rewritten days (the days it adds
     are appended as well); else None, the whole year."""
-    refill = fill_record.get("refill") or {}
-    if (
-        not refill.get("from")
-        or previous.get("fill") != refill["from"]
-        or not can_update(path, n_time)
-        or not intact(path)
-    ):
+    days = refilled_days(fill_record.get("refill"), previous.get("fill"))
+    if days is None or not can_update(path, n_time) or not intact(path):
         return None
-    return tuple(t for a, b in refill.get("rewritten", []) for t in range(a, b + 1))
+    return tuple(sorted(days))
 
 
 def update_netcdf(

@@ -32,7 +32,7 @@ import numpy as np
 
 from pipeline.cube import open_cube
 from pipeline.fill_inputs import TARGET, Features, Holdout, window_arrays, window_holdout
-from pipeline.refill import day_mask, day_runs
+from pipeline.refill import day_mask
 from pipeline.stitch import blend_weights
 from pipeline.tile import Window, land_mask
 
@@ -228,7 +228,6 @@ def blend_square(
     import zarr
 
     cube = open_cube(Path(job.cube), dask=False)
-    n_time = cube.sizes["time"]
     days = list(job.rewrite) if job.refill else slice(None)  # the days the tiles hold
     # float32, NaN where missing
     observed = cube[TARGET].isel(time=days, y=sq.rows, x=sq.cols).values
@@ -250,20 +249,14 @@ def blend_square(
         "flag": np.where(seen, OBSERVED, np.where(fill, FILLED, NO_DATA)).astype(np.uint8),
     }  # fmt: skip
     group = zarr.open_group(job.store, mode="r+")
-    runs = [(0, n_time, 0)]  # (first, end) in the year, first in `out`
     if job.refill:  # a refill: the store is the earlier product; only `rewrite` days change
-        runs, at = [], 0
-        for a, b in day_runs(job.rewrite):
-            runs.append((a, b + 1, at))
-            at += b + 1 - a
         earlier: Any = group["flag"]
         flag = np.asarray(earlier[:, sq.rows, sq.cols])
-        flag[list(job.rewrite)] = out["flag"]
+        flag[days] = out["flag"]
         seen, fill = flag == OBSERVED, flag == FILLED  # what the square holds, kept days included
-    for name in OUTPUTS:
+    for name in OUTPUTS:  # the days written: all, or a refill's own
         array: Any = group[name]
-        for a, b, at in runs:  # the days written: all, or a refill's own
-            array[a:b, sq.rows, sq.cols] = out[name][at : at + b - a]
+        array.oindex[days, sq.rows, sq.cols] = out[name]
     record = {
         "observed": int(seen.sum()),
         "filled": int(fill.sum()),

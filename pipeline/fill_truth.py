@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.files import replacing
+from pipeline.refill import refilled_days
 
 log = logging.getLogger("pipeline")
 
@@ -89,7 +90,7 @@ def truth_score(
         if kept is not None and refill is not None:
             had = min(len(kept["sums"]), n_time)
             sums[:had] = kept["sums"][:had]
-            todo = {t for a, b in refill["rewritten"] for t in range(a, b + 1)}
+            todo = refilled_days(refill, str(kept["fill"])) or set()
             todo |= set(range(had, n_time))
             if int(kept["day"]) == had and all(t >= had for t in todo):
                 state = SoilState(had, kept["fast"], kept["slow"])  # walk on from the last day

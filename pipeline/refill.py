@@ -63,6 +63,15 @@ def day_runs(days: Iterable[int]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in runs]
 
 
+def refilled_days(refill: dict[str, Any] | None, held: str | None) -> set[int] | None:
+    """The steps a refill rewrote (the `rewritten` runs of its summary, `Refill.summary` with
+    `from`), when it is a refill of the fill `held` (a fingerprint: the fill an export's files
+    or a score's sums hold); None when it is not (a whole fill, or a refill of another fill)."""
+    if not refill or not refill.get("from") or refill["from"] != held:
+        return None
+    return {t for a, b in refill.get("rewritten", []) for t in range(a, b + 1)}
+
+
 def day_mask(days: tuple[int, ...], n_time: int) -> np.ndarray:
     """(n_time,) bool, True on the step indices `days`."""
     out = np.zeros(n_time, bool)
