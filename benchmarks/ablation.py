@@ -21,20 +21,28 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from stimpute.bench.__main__ import BUDGETS
-from stimpute.bench.datasets import FAMILIES, aqi36_problem, twin_problem
+from stimpute.bench.datasets import FAMILIES, Problem, aqi36_problem, twin_problem
 from stimpute.bench.runner import run_model
+from stimpute.config import ModelConfig
+from stimpute.covariates import rain_memory
 
 PAPER = {"temporal_context": False}
 NO_PRIOR = {"prior_covariate": None}
-# each add-on alone on top of the paper's network, then both (the regime readout and the regime
-# blend, which acted on the context's linear path, were removed after the first ablation)
+NO_RAIN = {"rain_covariate": None}
+# each add-on alone on top of the paper's network, then all of them (the regime readout and the
+# regime blend, which acted on the context's linear path, were removed after the first ablation)
 VARIANTS: dict[str, dict[str, Any]] = {
-    "paper": {**PAPER, **NO_PRIOR},
-    "+context": {**NO_PRIOR, "temporal_context": True},
-    "+prior": {**PAPER},  # the problem's prior_covariate stays
+    "paper": {**PAPER, **NO_PRIOR, **NO_RAIN},
+    "+context": {**NO_PRIOR, **NO_RAIN, "temporal_context": True},
+    "+prior": {**PAPER, **NO_RAIN},  # the problem's prior_covariate stays
+    "+rain": {**PAPER, **NO_PRIOR},  # the problem's rain_covariate stays
+    "all but rain": {**NO_RAIN, "temporal_context": True},
     "all": {"temporal_context": True},
 }
+NEEDS = {"+prior": "prior_covariate", "+rain": "rain_covariate"}  # a field the problem has
 
 
 def problems(families: list[str], protocols: list[str], seed: int, aqi: Path | None):
@@ -43,6 +51,27 @@ def problems(families: list[str], protocols: list[str], seed: int, aqi: Path | N
             yield twin_problem(protocol, seed=seed, family=family)
     if aqi is not None:
         yield aqi36_problem(aqi)
+
+
+def fits(problem: Problem, variants: list[str], baselines: list[str]):
+    """(row label, model, problem as that model gets it) for each variant the problem allows,
+    then each baseline: "random_forest", and "random_forest+rain", the forest given the same
+    rain memory as the network's add-on (its indices appended to the covariates)."""
+    for variant in variants:
+        need = NEEDS.get(variant)
+        if need is None or need in problem.st_hparams:
+            hparams = {**problem.st_hparams, **VARIANTS[variant]}
+            yield variant, "st_transformer", dataclasses.replace(problem, st_hparams=hparams)
+    for name in filter(None, baselines):
+        if name == "random_forest+rain":
+            k = problem.st_hparams.get("rain_covariate")
+            if k is None or problem.covariates is None:
+                continue
+            rain = rain_memory(problem.covariates[..., k], ModelConfig.rain_memory)
+            covariates = np.concatenate([problem.covariates, rain], axis=-1)
+            yield name, "random_forest", dataclasses.replace(problem, covariates=covariates)
+        else:
+            yield name, name, problem
 
 
 def _order(variant: str) -> int:
@@ -87,6 +116,11 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2,3,4")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument(
+        "--baselines",
+        default="random_forest,random_forest+rain",
+        help="baselines fitted on the same problems, for reference ('' for none)",
+    )
+    ap.add_argument(
         "--aqi", type=Path, default=None, help="AQI-36 folder (the small budget, 3 seeds)"
     )
     ap.add_argument(
@@ -119,25 +153,26 @@ def main() -> None:
     done = {(r["dataset"], r["protocol"], r["variant"], r["seed"]) for r in rows}
     families = [f for f in a.families.split(",") if f]
     protocols = [p for p in a.protocols.split(",") if p]
+    small = BUDGETS["small"]["st"]
+    st_hparams = small if a.steps is None else {**small, "max_steps": a.steps}
+    spent = (
+        f"{a.budget:.0f} s of training per fit"
+        if a.steps is None
+        else f"{a.steps} training steps per fit (fewer where early stopping ended it)"
+    )
     for seed in (int(s) for s in a.seeds.split(",")):
         aqi = a.aqi if seed < 3 and str(a.aqi) != "none" else None  # AQI-36: 3 seeds
         for problem in problems(families, protocols, seed, aqi):
-            for variant in a.variants.split(","):
-                key = (problem.name, problem.protocol, variant, seed)
-                if key in done or (
-                    variant == "+prior" and "prior_covariate" not in problem.st_hparams
-                ):
+            for variant, model, p in fits(problem, a.variants.split(","), a.baselines.split(",")):
+                if (problem.name, problem.protocol, variant, seed) in done:
                     continue
-                p = dataclasses.replace(
-                    problem, st_hparams={**problem.st_hparams, **VARIANTS[variant]}
-                )
-                small = BUDGETS["small"]["st"]
+                neural = model == "st_transformer"
                 row = run_model(
                     p,
-                    "st_transformer",
+                    model,
                     seed=seed,
-                    time_budget_s=a.budget if a.steps is None else None,
-                    st_hparams=small if a.steps is None else {**small, "max_steps": a.steps},
+                    time_budget_s=a.budget if neural and a.steps is None else None,
+                    st_hparams=st_hparams if neural else {},
                 )
                 row.update(
                     dataset=problem.name, protocol=problem.protocol, variant=variant, seed=seed
@@ -146,11 +181,6 @@ def main() -> None:
                 with rows_path.open("a") as fh:
                     fh.write(json.dumps(row, default=float) + "\n")
                 text = table(rows)
-                spent = (
-                    f"{a.budget:.0f} s of training per fit"
-                    if a.steps is None
-                    else f"{a.steps} training steps per fit (fewer where early stopping ended it)"
-                )
                 a.out.with_suffix(".md").write_text(
                     f"# Ablation of the ST-Transformer's add-ons\n\nMeasured up to {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
                     f"`python benchmarks/ablation.py`, {spent}, small model. "

@@ -19,6 +19,7 @@ from stimpute.covariates import prior_field
 
 TARGET = "soil_moisture"
 PRIOR = "sm_9km"  # the coarse product the model corrects (`stimpute` prior_covariate)
+RAIN = "prcp"  # Daymet's daily rain, the model's `rain_covariate`
 NOT_COVARIATES = {TARGET, "observed"}
 STATIC_NUMERIC = ("elevation", "sand", "clay")
 # IGBP LC_Type1 classes grouped into the covers that drive soil-moisture dynamics differently

@@ -28,6 +28,7 @@ from pipeline.errors import FillError
 from pipeline.files import replacing
 from pipeline.fill_inputs import (
     PRIOR,
+    RAIN,
     Features,
     Holdout,
     window_arrays,
@@ -219,10 +220,11 @@ def recipe(features: Features, *, area: int, budget_s: float, device: str) -> di
 
 def prior_of(features: Features) -> dict[str, int]:
     """The 9 km product as the model's prior (`prior_covariate`): the network learns how the
-    1 km field departs from it, so every gap starts from the coarse field's answer."""
-    if PRIOR in features.dynamic:
-        return {"prior_covariate": features.dynamic.index(PRIOR)}
-    return {}
+    1 km field departs from it, so every gap starts from the coarse field's answer. Daymet's
+    rain as its rain covariate (`rain_covariate`): the network also gets the rain of the days
+    before each day, fading with age (`stimpute.covariates.rain_memory`)."""
+    found = {"prior_covariate": PRIOR, "rain_covariate": RAIN}
+    return {k: features.dynamic.index(v) for k, v in found.items() if v in features.dynamic}
 
 
 def _kind(device: str) -> str:

@@ -46,6 +46,10 @@ class ModelConfig:
     prior_covariate: int | None = None
     prior_spread: float = 4.5  # pixels: the prior's Gaussian in space (half a 9 km cell at 1 km)
     prior_memory: float = 0.6  # days: the prior's weight in time falls as exp(-|days| / memory)
+    # add-on: index of a covariate channel of daily rain; the network also gets its antecedent
+    # precipitation indices (`covariates.rain_memory`) as covariates; None = off
+    rain_covariate: int | None = None
+    rain_memory: tuple[float, ...] = (1.5, 5.0, 15.0)  # days: e-folding ages of the indices
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,7 @@ class NeuralConfig:
         """The ST-Transformer as the paper describes it (embeddings, N x (temporal attention,
         spatial attention, MLP), per-layer readouts with a scale head) with every add-on off:
         the baseline each add-on is measured against."""
-        off = {"temporal_context": False, "prior_covariate": None}
+        off = {"temporal_context": False, "prior_covariate": None, "rain_covariate": None}
         return cls.build(**{**off, **shortcuts})
 
     def to_dict(self) -> dict[str, Any]:

@@ -73,6 +73,28 @@ def prior_field(
     return prior.astype(np.float32)
 
 
+def rain_memory(rain: np.ndarray, memory: tuple[float, ...]) -> np.ndarray:
+    """(T, N) daily rain -> (T, N, len(memory)) antecedent precipitation indices, as
+    log(1 + index): for each memory m (days), the rain of the day and of every day before it in
+    the record, weighted by exp(-age / m). The log keeps the few storm days from dominating
+    the index once it is standardised.
+
+    Soil water is the rain that has not yet drained or evaporated, so a pixel's wetness on a day
+    it was not seen follows the rain since it was last seen, fading with the days. A model that
+    gets only the day's rain must learn that sum through attention; the indices give it at once
+    (hydrology's antecedent precipitation index). They look back only: a day appended to the
+    record leaves the indices of the days before it unchanged. A day without a rain value (NaN)
+    adds nothing."""
+    x = np.nan_to_num(np.asarray(rain, np.float64), nan=0.0)
+    out = np.empty((*x.shape, len(memory)), np.float32)
+    for i, days in enumerate(memory):
+        decay, acc = float(np.exp(-1.0 / days)), np.zeros(x.shape[1:])
+        for t in range(len(x)):
+            acc = x[t] + decay * acc
+            out[t, :, i] = np.log1p(acc)
+    return out
+
+
 PRIOR_REACH = 30  # days either side a prior's value draws on: a change reaches this far
 
 

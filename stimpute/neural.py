@@ -12,7 +12,7 @@ import torch
 
 from stimpute.baselines.base import Method
 from stimpute.config import RETIRED, NeuralConfig
-from stimpute.covariates import PER_CHANNEL, prior_field
+from stimpute.covariates import PER_CHANNEL, prior_field, rain_memory
 from stimpute.errors import CheckpointError, ConfigError, NotFittedError, ShapeError, WindowError
 from stimpute.inference import predict, refill_steps, time_windows
 from stimpute.layout import Batch
@@ -99,8 +99,24 @@ class TransformerMethod(Method):
             [prior_field(parts[:, i], band, spread, memory) for i in range(layout.panels)], axis=1
         )
 
-    def _departure(self, batch: Batch) -> tuple[Batch, np.ndarray | None]:
-        """The batch with its values taken relative to the prior (when there is one)."""
+    def rain_channels(self, batch: Batch) -> np.ndarray | None:
+        """(T, N, K) the antecedent precipitation indices of the rain covariate
+        (`covariates.rain_memory`, one per `rain_memory` age), or None when the add-on is off."""
+        k = self.config.model.rain_covariate
+        if k is None:
+            return None
+        n = 0 if batch.covariates is None else batch.covariates.shape[-1]
+        if batch.covariates is None or not 0 <= k < n:
+            raise ConfigError(f"rain_covariate={k}, but the input has {n} covariate channel(s)")
+        return rain_memory(batch.covariates[..., k], self.config.model.rain_memory)
+
+    def _network_batch(self, batch: Batch) -> tuple[Batch, np.ndarray | None]:
+        """What the network sees: the batch with the rain indices appended to its covariates and
+        its values taken relative to the prior (each when its add-on is on), and the prior."""
+        rain = self.rain_channels(batch)
+        if rain is not None:
+            covariates = np.concatenate([batch.covariates, rain], axis=-1)
+            batch = dataclasses.replace(batch, covariates=covariates)
         prior = self.prior(batch)
         if prior is None:
             return batch, None
@@ -153,7 +169,7 @@ class TransformerMethod(Method):
     ) -> None:
         self._check_window(batch)
         torch.manual_seed(self.seed)
-        batch = self._departure(batch)[0]
+        batch = self._network_batch(batch)[0]
         self.scaler = Scaler.fit(batch)
         data = Scaled.build(batch, self.scaler)
         cfg = self.config.train
@@ -206,11 +222,14 @@ class TransformerMethod(Method):
         model, scaler = self._fitted()
         cfg = model.cfg
         n_cov = 0 if batch.covariates is None else batch.covariates.shape[-1]
+        added = (
+            0 if self.config.model.rain_covariate is None else len(self.config.model.rain_memory)
+        )
         n_stat = 0 if batch.static is None else batch.static.shape[-1]
-        if PER_CHANNEL * n_cov != cfg.n_covariates or n_stat != cfg.n_static:
+        if PER_CHANNEL * (n_cov + added) != cfg.n_covariates or n_stat != cfg.n_static:
             raise ShapeError(
-                f"the model was fitted with {cfg.n_covariates // PER_CHANNEL} covariates and "
-                f"{cfg.n_static} static fields; impute() got {n_cov} and {n_stat}"
+                f"the model was fitted with {cfg.n_covariates // PER_CHANNEL - added} covariates "
+                f"and {cfg.n_static} static fields; impute() got {n_cov} and {n_stat}"
             )
         if cfg.n_nodes is not None and batch.layout.n_node != cfg.n_nodes:
             raise ShapeError(
@@ -218,7 +237,7 @@ class TransformerMethod(Method):
                 f"{batch.layout.n_node} nodes (fit with node_embedding=False to move between point sets)"
             )
         self._check_window(batch)
-        batch, prior = self._departure(batch)
+        batch, prior = self._network_batch(batch)
         data = OnDevice.from_batch(batch, scaler, self.device)
         n_time = data.values.shape[0]
         if steps is not None and np.shape(steps) != (n_time,):

@@ -87,8 +87,12 @@ def twin_problem(
         static=tw.static,
         times=tw.day_of_year,
         truth=tw.truth,
-        # the neural models correct the twin's 9 km product, as the pipeline's model does
-        st_hparams={"prior_covariate": COVARIATES.index("sm_9km")},
+        # the neural models correct the twin's 9 km product and remember its rain, as the
+        # pipeline's model does
+        st_hparams={
+            "prior_covariate": COVARIATES.index("sm_9km"),
+            "rain_covariate": COVARIATES.index("precipitation"),
+        },
         info={
             "shape": list(tw.observed.shape),
             "missing_share": tw.missing_share,

@@ -24,3 +24,12 @@ def test_a_state_is_learnt_from_crops_spread_over_all_of_it():
     assert min(rows) < h / 4 and max(rows) > 3 * h / 4  # north to south
     assert max(cols) > 3 * w / 4 and min(cols) >= w // 3 - 36  # east, and none far outside
     assert all(land[b.rows, b.cols].any() for b in blocks)
+
+
+def test_the_model_corrects_the_9km_product_and_remembers_daymets_rain():
+    from pipeline.fill_inputs import Features
+    from pipeline.train import prior_of
+
+    both = Features(("lst", "prcp", "sm_9km", "tmax"), ("elevation",))
+    assert prior_of(both) == {"prior_covariate": 2, "rain_covariate": 1}
+    assert prior_of(Features(("lst", "tmax"), ())) == {}  # neither add-on without its input
