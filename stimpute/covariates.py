@@ -74,7 +74,7 @@ def prior_field(
 
 
 def rain_memory(rain: np.ndarray, memory: tuple[float, ...]) -> np.ndarray:
-    """(T, N) daily rain -> (T, N, len(memory)) antecedent precipitation indices, as
+    """(T, ...) daily rain -> (T, ..., len(memory)) antecedent precipitation indices, as
     log(1 + index): for each memory m (days), the rain of the day and of every day before it in
     the record, weighted by exp(-age / m). The log keeps the few storm days from dominating
     the index once it is standardised.
@@ -91,7 +91,7 @@ def rain_memory(rain: np.ndarray, memory: tuple[float, ...]) -> np.ndarray:
         decay, acc = float(np.exp(-1.0 / days)), np.zeros(x.shape[1:])
         for t in range(len(x)):
             acc = x[t] + decay * acc
-            out[t, :, i] = np.log1p(acc)
+            out[t, ..., i] = np.log1p(acc)
     return out
 
 

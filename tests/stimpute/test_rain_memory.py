@@ -29,6 +29,8 @@ def test_one_storm_fades_by_each_memory_and_looks_back_only():
     age = np.arange(25)
     for i, days in enumerate((2.0, 10.0)):
         np.testing.assert_allclose(idx[5:, 0, i], np.log1p(10.0 * np.exp(-age / days)), rtol=1e-6)
+    grid = rain_memory(rain.reshape(30, 1, 2), (2.0, 10.0))  # any layout of space
+    assert np.array_equal(grid.reshape(idx.shape), idx)
     # a day appended to the record leaves the days before it as they were (nightly runs)
     longer = rain_memory(np.vstack([rain, np.full((1, 2), 7.0)]), (2.0, 10.0))
     assert np.array_equal(longer[:30], idx)
