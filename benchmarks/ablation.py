@@ -39,10 +39,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "+context": {**NO_PRIOR, **NO_RAIN, "temporal_context": True},
     "+prior": {**PAPER, **NO_RAIN},  # the problem's prior_covariate stays
     "+rain": {**PAPER, **NO_PRIOR},  # the problem's rain_covariate stays
+    "+rain +context": {**NO_PRIOR, "temporal_context": True},
+    "+rain +prior": {**PAPER},
     "all but rain": {**NO_RAIN, "temporal_context": True},
     "all": {"temporal_context": True},
 }
-NEEDS = {"+prior": "prior_covariate", "+rain": "rain_covariate"}  # a field the problem has
+NEEDS = {  # a field the problem must have
+    "+prior": "prior_covariate",
+    "+rain": "rain_covariate",
+    "+rain +context": "rain_covariate",
+    "+rain +prior": "prior_covariate",
+}
 
 
 def problems(families: list[str], protocols: list[str], seed: int, aqi: Path | None):
