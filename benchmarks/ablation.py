@@ -44,11 +44,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "all but rain": {**NO_RAIN, "temporal_context": True},
     "all": {"temporal_context": True},
 }
-NEEDS = {  # a field the problem must have
-    "+prior": "prior_covariate",
-    "+rain": "rain_covariate",
-    "+rain +context": "rain_covariate",
-    "+rain +prior": "prior_covariate",
+NEEDS = {  # the fields the problem must have
+    "+prior": ("prior_covariate",),
+    "+rain": ("rain_covariate",),
+    "+rain +context": ("rain_covariate",),
+    "+rain +prior": ("rain_covariate", "prior_covariate"),
 }
 
 
@@ -65,8 +65,7 @@ def fits(problem: Problem, variants: list[str], baselines: list[str]):
     then each baseline: "random_forest", and "random_forest+rain", the forest given the same
     rain memory as the network's add-on (its indices appended to the covariates)."""
     for variant in filter(None, variants):
-        need = NEEDS.get(variant)
-        if need is None or need in problem.st_hparams:
+        if all(k in problem.st_hparams for k in NEEDS.get(variant, ())):
             hparams = {**problem.st_hparams, **VARIANTS[variant]}
             yield variant, "st_transformer", dataclasses.replace(problem, st_hparams=hparams)
     for name in filter(None, baselines):
