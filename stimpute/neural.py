@@ -222,15 +222,7 @@ class TransformerMethod(Method):
         model, scaler = self._fitted()
         cfg = model.cfg
         n_cov = 0 if batch.covariates is None else batch.covariates.shape[-1]
-        added = (
-            0 if self.config.model.rain_covariate is None else len(self.config.model.rain_memory)
-        )
         n_stat = 0 if batch.static is None else batch.static.shape[-1]
-        if PER_CHANNEL * (n_cov + added) != cfg.n_covariates or n_stat != cfg.n_static:
-            raise ShapeError(
-                f"the model was fitted with {cfg.n_covariates // PER_CHANNEL - added} covariates "
-                f"and {cfg.n_static} static fields; impute() got {n_cov} and {n_stat}"
-            )
         if cfg.n_nodes is not None and batch.layout.n_node != cfg.n_nodes:
             raise ShapeError(
                 f"the model learned one embedding per node of a {cfg.n_nodes}-node set; impute() got "
@@ -238,6 +230,14 @@ class TransformerMethod(Method):
             )
         self._check_window(batch)
         batch, prior = self._network_batch(batch)
+        # the add-ons' channels are counted where they are made: the widened batch against the
+        # network, the user's own channels in the message
+        added = (0 if batch.covariates is None else batch.covariates.shape[-1]) - n_cov
+        if PER_CHANNEL * (n_cov + added) != cfg.n_covariates or n_stat != cfg.n_static:
+            raise ShapeError(
+                f"the model was fitted with {cfg.n_covariates // PER_CHANNEL - added} covariates "
+                f"and {cfg.n_static} static fields; impute() got {n_cov} and {n_stat}"
+            )
         data = OnDevice.from_batch(batch, scaler, self.device)
         n_time = data.values.shape[0]
         if steps is not None and np.shape(steps) != (n_time,):
