@@ -41,6 +41,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "+rain": {**PAPER, **NO_PRIOR},  # the problem's rain_covariate stays
     "+rain +context": {**NO_PRIOR, "temporal_context": True},
     "+rain +prior": {**PAPER},
+    # the prior as the network's smooth 9 km channel instead of the base it departs from
+    "+rain +smooth 9 km": {**PAPER, "prior_departure": False},
+    "+rain +context +smooth 9 km": {"temporal_context": True, "prior_departure": False},
     "all but rain": {**NO_RAIN, "temporal_context": True},
     "all": {"temporal_context": True},
 }
@@ -49,6 +52,8 @@ NEEDS = {  # the fields the problem must have
     "+rain": ("rain_covariate",),
     "+rain +context": ("rain_covariate",),
     "+rain +prior": ("rain_covariate", "prior_covariate"),
+    "+rain +smooth 9 km": ("rain_covariate", "prior_covariate"),
+    "+rain +context +smooth 9 km": ("rain_covariate", "prior_covariate"),
 }
 
 

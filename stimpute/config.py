@@ -46,6 +46,10 @@ class ModelConfig:
     prior_covariate: int | None = None
     prior_spread: float = 4.5  # pixels: the prior's Gaussian in space (half a 9 km cell at 1 km)
     prior_memory: float = 0.6  # days: the prior's weight in time falls as exp(-|days| / memory)
+    # True: the network learns the values' departure from the prior; False: the prior takes the
+    # coarse channel's place among the covariates (smooth, without the swaths' cell edges) and
+    # the network learns the values themselves
+    prior_departure: bool = True
     # add-on: index of a covariate channel of daily rain; the network also gets its antecedent
     # precipitation indices (`covariates.rain_memory`) as covariates; None = off
     rain_covariate: int | None = None

@@ -84,11 +84,11 @@ class TransformerMethod(Method):
         k = self.config.model.prior_covariate
         if k is None:
             return None
-        if batch.prior is not None:  # computed by the caller, e.g. over a wider area
-            return batch.prior
         if batch.covariates is None or not 0 <= k < batch.covariates.shape[-1]:
             n = 0 if batch.covariates is None else batch.covariates.shape[-1]
             raise ConfigError(f"prior_covariate={k}, but the input has {n} covariate channel(s)")
+        if batch.prior is not None:  # computed by the caller, e.g. over a wider area
+            return batch.prior
         spread, memory = self.config.model.prior_spread, self.config.model.prior_memory
         coarse, layout = batch.covariates[..., k], batch.layout
         if layout.panels == 1:
@@ -112,7 +112,9 @@ class TransformerMethod(Method):
 
     def _network_batch(self, batch: Batch) -> tuple[Batch, np.ndarray | None]:
         """What the network sees: the batch with the rain indices appended to its covariates and
-        its values taken relative to the prior (each when its add-on is on), and the prior."""
+        its values taken relative to the prior, or the prior in the coarse channel's place
+        (`prior_departure`), each when its add-on is on; and the prior the values are relative
+        to, or None."""
         rain = self.rain_channels(batch)
         if rain is not None:
             covariates = np.concatenate([batch.covariates, rain], axis=-1)
@@ -120,6 +122,10 @@ class TransformerMethod(Method):
         prior = self.prior(batch)
         if prior is None:
             return batch, None
+        if not self.config.model.prior_departure:
+            covariates = np.array(batch.covariates)  # a copy; self.prior checked the channel
+            covariates[..., self.config.model.prior_covariate] = prior
+            return dataclasses.replace(batch, covariates=covariates), None
         return dataclasses.replace(batch, values=batch.values - prior), prior
 
     def _fitted(self) -> tuple[Any, Scaler]:

@@ -117,3 +117,25 @@ def test_the_priors_weights_in_time_reach_thirty_days_and_no_further():
     one[50] = 1.0
     reached = np.flatnonzero(_in_time(one, memory)[:, 0] > 1e-30)
     assert (reached.min(), reached.max()) == (50 - PRIOR_REACH, 50 + PRIOR_REACH)
+
+
+def test_a_prior_as_input_takes_the_coarse_channels_place_and_leaves_the_values(small_twin):
+    tw = small_twin
+    imp = _fit(tw, prior_covariate=COARSE, prior_departure=False)
+    args = (tw.observed, tw.covariates, tw.static)
+    batch = stimpute.layout.prepare(*args, times=tw.day_of_year)
+    seen, prior = imp.method._network_batch(batch)
+    assert prior is None  # nothing to add back: the network answers the values themselves
+    np.testing.assert_array_equal(seen.values, batch.values)
+    smooth = imp.method.prior(batch)
+    assert np.isfinite(smooth).all() and np.isnan(batch.covariates[..., COARSE]).any()
+    np.testing.assert_array_equal(seen.covariates[..., COARSE], smooth)
+    others = [c for c in range(batch.covariates.shape[-1]) if c != COARSE]
+    np.testing.assert_array_equal(seen.covariates[..., others], batch.covariates[..., others])
+    # a prior given by the caller is the channel the network reads
+    own = imp.impute(*args, times=tw.day_of_year).values
+    given = smooth.reshape(tw.observed.shape)
+    assert np.array_equal(imp.impute(*args, times=tw.day_of_year, prior=given).values, own)
+    assert not np.array_equal(
+        imp.impute(*args, times=tw.day_of_year, prior=given + 0.05).values, own
+    )
