@@ -30,22 +30,25 @@ from stimpute.config import ModelConfig
 from stimpute.covariates import rain_memory
 
 PAPER = {"temporal_context": False}
+CONTEXT = {"temporal_context": True}
 NO_PRIOR = {"prior_covariate": None}
 NO_RAIN = {"rain_covariate": None}
-# each add-on alone on top of the paper's network, then all of them (the regime readout and the
-# regime blend, which acted on the context's linear path, were removed after the first ablation)
+DEPART = {"prior_departure": True}  # the network learns the departure from the 9 km prior
+SMOOTH = {"prior_departure": False}  # the prior is the network's smooth 9 km channel instead
+# each add-on alone on top of the paper's network, then combinations; every switch a variant
+# depends on is named, so a problem's own settings cannot change what a label means (the
+# regime readout and the regime blend were removed after the first ablation)
 VARIANTS: dict[str, dict[str, Any]] = {
     "paper": {**PAPER, **NO_PRIOR, **NO_RAIN},
-    "+context": {**NO_PRIOR, **NO_RAIN, "temporal_context": True},
-    "+prior": {**PAPER, **NO_RAIN},  # the problem's prior_covariate stays
+    "+context": {**CONTEXT, **NO_PRIOR, **NO_RAIN},
+    "+prior": {**PAPER, **DEPART, **NO_RAIN},  # the problem's prior_covariate stays
     "+rain": {**PAPER, **NO_PRIOR},  # the problem's rain_covariate stays
-    "+rain +context": {**NO_PRIOR, "temporal_context": True},
-    "+rain +prior": {**PAPER},
-    # the prior as the network's smooth 9 km channel instead of the base it departs from
-    "+rain +smooth 9 km": {**PAPER, "prior_departure": False},
-    "+rain +context +smooth 9 km": {"temporal_context": True, "prior_departure": False},
-    "all but rain": {**NO_RAIN, "temporal_context": True},
-    "all": {"temporal_context": True},
+    "+rain +context": {**CONTEXT, **NO_PRIOR},
+    "+rain +prior": {**PAPER, **DEPART},
+    "+rain +smooth 9 km": {**PAPER, **SMOOTH},
+    "+rain +context +smooth 9 km": {**CONTEXT, **SMOOTH},
+    "all but rain": {**CONTEXT, **DEPART, **NO_RAIN},
+    "all": {**CONTEXT, **DEPART},
 }
 NEEDS = {  # the fields the problem must have
     "+prior": ("prior_covariate",),
