@@ -48,7 +48,8 @@ class ModelConfig:
     prior_memory: float = 0.6  # days: the prior's weight in time falls as exp(-|days| / memory)
     # True: the network learns the values' departure from the prior; False: the prior takes the
     # coarse channel's place among the covariates (smooth, without the swaths' cell edges) and
-    # the network learns the values themselves
+    # the network learns the values themselves (the two compared: benchmarks/README.md, "After
+    # the rain memory")
     prior_departure: bool = True
     # add-on: index of a covariate channel of daily rain; the network also gets its antecedent
     # precipitation indices (`covariates.rain_memory`) as covariates; None = off
