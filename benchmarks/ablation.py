@@ -50,14 +50,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "all but rain": {**CONTEXT, **DEPART, **NO_RAIN},
     "all": {**CONTEXT, **DEPART},
 }
-NEEDS = {  # the fields the problem must have
-    "+prior": ("prior_covariate",),
-    "+rain": ("rain_covariate",),
-    "+rain +context": ("rain_covariate",),
-    "+rain +prior": ("rain_covariate", "prior_covariate"),
-    "+rain +smooth 9 km": ("rain_covariate", "prior_covariate"),
-    "+rain +context +smooth 9 km": ("rain_covariate", "prior_covariate"),
-}
+ADD_ON_FIELDS = ("prior_covariate", "rain_covariate")
+
+
+def needs(variant: str) -> tuple[str, ...]:
+    """The channel fields the problem must name for `variant`: every add-on it does not switch
+    off ("all" variants take whichever the problem has)."""
+    if variant.startswith("all"):
+        return ()
+    return tuple(k for k in ADD_ON_FIELDS if k not in VARIANTS[variant])
 
 
 def problems(families: list[str], protocols: list[str], seed: int, aqi: Path | None):
@@ -73,7 +74,7 @@ def fits(problem: Problem, variants: list[str], baselines: list[str]):
     then each baseline: "random_forest", and "random_forest+rain", the forest given the same
     rain memory as the network's add-on (its indices appended to the covariates)."""
     for variant in filter(None, variants):
-        if all(k in problem.st_hparams for k in NEEDS.get(variant, ())):
+        if all(k in problem.st_hparams for k in needs(variant)):
             hparams = {**problem.st_hparams, **VARIANTS[variant]}
             yield variant, "st_transformer", dataclasses.replace(problem, st_hparams=hparams)
     for name in filter(None, baselines):

@@ -238,8 +238,9 @@ class TransformerMethod(Method):
         batch, prior = self._network_batch(batch)
         # the add-ons' channels are counted where they are made: the widened batch against the
         # network, the user's own channels in the message
-        added = (0 if batch.covariates is None else batch.covariates.shape[-1]) - n_cov
-        if PER_CHANNEL * (n_cov + added) != cfg.n_covariates or n_stat != cfg.n_static:
+        width = 0 if batch.covariates is None else batch.covariates.shape[-1]
+        added = width - n_cov
+        if PER_CHANNEL * width != cfg.n_covariates or n_stat != cfg.n_static:
             raise ShapeError(
                 f"the model was fitted with {cfg.n_covariates // PER_CHANNEL - added} covariates "
                 f"and {cfg.n_static} static fields; impute() got {n_cov} and {n_stat}"
