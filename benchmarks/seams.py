@@ -1,14 +1,18 @@
 """Seams in a filled product: the mean absolute step between neighbouring filled pixels across
 tile edges and across 9 km cell edges, against the step between neighbours elsewhere. A ratio
-near 1 means no seam; the twin's truth has 1.0 for both.
+near 1 means no seam. A small region's truth need not have exactly 1.0 on the pixels a run
+filled, so for a run of the sample source `--truth` scores the sample's truth on the same pixels
+(`truth_...` keys): a fill's ratio is judged against that one.
 
-    python benchmarks/seams.py data/central_texas/2022 [--out benchmarks/results/seams-central_texas.json]
+    python benchmarks/seams.py data/central_texas/2022 [--truth] [--out benchmarks/results/seams-central_texas.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +37,20 @@ def steps(values: np.ndarray, flag: np.ndarray, axis: int) -> tuple[np.ndarray, 
     return d, both
 
 
-def seam_ratios(folder: Path, every: int = 1, block: int = 32) -> dict[str, float]:
+def sample_truth(folder: Path) -> Iterator[np.ndarray]:
+    """The sample's true soil moisture, one day at a time, for a run folder DATA/REGION/YEAR."""
+    from pipeline.catalog import region
+    from pipeline.sources.sample import truth
+
+    return truth(region(folder.parent.name), int(folder.name))
+
+
+def seam_ratios(
+    folder: Path, every: int = 1, block: int = 32, days_of: Iterator[np.ndarray] | None = None
+) -> dict[str, float]:
     """Seam ratios over every `every`-th day, read `block` days at a time (a state's year does
-    not fit in memory as float64)."""
+    not fit in memory as float64). With `days_of` (one array per day of the year, such as the
+    sample's truth), the ratios of those values on the pixels the run filled."""
     import geopandas as gpd
 
     ds = xr.open_zarr(folder / "filled.zarr")
@@ -45,7 +60,11 @@ def seam_ratios(folder: Path, every: int = 1, block: int = 32) -> dict[str, floa
     sums: dict[str, list[float]] = {}
     for t0 in range(0, ds.sizes["time"], block):
         days = list(range(t0, min(t0 + block, ds.sizes["time"]), every))
-        sm = ds["soil_moisture"].isel(time=days).values.astype(np.float64)
+        if days_of is None:
+            sm = ds["soil_moisture"].isel(time=days).values.astype(np.float64)
+        else:
+            read = list(itertools.islice(days_of, min(block, ds.sizes["time"] - t0)))
+            sm = np.stack(read[::every]).astype(np.float64)
         flag = ds["flag"].isel(time=days).values
         for axis, n, starts, ends, origin in (
             (2, w, list(tiles["col"]), list(tiles["col"] + tiles["width"]), col0),
@@ -87,10 +106,16 @@ def main() -> None:
     )
     ap.add_argument("--out", type=Path)
     ap.add_argument("--every", type=int, default=1, help="every n-th day (1: all)")
+    ap.add_argument(
+        "--truth", action="store_true", help="also the sample's truth on the same pixels"
+    )
     a = ap.parse_args()
     res = seam_ratios(a.folder, a.every)
+    if a.truth:
+        truth = seam_ratios(a.folder, a.every, days_of=sample_truth(a.folder))
+        res |= {f"truth_{k}": v for k, v in truth.items()}
     for k, v in res.items():
-        print(f"{k:<24} {v:.4f}")
+        print(f"{k:<30} {v:.4f}")
     if a.out:
         a.out.write_text(json.dumps({"folder": str(a.folder), **res}, indent=1))
 
