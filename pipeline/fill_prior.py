@@ -1,6 +1,6 @@
 """The region's 9 km prior, computed once by squares and kept beside the fill for the next night.
 
-The model fills departures from a prior, `stimpute.covariates.prior_field` of the 9 km product:
+The model reads the 9 km product as a smooth prior, `stimpute.covariates.prior_field` of it:
 a Gaussian in space (three `prior_spread` either side) and an exponential over `PRIOR_REACH`
 days either side in time. Computed per tile, each tile grown by the Gaussian's reach, the
 region's prior was computed about four times over (tiles of 44 pixels grown by 14 on each

@@ -78,9 +78,9 @@ class TransformerMethod(Method):
         or None.
 
         A coarse product of the same quantity (SMAP's 9 km retrieval under the 1 km one) is
-        already a fair answer in every gap. With a prior the network learns the departure of the
-        values from it, so an answer starts from the coarse field and only moves where the
-        data say so, and a short training cannot leave a bias the coarse field does not have."""
+        already a fair answer in every gap, but read as it is its cells' edges show in the
+        fill. The network reads this smooth prior in the coarse channel's place, or, with
+        `prior_departure`, learns the values' departure from it."""
         k = self.config.model.prior_covariate
         if k is None:
             return None

@@ -87,11 +87,12 @@ def twin_problem(
         static=tw.static,
         times=tw.day_of_year,
         truth=tw.truth,
-        # the neural models correct the twin's 9 km product and remember its rain, as the
-        # pipeline's model does
+        # the neural models read the twin's 9 km product as a smooth prior and remember its
+        # rain, without the context add-on, as the pipeline's model does
         st_hparams={
             "prior_covariate": COVARIATES.index("sm_9km"),
             "rain_covariate": COVARIATES.index("precipitation"),
+            "temporal_context": False,
         },
         info={
             "shape": list(tw.observed.shape),

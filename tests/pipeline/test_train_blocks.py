@@ -26,10 +26,13 @@ def test_a_state_is_learnt_from_crops_spread_over_all_of_it():
     assert all(land[b.rows, b.cols].any() for b in blocks)
 
 
-def test_the_model_corrects_the_9km_product_and_remembers_daymets_rain():
+def test_the_model_reads_the_smooth_9km_product_and_remembers_daymets_rain():
     from pipeline.fill_inputs import Features
-    from pipeline.train import prior_of
+    from pipeline.train import model_hparams, prior_of
+    from stimpute.config import NeuralConfig
 
     both = Features(("lst", "prcp", "sm_9km", "tmax"), ("elevation",))
     assert prior_of(both) == {"prior_covariate": 2, "rain_covariate": 1}
     assert prior_of(Features(("lst", "tmax"), ())) == {}  # neither add-on without its input
+    config = NeuralConfig.build(**model_hparams(both, "cpu"))
+    assert not config.model.temporal_context and not config.model.prior_departure

@@ -1,4 +1,5 @@
-"""A prior covariate: the network learns the departure from a coarse field of the same quantity."""
+"""A prior covariate: a coarse field of the same quantity, smoothed, that the network reads in
+the coarse channel's place (the default) or learns the departure from (`prior_departure`)."""
 
 import numpy as np
 import pytest
@@ -17,9 +18,9 @@ def _fit(tw, **kw):
     return imp.fit(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
 
 
-def test_an_untrained_model_answers_the_prior_filled_in_time(small_twin):
+def test_an_untrained_model_that_learns_departures_answers_the_prior(small_twin):
     tw = small_twin
-    imp = _fit(tw, prior_covariate=COARSE)
+    imp = _fit(tw, prior_covariate=COARSE, prior_departure=True)
     res = imp.impute(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
     gaps = np.isnan(tw.observed)
     prior = imp.method.prior(
@@ -76,7 +77,7 @@ def test_the_prior_of_a_field_seen_everywhere_every_day_is_the_field_smoothed():
 
 def test_a_prior_given_by_the_caller_is_used_as_given(small_twin):
     tw = small_twin
-    imp = _fit(tw, prior_covariate=COARSE)
+    imp = _fit(tw, prior_covariate=COARSE, prior_departure=True)
     args = (tw.observed, tw.covariates, tw.static)
     own = imp.impute(*args, times=tw.day_of_year).values
     batch = stimpute.layout.prepare(*args, times=tw.day_of_year)
@@ -139,3 +140,12 @@ def test_a_prior_as_input_takes_the_coarse_channels_place_and_leaves_the_values(
     assert not np.array_equal(
         imp.impute(*args, times=tw.day_of_year, prior=given + 0.05).values, own
     )
+
+
+def test_a_checkpoint_from_before_the_switch_learned_departures():
+    from stimpute.config import NeuralConfig
+
+    old = NeuralConfig.build(prior_covariate=1).to_dict()
+    del old["model"]["prior_departure"]
+    assert NeuralConfig.from_dict(old).model.prior_departure
+    assert not NeuralConfig.build(prior_covariate=1).model.prior_departure  # the default now
