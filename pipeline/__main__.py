@@ -134,7 +134,7 @@ DEVICE = typer.Option(
 BUDGET = typer.Option(
     None,
     envvar="STIMPUTE_TRAIN_BUDGET",
-    help="seconds of training when no region checkpoint exists (default 300)",
+    help="seconds of training when no region checkpoint exists (default 600)",
 )
 HOLDOUT = typer.Option(0.05, help="share of observed values held out to check the run (0 to skip)")
 HOLDOUT_BY = typer.Option(
