@@ -49,7 +49,7 @@ class ModelConfig:
     # False: the prior takes the coarse channel's place among the covariates (smooth, without
     # the swaths' cell edges) and the network learns the values themselves; True: the network
     # learns the values' departure from the prior, which trains faster but ends less accurate
-    # (the two compared: benchmarks/README.md, "After the rain memory")
+    # (the two compared: benchmarks/README.md, "The default changes")
     prior_departure: bool = False
     # add-on: index of a covariate channel of daily rain; the network also gets its antecedent
     # precipitation indices (`covariates.rain_memory`) as covariates; None = off
