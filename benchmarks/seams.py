@@ -46,11 +46,11 @@ def sample_truth(folder: Path) -> Iterator[np.ndarray]:
 
 
 def seam_ratios(
-    folder: Path, every: int = 1, block: int = 32, days_of: Iterator[np.ndarray] | None = None
+    folder: Path, every: int = 1, block: int = 32, truth: Iterator[np.ndarray] | None = None
 ) -> dict[str, float]:
     """Seam ratios over every `every`-th day, read `block` days at a time (a state's year does
-    not fit in memory as float64). With `days_of` (one array per day of the year, such as the
-    sample's truth), the ratios of those values on the pixels the run filled."""
+    not fit in memory as float64). With `truth` (one array per day of the year), also its
+    ratios on the pixels the run filled, in the same pass (`truth_...` keys)."""
     import geopandas as gpd
 
     ds = xr.open_zarr(folder / "filled.zarr")
@@ -60,15 +60,17 @@ def seam_ratios(
     sums: dict[str, list[float]] = {}
     for t0 in range(0, ds.sizes["time"], block):
         days = list(range(t0, min(t0 + block, ds.sizes["time"]), every))
-        if days_of is None:
-            sm = ds["soil_moisture"].isel(time=days).values.astype(np.float64)
-        else:
-            read = list(itertools.islice(days_of, min(block, ds.sizes["time"] - t0)))
-            sm = np.stack(read[::every]).astype(np.float64)
+        fields = {"": ds["soil_moisture"].isel(time=days).values.astype(np.float64)}
+        if truth is not None:
+            read = list(itertools.islice(truth, min(block, ds.sizes["time"] - t0)))
+            fields["truth_"] = np.stack(read[::every]).astype(np.float64)
         flag = ds["flag"].isel(time=days).values
-        for axis, n, starts, ends, origin in (
-            (2, w, list(tiles["col"]), list(tiles["col"] + tiles["width"]), col0),
-            (1, h, list(tiles["row"]), list(tiles["row"] + tiles["height"]), row0),
+        for (prefix, sm), (axis, n, starts, ends, origin) in itertools.product(
+            fields.items(),
+            (
+                (2, w, list(tiles["col"]), list(tiles["col"] + tiles["width"]), col0),
+                (1, h, list(tiles["row"]), list(tiles["row"] + tiles["height"]), row0),
+            ),
         ):
             d, ok = steps(sm, flag, axis)
             tile_edge = edge_lines(starts, ends, n)
@@ -82,18 +84,18 @@ def seam_ratios(
                 (f"tile_edge_{name}", ok & te),
                 (f"cell_9km_edge_{name}", ok & ce & ~te),
             ):
-                acc = sums.setdefault(key, [0.0, 0])
+                acc = sums.setdefault(prefix + key, [0.0, 0])
                 acc[0] += float(d[where].sum())
                 acc[1] += int(where.sum())
     out: dict[str, float] = {}
-    for name in ("x", "y"):
-        total, count = sums[f"inside_{name}"]
+    for prefix, name in itertools.product(("", "truth_") if truth is not None else ("",), "xy"):
+        total, count = sums[f"{prefix}inside_{name}"]
         base = total / count if count else float("nan")
-        out[f"inside_{name}"] = base
+        out[f"{prefix}inside_{name}"] = base
         for kind in ("tile_edge", "cell_9km_edge"):
-            total, count = sums[f"{kind}_{name}"]
+            total, count = sums[f"{prefix}{kind}_{name}"]
             if count:
-                out[f"{kind}_ratio_{name}"] = total / count / base
+                out[f"{prefix}{kind}_ratio_{name}"] = total / count / base
     return out
 
 
@@ -110,10 +112,7 @@ def main() -> None:
         "--truth", action="store_true", help="also the sample's truth on the same pixels"
     )
     a = ap.parse_args()
-    res = seam_ratios(a.folder, a.every)
-    if a.truth:
-        truth = seam_ratios(a.folder, a.every, days_of=sample_truth(a.folder))
-        res |= {f"truth_{k}": v for k, v in truth.items()}
+    res = seam_ratios(a.folder, a.every, truth=sample_truth(a.folder) if a.truth else None)
     for k, v in res.items():
         print(f"{k:<30} {v:.4f}")
     if a.out:

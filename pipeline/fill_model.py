@@ -26,8 +26,8 @@ class Settings:
     holdout_by: str = "block"  # `fill_inputs.Holdout`: whole blocks on a day, or points
     seed: int = 0
     device: str = "auto"
-    # training on the target year when no region checkpoint exists: the network needs several
-    # hundred steps (about 600 s on 2 CPU cores) to beat its 300 s answer (benchmarks/README.md)
+    # training on the target year when no region checkpoint exists: the network keeps improving
+    # for several hundred steps (benchmarks/README.md, "The default changes")
     train_budget_s: float = 600.0
     train_area: int = 144  # pixels per side of the block trained on
     baselines: tuple[str, ...] = ("mean", "linear", "dctpls")
