@@ -33,31 +33,25 @@ PAPER = {"temporal_context": False}
 CONTEXT = {"temporal_context": True}
 NO_PRIOR = {"prior_covariate": None}
 NO_RAIN = {"rain_covariate": None}
-DEPART = {"prior_departure": True}  # the network learns the departure from the 9 km prior
-SMOOTH = {"prior_departure": False}  # the prior is the network's smooth 9 km channel instead
 # each add-on alone on top of the paper's network, then combinations; every switch a variant
 # depends on is named, so a problem's own settings cannot change what a label means (the
-# regime readout and the regime blend were removed after the first ablation)
+# regime readout and the regime blend were removed after the first ablation, the network that
+# learned the departure from the 9 km prior, "+prior" and "all", after the rain memory's)
 VARIANTS: dict[str, dict[str, Any]] = {
     "paper": {**PAPER, **NO_PRIOR, **NO_RAIN},
     "+context": {**CONTEXT, **NO_PRIOR, **NO_RAIN},
-    "+prior": {**PAPER, **DEPART, **NO_RAIN},  # the problem's prior_covariate stays
+    "+smooth 9 km": {**PAPER, **NO_RAIN},  # the problem's prior_covariate stays
     "+rain": {**PAPER, **NO_PRIOR},  # the problem's rain_covariate stays
     "+rain +context": {**CONTEXT, **NO_PRIOR},
-    "+rain +prior": {**PAPER, **DEPART},
-    "+rain +smooth 9 km": {**PAPER, **SMOOTH},
-    "+rain +context +smooth 9 km": {**CONTEXT, **SMOOTH},
-    "all but rain": {**CONTEXT, **DEPART, **NO_RAIN},
-    "all": {**CONTEXT, **DEPART},
+    "+rain +smooth 9 km": {**PAPER},
+    "+rain +context +smooth 9 km": {**CONTEXT},
 }
 ADD_ON_FIELDS = ("prior_covariate", "rain_covariate")
 
 
 def needs(variant: str) -> tuple[str, ...]:
     """The channel fields the problem must name for `variant`: every add-on it does not switch
-    off ("all" variants take whichever the problem has)."""
-    if variant.startswith("all"):
-        return ()
+    off."""
     return tuple(k for k in ADD_ON_FIELDS if k not in VARIANTS[variant])
 
 

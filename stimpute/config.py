@@ -18,9 +18,9 @@ from typing import Any
 from stimpute.errors import ConfigError
 from stimpute.masks import ALL_MODES, MODES
 
-# add-ons removed after the ablation (benchmarks/README.md): a checkpoint that names them loads
-# while they were off, and is refused where its weights need them
-RETIRED = ("regime_readout", "regime_blend")
+# add-ons and modes removed after the ablation (benchmarks/README.md): a checkpoint that names
+# them loads while they were off, and is refused where its weights need them
+RETIRED = ("regime_readout", "regime_blend", "prior_departure")
 
 
 @dataclass(frozen=True)
@@ -42,15 +42,11 @@ class ModelConfig:
     # and the gaps to them (as BRITS and GRU-D), with an exact linear path to the readout
     temporal_context: bool = True
     # add-on: index of a covariate channel of the same quantity (a coarse product) that the
-    # network reads smoothed in space and time (`covariates.prior_field`); None = off
+    # network reads smoothed in space and time (`covariates.prior_field`) in that channel's
+    # place, so the fill has no steps at the coarse cells' edges; None = off
     prior_covariate: int | None = None
     prior_spread: float = 4.5  # pixels: the prior's Gaussian in space (half a 9 km cell at 1 km)
     prior_memory: float = 0.6  # days: the prior's weight in time falls as exp(-|days| / memory)
-    # False: the prior takes the coarse channel's place among the covariates (smooth, without
-    # the swaths' cell edges) and the network learns the values themselves; True: the network
-    # learns the values' departure from the prior, which trains faster but ends less accurate
-    # (the two compared: benchmarks/README.md, "The default changes")
-    prior_departure: bool = False
     # add-on: index of a covariate channel of daily rain; the network also gets its antecedent
     # precipitation indices (`covariates.rain_memory`) as covariates; None = off
     rain_covariate: int | None = None
@@ -157,9 +153,6 @@ class NeuralConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NeuralConfig:
-        model = d.get("model", {})
-        if "prior_departure" not in model:  # written when departures were the only way
-            d = {**d, "model": {**model, "prior_departure": True}}
         sections = {
             name: section_cls(
                 **{k: _typed(k, v) for k, v in d.get(name, {}).items() if k not in RETIRED}

@@ -36,7 +36,9 @@ MODELS: dict[str, type[Method]] = {
     "random_forest": RandomForest,
 }
 NEURAL = ("st_transformer", "psan")
-FORMAT = "stimpute-imputer/2"  # 2: covariates gap-filled in time (covariates.py)
+# 2: covariates gap-filled in time (covariates.py); 3: a prior is read only as a smooth channel
+FORMAT = "stimpute-imputer/3"
+READABLE = ("stimpute-imputer/2", FORMAT)
 
 
 @dataclass
@@ -238,7 +240,7 @@ class Imputer:
         found = payload.get("format") if isinstance(payload, dict) else None
         if not str(found).startswith("stimpute-imputer/"):
             raise CheckpointError(f"{path} is not a {FORMAT} file")
-        if found != FORMAT:
+        if found not in READABLE:
             raise CheckpointError(
                 f"{path} was saved as {found} by an older stimpute, whose models "
                 f"took other covariate inputs; fit the imputer again and save it ({FORMAT})"
@@ -247,6 +249,8 @@ class Imputer:
             str(k): (v.tolist() if isinstance(v, torch.Tensor) else v)
             for k, v in payload["hparams"].items()
         }
+        if found != FORMAT:
+            _refuse_departures(path, (payload.get("config") or {}).get("model", settings))
         if payload.get("config") is not None:
             config = NeuralConfig.from_dict(payload["config"])
             imp = cls(payload["model"], config=config, seed=payload["seed"], device=device)
@@ -258,3 +262,13 @@ class Imputer:
         imp.method.load_state(payload["state"])
         imp.fitted = True
         return imp
+
+
+def _refuse_departures(path: Path, model: dict[str, Any]) -> None:
+    """A network with a prior saved before format 3 learned the departure from it unless it says
+    otherwise: a mode this version no longer has."""
+    if model.get("prior_covariate") is not None and model.get("prior_departure", True):
+        raise CheckpointError(
+            f"{path} learned the departure from its prior, a mode this version no longer has "
+            "(the smooth prior channel beat it on both twin families): fit the imputer again"
+        )

@@ -79,8 +79,7 @@ class TransformerMethod(Method):
 
         A coarse product of the same quantity (SMAP's 9 km retrieval under the 1 km one) is
         already a fair answer in every gap, but read as it is its cells' edges show in the
-        fill. The network reads this smooth prior in the coarse channel's place, or, with
-        `prior_departure`, learns the values' departure from it."""
+        fill. The network reads this smooth prior in the coarse channel's place."""
         k = self.config.model.prior_covariate
         if k is None:
             return None
@@ -110,23 +109,19 @@ class TransformerMethod(Method):
             raise ConfigError(f"rain_covariate={k}, but the input has {n} covariate channel(s)")
         return rain_memory(batch.covariates[..., k], self.config.model.rain_memory)
 
-    def _network_batch(self, batch: Batch) -> tuple[Batch, np.ndarray | None]:
+    def _network_batch(self, batch: Batch) -> Batch:
         """What the network sees: the batch with the rain indices appended to its covariates and
-        its values taken relative to the prior, or the prior in the coarse channel's place
-        (`prior_departure`), each when its add-on is on; and the prior the values are relative
-        to, or None."""
+        the smooth prior in the coarse channel's place, each when its add-on is on."""
         rain = self.rain_channels(batch)
         if rain is not None:
             covariates = np.concatenate([batch.covariates, rain], axis=-1)
             batch = dataclasses.replace(batch, covariates=covariates)
         prior = self.prior(batch)
         if prior is None:
-            return batch, None
-        if not self.config.model.prior_departure:
-            covariates = np.array(batch.covariates)  # a copy; self.prior checked the channel
-            covariates[..., self.config.model.prior_covariate] = prior
-            return dataclasses.replace(batch, covariates=covariates), None
-        return dataclasses.replace(batch, values=batch.values - prior), prior
+            return batch
+        covariates = np.array(batch.covariates)  # a copy; self.prior checked the channel
+        covariates[..., self.config.model.prior_covariate] = prior
+        return dataclasses.replace(batch, covariates=covariates)
 
     def _fitted(self) -> tuple[Any, Scaler]:
         if self.model is None or self.scaler is None:
@@ -175,7 +170,7 @@ class TransformerMethod(Method):
     ) -> None:
         self._check_window(batch)
         torch.manual_seed(self.seed)
-        batch = self._network_batch(batch)[0]
+        batch = self._network_batch(batch)
         self.scaler = Scaler.fit(batch)
         data = Scaled.build(batch, self.scaler)
         cfg = self.config.train
@@ -235,7 +230,7 @@ class TransformerMethod(Method):
                 f"{batch.layout.n_node} nodes (fit with node_embedding=False to move between point sets)"
             )
         self._check_window(batch)
-        batch, prior = self._network_batch(batch)
+        batch = self._network_batch(batch)
         # the add-ons' channels are counted where they are made: the widened batch against the
         # network, the user's own channels in the message
         width = 0 if batch.covariates is None else batch.covariates.shape[-1]
@@ -268,10 +263,7 @@ class TransformerMethod(Method):
         # Imputer.impute puts the observed values (and std 0) back in, for every method alike.
         mean = mean_s * scaler.value_std + scaler.value_mean
         std = scale_s * float(np.sqrt(2.0) * scaler.value_std * self.std_scale)
-        mean_np, std_np = mean.cpu().numpy(), std.cpu().numpy()
-        if prior is not None:
-            mean_np = mean_np + prior
-        return mean_np, std_np
+        return mean.cpu().numpy(), std.cpu().numpy()
 
     def _compiled_forward(self, model: Any) -> Any:
         """torch.compile'd model when `InferConfig.compile` (worth it for large regions on a GPU:

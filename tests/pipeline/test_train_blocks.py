@@ -35,4 +35,4 @@ def test_the_model_reads_the_smooth_9km_product_and_remembers_daymets_rain():
     assert prior_of(both) == {"prior_covariate": 2, "rain_covariate": 1}
     assert prior_of(Features(("lst", "tmax"), ())) == {}  # neither add-on without its input
     config = NeuralConfig.build(**model_hparams(both, "cpu"))
-    assert not config.model.temporal_context and not config.model.prior_departure
+    assert not config.model.temporal_context

@@ -1,12 +1,14 @@
 """A prior covariate: a coarse field of the same quantity, smoothed, that the network reads in
-the coarse channel's place (the default) or learns the departure from (`prior_departure`)."""
+the coarse channel's place."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import stimpute
 from stimpute.covariates import prior_field
-from stimpute.errors import ConfigError
+from stimpute.errors import CheckpointError, ConfigError
 from tests.conftest import TINY
 
 COARSE = 1  # the twin's covariates: rain, coarse (9 km) soil moisture, tmax
@@ -16,24 +18,6 @@ def _fit(tw, **kw):
     hparams = {**TINY, "max_steps": 1, **kw}
     imp = stimpute.Imputer("st_transformer", seed=0, device="cpu", window=12, **hparams)
     return imp.fit(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
-
-
-def test_an_untrained_model_that_learns_departures_answers_the_prior(small_twin):
-    tw = small_twin
-    imp = _fit(tw, prior_covariate=COARSE, prior_departure=True)
-    res = imp.impute(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
-    gaps = np.isnan(tw.observed)
-    prior = imp.method.prior(
-        stimpute.layout.prepare(tw.observed, tw.covariates, tw.static, times=tw.day_of_year)
-    ).reshape(tw.observed.shape)
-    assert np.isfinite(prior).all()
-    coarse = tw.covariates[..., COARSE]
-    seen = np.isfinite(coarse)
-    assert np.abs(prior[seen] - coarse[seen]).mean() < 0.03  # near the coarse field where seen
-    # one step of training: the answer is the prior plus a departure far smaller than the field
-    gap_err = np.abs(res.values - prior)[gaps]
-    spread = np.abs(tw.truth - tw.truth.mean())[gaps]
-    assert np.median(gap_err) < 0.5 * np.median(spread)
 
 
 def test_the_prior_survives_save_and_load(small_twin, tmp_path):
@@ -75,21 +59,6 @@ def test_the_prior_of_a_field_seen_everywhere_every_day_is_the_field_smoothed():
     assert np.isfinite(prior_field(gappy, None, spread=2.0, memory=0.6)).all()  # a point set
 
 
-def test_a_prior_given_by_the_caller_is_used_as_given(small_twin):
-    tw = small_twin
-    imp = _fit(tw, prior_covariate=COARSE, prior_departure=True)
-    args = (tw.observed, tw.covariates, tw.static)
-    own = imp.impute(*args, times=tw.day_of_year).values
-    batch = stimpute.layout.prepare(*args, times=tw.day_of_year)
-    same = imp.method.prior(batch).reshape(tw.observed.shape)
-    assert np.array_equal(imp.impute(*args, times=tw.day_of_year, prior=same).values, own)
-    shifted = imp.impute(*args, times=tw.day_of_year, prior=same + 0.05).values
-    gaps = np.isnan(tw.observed)
-    assert abs(float(np.mean(shifted[gaps] - own[gaps])) - 0.05) < 0.01  # the answer moves with it
-    with pytest.raises(stimpute.errors.ShapeError, match="`prior` must be finite and shaped"):
-        imp.impute(*args, times=tw.day_of_year, prior=same[:, :3])
-
-
 def test_some_days_of_the_prior_are_those_days_of_the_whole_records_prior():
     rng = np.random.default_rng(1)
     days, h, w = 120, 12, 14
@@ -122,12 +91,11 @@ def test_the_priors_weights_in_time_reach_thirty_days_and_no_further():
 
 def test_a_prior_as_input_takes_the_coarse_channels_place_and_leaves_the_values(small_twin):
     tw = small_twin
-    imp = _fit(tw, prior_covariate=COARSE, prior_departure=False)
+    imp = _fit(tw, prior_covariate=COARSE)
     args = (tw.observed, tw.covariates, tw.static)
     batch = stimpute.layout.prepare(*args, times=tw.day_of_year)
-    seen, prior = imp.method._network_batch(batch)
-    assert prior is None  # nothing to add back: the network answers the values themselves
-    np.testing.assert_array_equal(seen.values, batch.values)
+    seen = imp.method._network_batch(batch)
+    np.testing.assert_array_equal(seen.values, batch.values)  # the network answers the values
     smooth = imp.method.prior(batch)
     assert np.isfinite(smooth).all() and np.isnan(batch.covariates[..., COARSE]).any()
     np.testing.assert_array_equal(seen.covariates[..., COARSE], smooth)
@@ -140,12 +108,29 @@ def test_a_prior_as_input_takes_the_coarse_channels_place_and_leaves_the_values(
     assert not np.array_equal(
         imp.impute(*args, times=tw.day_of_year, prior=given + 0.05).values, own
     )
+    with pytest.raises(stimpute.errors.ShapeError, match="`prior` must be finite and shaped"):
+        imp.impute(*args, times=tw.day_of_year, prior=given[:, :3])
 
 
-def test_a_checkpoint_from_before_the_switch_learned_departures():
-    from stimpute.config import NeuralConfig
+def test_a_checkpoint_that_learned_departures_from_its_prior_is_refused(small_twin, tmp_path):
+    import torch
 
-    old = NeuralConfig.build(prior_covariate=1).to_dict()
-    del old["model"]["prior_departure"]
-    assert NeuralConfig.from_dict(old).model.prior_departure
-    assert not NeuralConfig.build(prior_covariate=1).model.prior_departure  # the default now
+    path = _fit(small_twin, prior_covariate=COARSE).save(tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=True)
+
+    def saved_as(name: str, **model) -> Path:
+        config = {**payload["config"], "model": {**payload["config"]["model"], **model}}
+        if model.get("prior_departure") is None:
+            config["model"].pop("prior_departure", None)
+        torch.save({**payload, "format": f"stimpute-imputer/{name}", "config": config}, path)
+        return path
+
+    # format 2 learned departures from a prior unless it said otherwise (before the switch,
+    # departures were the only way)
+    for old in (saved_as("2"), saved_as("2", prior_departure=True)):
+        with pytest.raises(CheckpointError, match="departure from its prior.*fit the imputer"):
+            stimpute.Imputer.load(old, device="cpu")
+    assert stimpute.Imputer.load(saved_as("2", prior_departure=False), device="cpu").fitted
+    assert stimpute.Imputer.load(saved_as("3"), device="cpu").fitted
+    # without a prior there was nothing to depart from
+    assert stimpute.Imputer.load(saved_as("2", prior_covariate=None), device="cpu").fitted
