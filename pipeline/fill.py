@@ -6,7 +6,8 @@ there, so every run states how good its output is. The delivered product still c
 held-out observations themselves (they are observations): only the model never saw them.
 
 Output `filled.zarr` (built in `.part`, swapped in when complete): `soil_moisture` gap-free on
-land, `soil_moisture_uncertainty` (the model's standard error; 0 where observed), `flag`
+land, `soil_moisture_uncertainty` (the model's standard error, scaled so that 90% of half the
+held-out values fall in the 90% normal interval (`fill_scores.std_factor`); 0 where observed), `flag`
 (0 no data, 1 observed, 2 filled). Observed values are copied bit for bit from the cube; pixels
 outside the boundary or on permanent water stay no-data.
 
@@ -24,7 +25,7 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from pipeline.files import part_of, replacing, swap_dir
 from pipeline.fill_inputs import PRIOR
 from pipeline.fill_model import Model, Settings, ensure_model
 from pipeline.fill_prior import ensure_prior
-from pipeline.fill_scores import score_table
+from pipeline.fill_scores import score_table, std_factor
 from pipeline.fill_store import SQUARE, resume_or_start
 from pipeline.fill_tasks import (
     FillJob,
@@ -57,7 +58,7 @@ log = logging.getLogger("pipeline")
 
 # 3: each tile filled whole (no tile of a tile); 4: the prior of the region; 5: the prior read
 # from the region's store (`fill_prior`)
-FILL_FORMAT = 5
+FILL_FORMAT = 6  # 6: the std scaled by a factor fitted on half of the check
 
 
 def run(
@@ -151,6 +152,9 @@ def run(
         raise FillError(
             "every tile is all-missing: the cube holds no retrieval for this region and year"
         )
+    # the std's factor: a full fill fits it on half of its check; a refill keeps the last one's
+    uncertainty = previous["uncertainty"] if refill else std_factor(summaries, s.check, job.origin)
+    job = replace(job, std_factor=uncertainty["std_factor"])
     blocks = [
         (i, sq, [(k, w) for k, w in units if _meets(w, sq)])
         for i, sq in enumerate(squares(land.shape, SQUARE))
@@ -213,9 +217,12 @@ def run(
             "description": s.check.describe(),
             "points": int(sum(len(x["check"]["t"]) for x in summaries)),
         },
+        "uncertainty": uncertainty,
         "metrics": previous["metrics"]
         if refill
-        else score_table(summaries, written, job.scored, s.baselines),
+        else score_table(
+            summaries, written, job.scored, s.baselines, s.check, job.origin, uncertainty["fitted"]
+        ),
         "metrics_from": _metrics_from(previous) if refill else "this run",
         "truth": truth_score(folder, region, year, key, record_refill),
         "seconds": {

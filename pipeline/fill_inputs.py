@@ -8,7 +8,7 @@ names are recorded with a checkpoint, so a model is only ever given the fields i
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import xarray as xr
@@ -121,6 +121,7 @@ def window_prior(
 
 HOLDOUT_BY = ("block", "point")
 HOLDOUT_BLOCK = 36  # pixels of a held-out block: a 36 x 36 km piece of the global grid
+CALIBRATION_SEED = 7919  # a hash seed of its own: the halves cut across the check's choice
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,19 @@ class Holdout:
     def describe(self) -> str:
         what = "36 x 36 km blocks on a day" if self.by == "block" else "single values"
         return f"{self.share:.0%} held out as {what} (seed {self.seed})"
+
+    def units(self, t: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> int:
+        """How many distinct held-out units these values are: block-days, or single values."""
+        if self.by == "block":
+            rows, cols = rows // HOLDOUT_BLOCK, cols // HOLDOUT_BLOCK
+        keys = np.stack(np.broadcast_arrays(t, rows, cols)).reshape(3, -1)
+        return int(np.unique(keys, axis=1).shape[1])
+
+    def calibrates(self, t: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """True where a held-out value is in the half of the check that scales the model's std
+        (whole blocks-days, or single values, as held out); the other half scores the intervals
+        that scaling gives, so their coverage is measured on values it did not see."""
+        return replace(self, share=0.5, seed=self.seed + CALIBRATION_SEED).mask(t, rows, cols)
 
 
 def _pick(t: np.ndarray, rows: np.ndarray, cols: np.ndarray, share: float, seed: int) -> np.ndarray:

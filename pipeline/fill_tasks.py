@@ -9,6 +9,9 @@ run the same in this process or on any dask worker that can read the data folder
   chunks of `filled.zarr.part` (no two squares share a chunk, so no lock is needed), then a
   `square-NNNNN.json` marker with what the square holds.
 
+The std the model gives is scaled when a square is written (`FillJob.std_factor`), by a factor
+fitted on half of the check's values between the two kinds of task (`fill_scores.std_factor`).
+
 A unit whose file is already there is not computed again: a fill killed half-way resumes.
 Workers load the checkpoint once each, from its path (`imputer`), never from a pickled model.
 
@@ -63,6 +66,7 @@ class FillJob:
     scored: frozenset[int] = field(default_factory=frozenset)
     rewrite: tuple[int, ...] = ()  # a refill: the days it writes (the rest stay as they were)
     prior: str = ""  # the region's prior (`fill_prior`) when the model reads one
+    std_factor: float = 1.0  # on the model's std, fitted on half of the check (`fill_scores`)
 
     @property
     def refill(self) -> bool:
@@ -143,6 +147,9 @@ def predict_tile(job: FillJob, unit: tuple[int, Window]) -> dict[str, Any]:
         "r": (r + w.row).astype(np.int32),
         "c": (c + w.col).astype(np.int32),
         "truth": arr.values[hide].astype(np.float32),
+        # the tile's own answers there (a refill's tiles hold some days only: none)
+        "check_st": (res.values[hide] if not job.refill else np.zeros(0)).astype(np.float32),
+        "check_std": (res.std[hide] if not job.refill else np.zeros(0)).astype(np.float32),
         "stats": np.array(
             [infer_s, visible.size, float(np.isfinite(visible).any()), 0.0], np.float64
         ),
@@ -169,7 +176,7 @@ def _summary(k: int, z: Any, *, reused: bool) -> dict[str, Any]:
         "baseline_s": baseline_s,
         "pixel_days": int(pixel_days),
         "empty": not anchored,
-        "check": {n: z[n] for n in ("t", "r", "c", "truth")},
+        "check": {n: z[n] for n in ("t", "r", "c", "truth", "check_st", "check_std")},
         "baselines": {n[9:]: z[n] for n in z.files if n.startswith("baseline_")},
     }
 
@@ -239,7 +246,7 @@ def blend_square(
                 yield w, {"st": z["st"], "st_std": z["st_std"]}
 
     blended = blend(sq, pieces(), job.overlap, job.shape, len(observed))
-    st, st_std = blended["st"], blended["st_std"]
+    st, st_std = blended["st"], blended["st_std"] * np.float32(job.std_factor)
     filled = np.clip(st, *job.valid)  # NaN (no tile reached it) stays NaN
     seen = np.isfinite(observed) & land[None]
     fill = ~seen & land[None] & np.isfinite(filled)

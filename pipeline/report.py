@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from pipeline.fill_scores import MIN_UNITS
 from pipeline.qml import RAMP
 
 STAGES = ("download", "cube", "tile", "fill", "export")
@@ -163,6 +164,23 @@ def series_figure(
     return path, [(int(r), int(c)) for r, c in picks]
 
 
+def _intervals_sentence(uncertainty: dict[str, Any] | None) -> str:
+    """How the std was scaled: on half of the check, the coverage read on the other half."""
+    if not uncertainty:
+        return "the model's own."
+    if not uncertainty["fitted"]:
+        return (
+            f"the model's own: half of this check holds {uncertainty['block_days']} block-day(s), "
+            f"too few (at least {MIN_UNITS}) to scale them on."
+        )
+    return (
+        f"on the half of the check values that did not scale them: the model's standard error "
+        f"is multiplied by {uncertainty['std_factor']:.2f}, the factor that puts 90% of the other "
+        f"half ({uncertainty['values']:,} values, {uncertainty['block_days']:,} block-days) inside "
+        "that interval."
+    )
+
+
 def _truth_line(score: dict[str, Any] | None) -> str:
     """The sample's extra check: every filled value against the twin's truth."""
     if not score:
@@ -216,7 +234,7 @@ Values: {counts["observed"]:,} observed ({100 * counts["observed"] / total:.1f}%
 
 {metrics_table(fill["metrics"])}
 
-MAE, RMSE and ubRMSE in m³/m³. "in 90% interval": share of check values inside the model's 90% interval (nominal 0.90).
+MAE, RMSE and ubRMSE in m³/m³. "in 90% interval": share of check values inside the model's 90% interval (nominal 0.90), {_intervals_sentence(fill.get("uncertainty"))}
 {_truth_line(fill.get("truth"))}
 ## Before and after
 

@@ -91,6 +91,12 @@ def test_run_report_states_held_out_metrics_against_baselines(run_dir):
     truth = fill["truth"]
     assert truth["values"] == fill["values"]["filled"] and 0 < truth["mae"] < 0.1
     assert f"MAE {truth['mae']:.4f}" in report
+    # one 36 km block: too few block-days in half the check to scale the std on
+    unc = fill["uncertainty"]
+    assert not unc["fitted"] and unc["std_factor"] == 1.0 and unc["block_days"] < 20
+    row = next(m for m in fill["metrics"] if m["method"] == "st_transformer")
+    assert row["coverage_values"] == row["points"]  # the intervals scored on every check value
+    assert "too few (at least 20) to scale them on" in report
 
 
 def test_stac_catalog_lists_the_days_and_the_netcdf(run_dir):
