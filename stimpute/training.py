@@ -6,12 +6,12 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
 
-from stimpute.calibration import MIN_VALUES, fit_factor
+from stimpute.calibration import fit_factor
 from stimpute.config import TrainConfig
 from stimpute.context import RecordOffset
 from stimpute.inference import autocast
@@ -113,21 +113,12 @@ class Sample:
         return to_model_inputs(self.win, self.visible, device, self.grid, off)
 
 
-class Box(NamedTuple):
-    """One validation box: a time window at `t0`, a spatial crop, and how its values are hidden."""
-
-    t0: int
-    nodes: np.ndarray | None  # the crop's node indices, None for all nodes
-    grid: tuple[int, int] | None  # the crop's (height, width) on a grid
-    mode: str  # a masks.py hiding mode
-
-
 @dataclass
 class Validation:
     """Fixed boxes (time window x spatial crop) whose held-out values are never trained on."""
 
     held: np.ndarray  # (T, N) bool, removed from the training values
-    boxes: list[Box]
+    boxes: list[tuple[int, np.ndarray | None, tuple[int, int] | None]]
 
     @classmethod
     def draw(cls, data: Scaled, cfg: TrainConfig, rng: np.random.Generator) -> Validation:
@@ -136,7 +127,7 @@ class Validation:
         sampler = WindowSampler(data, cfg, rng)
         n_time = observed.shape[0]
         target = cfg.val_share * observed.sum()
-        boxes: list[Box] = []
+        boxes: list[tuple[int, np.ndarray | None, tuple[int, int] | None]] = []
         for i in range(64):
             if held.sum() >= target:
                 break
@@ -153,7 +144,7 @@ class Validation:
                 block |= box_hidden
             else:
                 block[:, nodes] |= box_hidden
-            boxes.append(Box(t0, nodes, grid, mode))
+            boxes.append((t0, nodes, grid))
         return cls(held, boxes)
 
     @torch.no_grad()
@@ -173,26 +164,27 @@ class Validation:
         if not self.boxes:
             empty = np.zeros(0, np.float32)
             return empty, empty, empty
-        first = self.boxes[0].nodes
-        n_nodes = data.values.shape[1] if first is None else len(first)
+        n_nodes = data.values.shape[1] if self.boxes[0][1] is None else len(self.boxes[0][1])
         chunk = max(1, min(32, 400_000 // (cfg.window * n_nodes)))  # boxes per forward pass
         for c in range(0, len(self.boxes), chunk):
             part = self.boxes[c : c + chunk]
-            wins = [data.window([b.t0], cfg.window, b.nodes, values=train_values) for b in part]
+            wins = [
+                data.window([t0], cfg.window, nodes, values=train_values) for t0, nodes, _ in part
+            ]
             win = {k: None if wins[0][k] is None else np.concatenate([w[k] for w in wins])
                    for k in wins[0]}  # fmt: skip
             vals = win["values"]
             assert vals is not None
-            steps = torch.tensor([b.t0 for b in part])[:, None] + torch.arange(cfg.window)
-            crops = [b.nodes for b in part if b.nodes is not None]
+            steps = torch.tensor([t0 for t0, _, _ in part])[:, None] + torch.arange(cfg.window)
+            crops = [nodes for _, nodes, _ in part if nodes is not None]
             off = offset.features(steps, torch.from_numpy(np.stack(crops)) if crops else None)
-            grid = part[0].grid
+            grid = part[0][2]
             kw = to_model_inputs(win, ~np.isnan(vals), device, grid, off)
             with autocast(device):
                 mean, log_scale = model(grid=grid, all_layers=False, **kw)[-1]
             mean_np = mean.float().cpu().numpy()
             scale_np = log_scale.float().exp().cpu().numpy()
-            for b, (t0, nodes, _, _) in enumerate(part):
+            for b, (t0, nodes, _) in enumerate(part):
                 sel = slice(None) if nodes is None else nodes
                 held = self.held[t0 : t0 + cfg.window][:, sel]
                 means.append(mean_np[b][held])
@@ -210,23 +202,11 @@ class Validation:
         return float(np.abs(mean - truth).mean()) if len(truth) else math.nan
 
     def calibrate(self, model: STTransformer, *args: Any) -> float:
-        """After training: the factor on the model's standard error that puts 90% of the held
-        values inside the central 90% normal interval (calibration.py), fitted on the boxes
-        that hide whole days, blocks or another window's gaps. Those are the gaps users have (a
-        missed overpass leaves no observed neighbour that day); single hidden points among
-        observed ones are easier and would make the intervals too narrow for them. Every box
-        counts when the others hold fewer than MIN_VALUES values."""
-        gaps = Validation(self.held, [b for b in self.boxes if b.mode != "point"])
-        mean, scale, truth = gaps.predictions(model, *args)
-        if len(truth) < MIN_VALUES:
-            mean, scale, truth = self.predictions(model, *args)
-        factor = pooled_std_factor(mean, scale, truth)
-        if log.isEnabledFor(logging.DEBUG):
-            pooled = pooled_std_factor(*self.predictions(model, *args))
-            log.debug(
-                "std factor %.3f on %d gap values (%.3f on every box)", factor, len(truth), pooled
-            )
-        return factor
+        """After training, from one pass over the held values: the factor on the model's
+        standard error that puts 90% of them inside the central 90% normal interval
+        (calibration.py)."""
+        mean, scale, truth = self.predictions(model, *args)
+        return pooled_std_factor(mean, scale, truth)
 
 
 def pooled_std_factor(mean: np.ndarray, scale: np.ndarray, truth: np.ndarray) -> float:

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 import torch
 
 from stimpute.config import TrainConfig
@@ -8,7 +7,7 @@ from stimpute.layout import prepare
 from stimpute.models import STTransformer, STTransformerConfig
 from stimpute.simulate import twin
 from stimpute.tensors import Scaled, Scaler
-from stimpute.training import Validation, pooled_std_factor
+from stimpute.training import Validation
 
 
 def _problem(grid: bool):
@@ -38,24 +37,3 @@ def test_validation_holds_its_rate_and_scores_boxes_in_batches_as_one_by_one():
             np.testing.assert_allclose(
                 together[k], np.concatenate([a[k] for a in alone]), rtol=1e-5, atol=1e-6
             )
-
-
-def test_the_std_factor_is_fitted_on_the_boxes_that_hide_whole_days():
-    data, cfg = _problem(grid=True)
-    cfg = TrainConfig(window=20, tile=6, val_share=0.3, val_rate=0.5, hide_modes=("point", "day"))
-    val = Validation.draw(data, cfg, np.random.default_rng(0))
-    assert {b.mode for b in val.boxes} == {"point", "day"}
-    train_values = np.where(val.held, np.nan, data.values)
-    offset = RecordOffset.of(torch.from_numpy(train_values), data.grid)
-    torch.manual_seed(0)
-    model = STTransformer(STTransformerConfig(dim=16, layers=1, heads=2))
-    args = (data, train_values, offset, cfg, torch.device("cpu"))
-    days = Validation(val.held, [b for b in val.boxes if b.mode == "day"])
-    points = Validation(val.held, [b for b in val.boxes if b.mode == "point"])
-    on_days = pooled_std_factor(*days.predictions(model, *args))
-    assert on_days != pytest.approx(pooled_std_factor(*points.predictions(model, *args)))
-    assert val.calibrate(model, *args) == pytest.approx(on_days)
-    # with no box of whole days, every box counts
-    assert points.calibrate(model, *args) == pytest.approx(
-        pooled_std_factor(*points.predictions(model, *args))
-    )
