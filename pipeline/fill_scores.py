@@ -88,7 +88,11 @@ def score_table(
     def with_intervals(entries: list[dict[str, Any]], truth: np.ndarray) -> dict[str, Any]:
         st, std = model_at(entries)
         t, r, c = (cat([e["check"][k] for e in entries], np.int64) for k in ("t", "r", "c"))
-        fits = holdout.calibrates(t, r + origin[0], c + origin[1]) if fitted else False
+        fits = (
+            holdout.calibrates(t, r + origin[0], c + origin[1])
+            if fitted
+            else np.zeros(len(t), bool)
+        )
         other = ~fits & np.isfinite(std)
         if not other.any():
             return summary(st, truth)
