@@ -52,13 +52,17 @@ from pipeline.refill import cube_blocks, cube_days
 from pipeline.refill import plan as refill_plan
 from pipeline.tile import Window, cube_fingerprint, fingerprint, land_mask
 from pipeline.tile import read as read_tiles
-from pipeline.train import load
+from pipeline.train import device_kind, load
 
 log = logging.getLogger("pipeline")
 
 # 3: each tile filled whole (no tile of a tile); 4: the prior of the region; 5: the prior read
 # from the region's store (`fill_prior`)
 FILL_FORMAT = 6  # 6: the std scaled by a factor fitted on half of the check
+# the model's answers are averaged over its spatial attention windows moved by these offsets, so
+# the map has no grid of the 4-pixel windows: two runs on a CPU (the grid's steps halved), all
+# four on a GPU (none left); benchmarks/README.md, "Window seams"
+WINDOW_OFFSETS = {"cpu": (0, 2), "cuda": (0, 1, 2, 3)}
 
 
 def run(
@@ -93,9 +97,11 @@ def run(
     model = model or ensure_model(folder, region, year, root, s)
     ckpt, model_source, train_s = model.checkpoint, model.source, model.train_s
     # what a refill must share with the last fill: all but the cube (and the baselines it skips)
+    offsets = WINDOW_OFFSETS[device_kind(s.device)]
     reuse_key = fingerprint(
-        FILL_FORMAT, [w.__dict__ for w in windows], overlap, ckpt.digest, asdict(s.check), s.seed
-    )
+        FILL_FORMAT, [w.__dict__ for w in windows], overlap, ckpt.digest, asdict(s.check), s.seed,
+        offsets,
+    )  # fmt: skip
     key = fingerprint(reuse_key, cube_fingerprint(cube), s.baselines, s.score_tiles)
     previous = json.loads(record_path.read_text()) if record_path.exists() else {}
     if out.exists() and previous.get("fingerprint") == key:
@@ -138,6 +144,7 @@ def run(
         scored=frozenset() if refill else frozenset(range(0, len(windows), step)[: s.score_tiles]),
         rewrite=refill.rewrite if refill else (),
         prior=str(prior or ""),
+        window_offsets=offsets,
     )  # fmt: skip
     units = list(enumerate(windows))
     ticker = Ticker(progress, "fill", len(units), "tiles")

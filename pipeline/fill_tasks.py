@@ -67,6 +67,7 @@ class FillJob:
     rewrite: tuple[int, ...] = ()  # a refill: the days it writes (the rest stay as they were)
     prior: str = ""  # the region's prior (`fill_prior`) when the model reads one
     std_factor: float = 1.0  # on the model's std, fitted on half of the check (`fill_scores`)
+    window_offsets: tuple[int, ...] = (0,)  # the model's answers averaged over these (InferConfig)
 
     @property
     def refill(self) -> bool:
@@ -76,10 +77,13 @@ class FillJob:
 
 
 @lru_cache(maxsize=2)
-def imputer(path: str, sha256: str, device: str, threads: int, side: int) -> Any:
+def imputer(
+    path: str, sha256: str, device: str, threads: int, side: int, offsets: tuple[int, ...] = (0,)
+) -> Any:
     """The checkpoint, loaded once per worker process (the digest keys the cache, so a new
     checkpoint at the same path is loaded afresh). `side`: the largest tile with its halo, which
-    the model fills whole: the pipeline's tile is the only tiling (no tile of a tile)."""
+    the model fills whole: the pipeline's tile is the only tiling (no tile of a tile).
+    `offsets`: the spatial attention windows' offsets whose answers are averaged."""
     import torch
 
     import stimpute
@@ -87,7 +91,7 @@ def imputer(path: str, sha256: str, device: str, threads: int, side: int) -> Any
     if threads:
         torch.set_num_threads(threads)
     imp = stimpute.Imputer.load(path, device=worker_device(device))
-    imp.set_inference(infer_tile=side)
+    imp.set_inference(infer_tile=side, window_offsets=offsets)
     return imp
 
 
@@ -125,7 +129,10 @@ def predict_tile(job: FillJob, unit: tuple[int, Window]) -> dict[str, Any]:
 
     import stimpute
 
-    imp = imputer(job.checkpoint, job.checkpoint_sha256, job.device, job.threads, job.tile_side)
+    imp = imputer(
+        job.checkpoint, job.checkpoint_sha256, job.device, job.threads, job.tile_side,
+        job.window_offsets,
+    )  # fmt: skip
     cube = open_cube(Path(job.cube), dask=False)
     arr = window_arrays(cube, job.features, w)
     land = land_mask(cube, w)

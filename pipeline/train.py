@@ -206,7 +206,12 @@ def model_hparams(features: Features, device: str) -> dict[str, Any]:
     the 9 km prior and the rain memory (`prior_of`) and without the context add-on, which with
     the rain memory cost accuracy on both twin families (benchmarks/README.md, "After the rain
     memory")."""
-    return {"window": 72, "temporal_context": False, **PRESETS[_kind(device)], **prior_of(features)}
+    return {
+        "window": 72,
+        "temporal_context": False,
+        **PRESETS[device_kind(device)],
+        **prior_of(features),
+    }
 
 
 def recipe(features: Features, *, area: int, budget_s: float, device: str) -> dict[str, Any]:
@@ -230,7 +235,8 @@ def prior_of(features: Features) -> dict[str, int]:
     return {k: features.dynamic.index(v) for k, v in found.items() if v in features.dynamic}
 
 
-def _kind(device: str) -> str:
+def device_kind(device: str) -> str:
+    """The kind of `device`: "cuda" when it resolves to a GPU, else "cpu"."""
     from stimpute.neural import resolve_device
 
     return "cuda" if resolve_device(device).type == "cuda" else "cpu"

@@ -105,7 +105,7 @@ class Imputer:
 
     def set_inference(self, **settings: Any) -> None:
         """Change how a neural model fills, after fitting too: `InferConfig` fields only
-        (time_overlap, stride, infer_tile, tile_overlap, infer_batch, compile)."""
+        (time_overlap, stride, infer_tile, tile_overlap, infer_batch, compile, window_offsets)."""
         allowed = {f.name for f in dataclasses.fields(InferConfig)}
         if self.config is None or set(settings) - allowed:
             raise ConfigError(

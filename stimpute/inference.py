@@ -90,6 +90,7 @@ def predict(
     device: torch.device,
     forward: Callable[..., Any] | None = None,
     wanted: np.ndarray | None = None,
+    window_offsets: tuple[int, ...] = (0,),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean, scale) in scaled units, (T, N) tensors on the device, averaged over every window
     that covers a value. `time_plan`: (window starts, taper edge), from `time_windows`.
@@ -97,7 +98,9 @@ def predict(
     at its wanted steps alone (equal to the full run there), and every other step is NaN.
 
     `forward` replaces `model` for the forward pass (a torch.compile'd copy); batches are then
-    padded to `batch_size` so one compiled shape serves the whole run.
+    padded to `batch_size` so one compiled shape serves the whole run. With several
+    `window_offsets`, each window's answer is the mean over the network run with its spatial
+    attention windows moved by each offset, so no window edge is the same in every run.
     """
     model.eval()
     run = model if forward is None else forward
@@ -131,9 +134,13 @@ def predict(
         at = None  # the window positions answered: all, or those wanted in any of the batch
         if want is not None:
             at = torch.nonzero(want[t0[:, None] + steps].any(0)).squeeze(1)
-        with autocast(device):
-            mean, log_scale = run(grid=grid, all_layers=False, steps=at, **kw)[-1]
-        out = torch.stack([mean.float(), log_scale.float().exp()])  # (2, B, L or S, n)
+        answers = []
+        for offset in window_offsets:
+            moved = {"window_offset": offset} if offset else {}
+            with autocast(device):
+                mean, log_scale = run(grid=grid, all_layers=False, steps=at, **kw, **moved)[-1]
+            answers.append(torch.stack([mean.float(), log_scale.float().exp()]))
+        out = torch.stack(answers).mean(0)  # (2, B, L or S, n)
         pos = steps if at is None else at
         t = (t0[:, None] + pos)[:, :, None]  # (B, L or S, 1)
         n = (

@@ -253,6 +253,7 @@ class TransformerMethod(Method):
             time_plan=self.window_plan(n_time),
             tile=self.config.infer.infer_tile,
             tile_overlap=self.config.infer.tile_overlap,
+            window_offsets=self.config.infer.window_offsets,
             batch_size=self.infer_batch,
             device=self.device,
             # a compiled forward has one shape; the steps of a partial run vary

@@ -56,7 +56,9 @@ class WindowAttention(nn.Module):
     Shifting pads the grid (top/left by the shift, bottom/right up to a multiple of w) and masks
     the padding as keys, so tiles of any size work and no window mixes opposite edges. A learned
     relative-position bias per head gives each pixel its place inside the window; there is no
-    absolute position, so one model serves tiles of every size and place.
+    absolute position, so one model serves tiles of every size and place. `offset` moves every
+    window by that many pixels: the same network on the grid translated, whose window edges
+    fall elsewhere (`InferConfig.window_offsets` averages such answers).
     """
 
     def __init__(self, dim: int, heads: int, window: int, shift: bool) -> None:
@@ -70,15 +72,15 @@ class WindowAttention(nn.Module):
         ).flatten(1)
         rel = (coords[:, :, None] - coords[:, None, :]) + (window - 1)
         self.register_buffer("rel_index", rel[0] * (2 * window - 1) + rel[1], persistent=False)
-        self._mask_cache: dict[tuple[int, int, str], torch.Tensor] = {}
+        self._mask_cache: dict[tuple[int, int, str, int], torch.Tensor] = {}
 
     def _pad_mask(
-        self, height: int, width: int, device: torch.device
+        self, height: int, width: int, device: torch.device, s: int
     ) -> tuple[torch.Tensor, int, int]:
-        w, s = self.window, self.shift
+        w = self.window
         hp = -(-(height + s) // w) * w
         wp = -(-(width + s) // w) * w
-        key = (height, width, str(device))
+        key = (height, width, str(device), s)
         if key not in self._mask_cache:
             valid = torch.zeros(hp, wp, dtype=torch.bool, device=device)
             valid[s : s + height, s : s + width] = True
@@ -87,12 +89,13 @@ class WindowAttention(nn.Module):
             self._mask_cache = {key: mask[:, None, None, :]}  # (nW, 1, 1, w*w)
         return self._mask_cache[key], hp, wp
 
-    def forward(self, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, grid: tuple[int, int], offset: int = 0) -> torch.Tensor:
         """x: (B, N, D) with N = H * W in row-major order."""
         height, width = grid
         batch, _, dim = x.shape
-        w, s = self.window, self.shift
-        pad_mask, hp, wp = self._pad_mask(height, width, x.device)
+        w = self.window
+        s = (self.shift + offset) % w
+        pad_mask, hp, wp = self._pad_mask(height, width, x.device, s)
         img = x.reshape(batch, height, width, dim)
         img = F.pad(img, (0, 0, s, wp - width - s, s, hp - height - s))
         win = img.reshape(batch, hp // w, w, wp // w, w, dim).permute(0, 1, 3, 2, 4, 5)

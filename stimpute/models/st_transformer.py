@@ -51,17 +51,22 @@ class STLayer(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(
-        self, x: torch.Tensor, grid: tuple[int, int] | None, steps: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        grid: tuple[int, int] | None,
+        steps: torch.Tensor | None = None,
+        offset: int = 0,
     ) -> torch.Tensor:
         """x: (B, L, N, D) -> (B, L, N, D); with `steps` (S,) positions in L, the layer's output
-        at those steps only, (B, S, N, D): they still attend to every step."""
+        at those steps only, (B, S, N, D): they still attend to every step. `offset`: pixels
+        the spatial windows move by (`WindowAttention`)."""
         h = self.norm_t(x).transpose(1, 2)  # (B, N, L, D)
         if steps is not None:
             x = x[:, steps]
         x = x + self.drop(self.temporal(h, queries=steps).transpose(1, 2))
         batch, length, nodes, dim = x.shape
         h = self.norm_s(x).reshape(batch * length, nodes, dim)
-        h = self.window(h, grid) if grid is not None else self.full(h)
+        h = self.window(h, grid, offset) if grid is not None else self.full(h)
         x = x + self.drop(h.reshape(batch, length, nodes, dim))
         return x + self.drop(self.ffn(self.norm_f(x)))
 
@@ -125,11 +130,13 @@ class STTransformer(nn.Module):
         context: torch.Tensor | None = None,
         all_layers: bool = True,
         steps: torch.Tensor | None = None,
+        window_offset: int = 0,
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """values, visible: [batch, time, node]; covariates [batch, time, node, C].
 
         `steps` (S,) positions in time, with `all_layers=False`: the answer at those steps only,
-        (B, S, N); the last layer then works on them alone (a refill that wants one new day)."""
+        (B, S, N); the last layer then works on them alone (a refill that wants one new day).
+        `window_offset`: pixels every spatial attention window moves by (grids)."""
         if values.ndim != 3 or visible.shape != values.shape:
             raise ShapeError(
                 f"values/visible must both be [batch, time, node]; got {tuple(values.shape)}"
@@ -152,10 +159,10 @@ class STTransformer(nn.Module):
             raise ShapeError("steps= gives the last layer's answer only: pass all_layers=False")
         for i, (block, head) in enumerate(zip(self.blocks, self.readouts, strict=True)):
             if i == last and steps is not None:
-                x = block(x, grid, steps)
+                x = block(x, grid, steps, window_offset)
                 context = None if context is None else context[:, steps]
             else:
-                x = block(x, grid)
+                x = block(x, grid, offset=window_offset)
             if all_layers or i == last:
                 out = head(x, context)
                 outs.append((out[..., 0], out[..., 1]))
