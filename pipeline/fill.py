@@ -6,8 +6,9 @@ there, so every run states how good its output is. The delivered product still c
 held-out observations themselves (they are observations): only the model never saw them.
 
 Output `filled.zarr` (built in `.part`, swapped in when complete): `soil_moisture` gap-free on
-land, `soil_moisture_uncertainty` (the model's standard error, scaled so that 90% of half the
-held-out values fall in the 90% normal interval (`fill_scores.std_factor`); 0 where observed), `flag`
+land, `soil_moisture_uncertainty` (the model's standard error; where half the check holds
+enough block-days, scaled so that 90% of that half falls in the 90% normal interval,
+`fill_scores.std_factor`; 0 where observed), `flag`
 (0 no data, 1 observed, 2 filled). Observed values are copied bit for bit from the cube; pixels
 outside the boundary or on permanent water stay no-data.
 
@@ -61,7 +62,8 @@ log = logging.getLogger("pipeline")
 FILL_FORMAT = 6  # 6: the std scaled by a factor fitted on half of the check
 # the model's answers are averaged over its spatial attention windows moved by these offsets, so
 # the map has no grid of the 4-pixel windows: two runs on a CPU (the grid's steps halved), all
-# four on a GPU (none left); benchmarks/README.md, "Window seams"
+# four on a GPU (none left); benchmarks/README.md, "central_texas with the new default, and
+# window seams"
 WINDOW_OFFSETS = {"cpu": (0, 2), "cuda": (0, 1, 2, 3)}
 
 

@@ -1,5 +1,6 @@
 """Answers averaged over spatial attention windows moved by several offsets: the fill then has
-no grid of the window size (benchmarks/README.md, "Window seams")."""
+no grid of the window size (benchmarks/README.md, "central_texas with the new default, and window
+seams")."""
 
 import numpy as np
 import torch
