@@ -104,8 +104,8 @@ class Imputer:
         self.fit_seconds = 0.0
 
     def set_inference(self, **settings: Any) -> None:
-        """Change how a neural model fills, after fitting too: `InferConfig` fields only
-        (time_overlap, stride, infer_tile, tile_overlap, infer_batch, compile, window_offsets)."""
+        """Change how a neural model fills, after fitting too: `InferConfig` fields only (a
+        wrong name is a ConfigError that lists them)."""
         allowed = {f.name for f in dataclasses.fields(InferConfig)}
         if self.config is None or set(settings) - allowed:
             raise ConfigError(
