@@ -1,7 +1,9 @@
 """The 4-pixel grid of the spatial attention windows in a filled map, and what averaging the
 answers over moved windows does to it: one square of a filled region, filled again from its
 checkpoint with each set of window offsets, scored against the sample's truth on its gaps, with
-the step between neighbouring gap pixels where the windows meet against the mean step.
+the step between neighbouring gap pixels where the tiles (and the unmoved windows) meet against
+the mean step, and the largest step of the four places mod 4 against the mean (a grid wherever
+the moved windows put it).
 
     python benchmarks/window_seams.py DATA/central_texas/2022 [--row 36 --col 36 --side 72]
 """
@@ -16,16 +18,26 @@ from pathlib import Path
 import numpy as np
 
 
-def edge_ratio(values: np.ndarray, gap: np.ndarray, axis: int, first: int) -> float:
-    """Mean |step| between gap neighbours along `axis` where the step is at a multiple of 4 of
-    the region grid (`first`: the square's first index there), over the mean of all four phases."""
+def phase_steps(values: np.ndarray, gap: np.ndarray, axis: int, first: int) -> list[float]:
+    """Mean |step| between gap neighbours along `axis`, by the step's place mod 4 on the region
+    grid (`first`: the square's first index there); phase 0 is where the tiles meet."""
     n = values.shape[axis]
     d = np.abs(np.diff(values, axis=axis))
     both = np.take(gap, range(n - 1), axis=axis) & np.take(gap, range(1, n), axis=axis)
     phase = (np.arange(n - 1) + 1 + first) % 4
-    per = [np.compress(phase == k, d, axis=axis)[np.compress(phase == k, both, axis=axis)].mean()
-           for k in range(4)]  # fmt: skip
-    return float(per[0] / np.mean(per))
+    return [float(np.compress(phase == k, d, axis=axis)[np.compress(phase == k, both, axis=axis)].mean())
+            for k in range(4)]  # fmt: skip
+
+
+def ratios(values: np.ndarray, gap: np.ndarray, first: tuple[int, int]) -> dict[str, float]:
+    """Per axis: the step at the tiles' phase over the mean step (`window_edge_*`), and the
+    largest phase's over the mean (`grid_*`: a grid of 4 pixels wherever its edges lie)."""
+    out = {}
+    for name, axis, start in (("x", 2, first[1]), ("y", 1, first[0])):
+        per = phase_steps(values, gap, axis, start)
+        out[f"window_edge_{name}"] = per[0] / float(np.mean(per))
+        out[f"grid_{name}"] = max(per) / float(np.mean(per))
+    return out
 
 
 def main() -> None:
@@ -45,7 +57,9 @@ def main() -> None:
     ap.add_argument("--row", type=int, default=36)
     ap.add_argument("--col", type=int, default=36)
     ap.add_argument("--side", type=int, default=72)
-    ap.add_argument("--offsets", default="0;0,2;0,1,2,3", help="offset sets, ';' between sets")
+    ap.add_argument(
+        "--offsets", default="0;0,2;0,1,2;0,1,2,3", help="offset sets, ';' between sets"
+    )
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args()
     meta = json.loads((a.folder / "model" / "model.json").read_text())
@@ -69,20 +83,14 @@ def main() -> None:
         row = {
             "offsets": list(offsets),
             "gap_mae": float(np.abs(res.values - true)[gap].mean()),
-            "window_edge_x": edge_ratio(res.values, gap, 2, a.col),
-            "window_edge_y": edge_ratio(res.values, gap, 1, a.row),
+            **ratios(res.values, gap, (a.row, a.col)),
             "seconds": round(time.perf_counter() - start, 1),
         }
         rows.append(row)
-        print(f"offsets {text:9s} gap MAE {row['gap_mae']:.5f}  window edges x {row['window_edge_x']:.3f} "
-              f"y {row['window_edge_y']:.3f}  {row['seconds']:.0f} s", flush=True)  # fmt: skip
-    truth_row = {
-        "window_edge_x": edge_ratio(true, gap, 2, a.col),
-        "window_edge_y": edge_ratio(true, gap, 1, a.row),
-    }
-    print(
-        f"truth                              window edges x {truth_row['window_edge_x']:.3f} y {truth_row['window_edge_y']:.3f}"
-    )
+        print(f"offsets {text:9s} gap MAE {row['gap_mae']:.5f}  " + _steps(row) + f"  {row['seconds']:.0f} s",
+              flush=True)  # fmt: skip
+    truth_row = ratios(true, gap, (a.row, a.col))
+    print(f"truth                             {_steps(truth_row)}")
     if a.out:
         a.out.write_text(
             json.dumps(
@@ -95,6 +103,11 @@ def main() -> None:
                 indent=1,
             )
         )
+
+
+def _steps(row: dict) -> str:
+    return (f"tile phase x {row['window_edge_x']:.3f} y {row['window_edge_y']:.3f}  "
+            f"grid x {row['grid_x']:.3f} y {row['grid_y']:.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -60,11 +60,11 @@ log = logging.getLogger("pipeline")
 # 3: each tile filled whole (no tile of a tile); 4: the prior of the region; 5: the prior read
 # from the region's store (`fill_prior`)
 FILL_FORMAT = 6  # 6: the std scaled by a factor fitted on half of the check
-# the model's answers are averaged over its spatial attention windows moved by these offsets, so
-# the map has no grid of the 4-pixel windows: two runs on a CPU (the grid's steps halved), all
-# four on a GPU (none left); benchmarks/README.md, "central_texas with the new default, and
-# window seams"
-WINDOW_OFFSETS = {"cpu": (0, 2), "cuda": (0, 1, 2, 3)}
+# the model's answers are averaged over its spatial attention windows moved by these offsets
+# (`stimpute.windows.offset_weights`), so the map has no grid of the 4-pixel windows: two runs on
+# a CPU, whose window edges never fall on a tile's edge (tiles start every 32 pixels), all four on
+# a GPU; benchmarks/README.md, "window seams"
+WINDOW_OFFSETS = {"cpu": (1, 3), "cuda": (0, 1, 2, 3)}
 
 
 def run(

@@ -89,8 +89,9 @@ class InferConfig:
     infer_batch: int | None = None  # windows per forward pass; None = 2 on a CPU, 48 on a GPU
     compile: bool = False  # torch.compile the model (worth it for large regions on a GPU)
     # pixels the ST-Transformer's spatial attention windows move by, one run each, answers
-    # averaged: (0,) one run; more leave no window edge at the same place in every run, so the
-    # fill shows no grid of the window size, at that many times the cost
+    # averaged (`windows.offset_weights`): (0,) one run; more leave no window edge at the same
+    # place in every run, so the fill shows no grid of the window size, at that many times the
+    # cost. ST-Transformer only
     window_offsets: tuple[int, ...] = (0,)
 
 

@@ -20,7 +20,7 @@ from stimpute.baselines import (
     RandomForest,
 )
 from stimpute.baselines.base import Method
-from stimpute.config import InferConfig, NeuralConfig
+from stimpute.config import RETIRED, InferConfig, NeuralConfig
 from stimpute.errors import CheckpointError, ConfigError, NotFittedError, ShapeError
 from stimpute.layout import prepare
 from stimpute.neural import PSANMethod, TransformerMethod
@@ -94,7 +94,7 @@ class Imputer:
         if model in NEURAL:
             if model == "psan" and config is None:
                 settings = {"layers": 3, **settings}  # PSAN's own depth
-            self.config = NeuralConfig.build(config, **settings)
+            self.config = self._checked(NeuralConfig.build(config, **settings))
             self.method: Method = MODELS[model](seed=seed, device=device, config=self.config)
         else:
             if config is not None:
@@ -112,8 +112,17 @@ class Imputer:
                 f"set_inference takes {', '.join(sorted(allowed))} for a neural model; "
                 f"got {sorted(settings)} for {self.model_name}"
             )
-        self.config = NeuralConfig.build(self.config, **settings)
+        self.config = self._checked(NeuralConfig.build(self.config, **settings))
         self.method.config = self.config  # type: ignore[attr-defined]
+
+    def _checked(self, config: NeuralConfig) -> NeuralConfig:
+        """`config`, refused where it asks this model for what only the other one has."""
+        if self.model_name == "psan" and config.infer.window_offsets != (0,):
+            raise ConfigError(
+                f"window_offsets={config.infer.window_offsets} moves the ST-Transformer's "
+                "attention windows; PSAN has none: leave it at (0,) for psan"
+            )
+        return config
 
     @property
     def window(self) -> int | None:
@@ -249,8 +258,7 @@ class Imputer:
             str(k): (v.tolist() if isinstance(v, torch.Tensor) else v)
             for k, v in payload["hparams"].items()
         }
-        if found != FORMAT:
-            _refuse_departures(path, (payload.get("config") or {}).get("model", settings))
+        _refuse_retired(path, payload, settings)
         if payload.get("config") is not None:
             config = NeuralConfig.from_dict(payload["config"])
             imp = cls(payload["model"], config=config, seed=payload["seed"], device=device)
@@ -264,11 +272,19 @@ class Imputer:
         return imp
 
 
-def _refuse_departures(path: Path, model: dict[str, Any]) -> None:
-    """A network with a prior saved before format 3 learned the departure from it unless it says
-    otherwise: a mode this version no longer has."""
-    if model.get("prior_covariate") is not None and model.get("prior_departure", True):
+def _refuse_retired(path: Path, payload: dict[str, Any], settings: dict[str, Any]) -> None:
+    """One line for a checkpoint whose weights need an add-on or mode this version no longer has
+    (`config.RETIRED`, each removed after the ablation): fit it again. Such a switch saved off is
+    dropped as the configuration is read (`NeuralConfig.from_dict`, `load_state`)."""
+    arch = payload["state"].get("arch", {}) if isinstance(payload.get("state"), dict) else {}
+    used = [name for name in RETIRED if arch.get(name, False)]
+    model = (payload.get("config") or {}).get("model", settings)
+    # before format 3 a network with a prior learned the departure from it unless told otherwise
+    departed = model.get("prior_covariate") is not None and model.get("prior_departure", True)
+    if payload.get("format") != FORMAT and departed and "prior_departure" not in used:
+        used.append("prior_departure")
+    if used:
         raise CheckpointError(
-            f"{path} learned the departure from its prior, a mode this version no longer has "
-            "(the smooth prior channel beat it on both twin families): fit the imputer again"
+            f"{path} was fitted with {' and '.join(used)}, which this version no longer has "
+            "(benchmarks/README.md, the ablation): fit the imputer again"
         )

@@ -16,7 +16,7 @@ import torch
 
 from stimpute.models import STTransformer
 from stimpute.tensors import OnDevice, crop_nodes
-from stimpute.windows import fit_side, spread, starts, taper
+from stimpute.windows import fit_side, offset_weights, spread, starts, taper
 
 
 def autocast(device: torch.device):
@@ -99,8 +99,10 @@ def predict(
 
     `forward` replaces `model` for the forward pass (a torch.compile'd copy); batches are then
     padded to `batch_size` so one compiled shape serves the whole run. With several
-    `window_offsets`, each window's answer is the mean over the network run with its spatial
-    attention windows moved by each offset, so no window edge is the same in every run.
+    `window_offsets`, each window's answer is the average over the network run with its spatial
+    attention windows moved by each offset, weighted by `offset_weights`, so no window edge is
+    the same in every run and each pixel is answered mostly by the runs that hold it inside a
+    window.
     """
     model.eval()
     run = model if forward is None else forward
@@ -116,6 +118,10 @@ def predict(
             return nan, nan.clone()
     tiles, space_w, grid = spatial_tiles(data.grid, n_node, tile, tile_overlap)
     weight = torch.from_numpy(time_w[:, None] * space_w[None, :]).float().to(device)  # (L, n)
+    runs = np.ones((1, len(space_w)))
+    if grid is not None and len(window_offsets) > 1:
+        runs = offset_weights(grid, model.cfg.spatial_window, window_offsets)
+    per_run = torch.from_numpy(runs).float().to(device)[:, None, None, None, :]  # (K, 1, 1, 1, n)
     n_tiles = 1 if tiles is None else len(tiles)
     # every (tile, time start) pair once; a batch may mix tiles since they share one size
     pairs = [(k, t0, 1) for k in range(n_tiles) for t0 in time_starts]
@@ -140,7 +146,7 @@ def predict(
             with autocast(device):
                 mean, log_scale = run(grid=grid, all_layers=False, steps=at, **kw, **moved)[-1]
             answers.append(torch.stack([mean.float(), log_scale.float().exp()]))
-        out = torch.stack(answers).mean(0)  # (2, B, L or S, n)
+        out = (torch.stack(answers) * per_run).sum(0)  # (2, B, L or S, n)
         pos = steps if at is None else at
         t = (t0[:, None] + pos)[:, :, None]  # (B, L or S, 1)
         n = (

@@ -13,7 +13,7 @@ import torch
 from stimpute.baselines.base import Method
 from stimpute.config import RETIRED, NeuralConfig
 from stimpute.covariates import PER_CHANNEL, prior_field, rain_memory
-from stimpute.errors import CheckpointError, ConfigError, NotFittedError, ShapeError, WindowError
+from stimpute.errors import ConfigError, NotFittedError, ShapeError, WindowError
 from stimpute.inference import predict, refill_steps, time_windows
 from stimpute.layout import Batch
 from stimpute.models import PSAN, PSANConfig, STTransformer, STTransformerConfig
@@ -288,12 +288,8 @@ class TransformerMethod(Method):
     def load_state(self, state: dict[str, Any]) -> None:
         arch = dict(state["arch"])
         arch["periods"] = tuple(arch["periods"])
-        used = [name for name in RETIRED if arch.pop(name, False)]
-        if used:
-            raise CheckpointError(
-                f"this imputer was fitted with {' and '.join(used)}, add-ons this version no "
-                "longer has (they did not earn their place in the ablation): fit it again"
-            )
+        for name in RETIRED:  # off, or refused by Imputer.load where the weights need it
+            arch.pop(name, None)
         self.model = self.model_cls(self.config_cls(**arch)).to(self.device)
         self._compiled = None
         self.model.load_state_dict(state["weights"])

@@ -47,6 +47,28 @@ def fit_side(length: int, most: int, overlap: int) -> int:
     return min(side, -(-(length + (n - 1) * overlap) // n))
 
 
+# how much a pixel on a spatial attention window's outer rows or columns counts, against one
+# inside, when answers with the windows moved are averaged (benchmarks/README.md, "window seams")
+WINDOW_EDGE_WEIGHT = 0.2
+
+
+def offset_weights(grid: tuple[int, int], window: int, offsets: tuple[int, ...]) -> np.ndarray:
+    """(len(offsets), H * W) weights, summing to 1 at each pixel of a `grid` (row-major), for
+    averaging a network's answers with its `window` x `window` attention windows moved by each
+    offset. A pixel on its window's first or last row or column, where attention sees its
+    neighbours on one side only, counts `WINDOW_EDGE_WEIGHT` as much as one inside, so each
+    pixel's answer comes mostly from the runs that hold it inside a window."""
+    if not offsets:
+        raise WindowError("offsets is empty: pass at least one window offset, such as (0,)")
+    edge = np.ones(window)
+    edge[[0, -1]] = WINDOW_EDGE_WEIGHT
+    rows, cols = np.arange(grid[0]), np.arange(grid[1])
+    w = np.stack(
+        [np.outer(edge[(rows + o) % window], edge[(cols + o) % window]).ravel() for o in offsets]
+    )
+    return w / w.sum(0)
+
+
 def _fits(length: int, window: int) -> None:
     if window > length:
         raise WindowError(

@@ -115,7 +115,9 @@ def test_a_checkpoint_needing_a_retired_add_on_is_refused_in_one_line(small_twin
         payload["config"]["model"][switch] = "auto"  # as checkpoints of that version stored it
         torch.save(payload, tmp_path / f"{switch}.pt")
         if on:  # fitted with it on: its weights need it
-            with pytest.raises(CheckpointError, match="regime_readout.*fit it again"):
+            with pytest.raises(
+                CheckpointError, match="fitted with regime_readout.*fit the imputer again"
+            ):
                 stimpute.Imputer.load(tmp_path / f"{switch}.pt")
         else:  # off: the checkpoint loads as it was
             back = stimpute.Imputer.load(tmp_path / f"{switch}.pt")

@@ -128,7 +128,7 @@ def test_a_checkpoint_that_learned_departures_from_its_prior_is_refused(small_tw
     # format 2 learned departures from a prior unless it said otherwise (before the switch,
     # departures were the only way)
     for old in (saved_as("2"), saved_as("2", prior_departure=True)):
-        with pytest.raises(CheckpointError, match="departure from its prior.*fit the imputer"):
+        with pytest.raises(CheckpointError, match="fitted with prior_departure.*fit the imputer"):
             stimpute.Imputer.load(old, device="cpu")
     assert stimpute.Imputer.load(saved_as("2", prior_departure=False), device="cpu").fitted
     assert stimpute.Imputer.load(saved_as("3"), device="cpu").fitted
