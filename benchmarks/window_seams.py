@@ -2,10 +2,11 @@
 answers over moved windows does to it: one square of a filled region, filled again from its
 checkpoint with each set of window offsets, scored against the sample's truth on its gaps, with
 the step between neighbouring gap pixels where the tiles (and the unmoved windows) meet against
-the mean step, and the largest step of the four places mod 4 against the mean (a grid wherever
-the moved windows put it).
+the mean step, the largest step of the four places mod 4 against the mean (a grid wherever the
+moved windows put it), and the step across 9 km cell edges against the step elsewhere.
 
     python benchmarks/window_seams.py DATA/central_texas/2022 [--row 36 --col 36 --side 72]
+    python benchmarks/window_seams.py DATA/txson/2022 --row 0 --col 0 --side 36   # the demo
 """
 
 from __future__ import annotations
@@ -29,14 +30,30 @@ def phase_steps(values: np.ndarray, gap: np.ndarray, axis: int, first: int) -> l
             for k in range(4)]  # fmt: skip
 
 
-def ratios(values: np.ndarray, gap: np.ndarray, first: tuple[int, int]) -> dict[str, float]:
-    """Per axis: the step at the tiles' phase over the mean step (`window_edge_*`), and the
-    largest phase's over the mean (`grid_*`: a grid of 4 pixels wherever its edges lie)."""
+def cell_ratio(values: np.ndarray, gap: np.ndarray, axis: int, ease: int) -> float:
+    """Mean |step| between gap neighbours along `axis` across the 9 km cells' edges over the
+    mean elsewhere (`ease`: the square's first index on the EASE 1 km grid), as seams.py."""
+    n = values.shape[axis]
+    d = np.abs(np.diff(values, axis=axis))
+    both = np.take(gap, range(n - 1), axis=axis) & np.take(gap, range(1, n), axis=axis)
+    edge = (ease + np.arange(1, n)) % 9 == 0
+    on = np.compress(edge, d, axis=axis)[np.compress(edge, both, axis=axis)].mean()
+    off = np.compress(~edge, d, axis=axis)[np.compress(~edge, both, axis=axis)].mean()
+    return float(on / off)
+
+
+def ratios(
+    values: np.ndarray, gap: np.ndarray, first: tuple[int, int], ease: tuple[int, int]
+) -> dict[str, float]:
+    """Per axis: the step at the tiles' phase over the mean step (`window_edge_*`), the largest
+    phase's over the mean (`grid_*`: a grid of 4 pixels wherever its edges lie), and the step
+    across 9 km cell edges over the step elsewhere (`cell_9km_*`)."""
     out = {}
-    for name, axis, start in (("x", 2, first[1]), ("y", 1, first[0])):
+    for name, axis, start, origin in (("x", 2, first[1], ease[1]), ("y", 1, first[0], ease[0])):
         per = phase_steps(values, gap, axis, start)
         out[f"window_edge_{name}"] = per[0] / float(np.mean(per))
         out[f"grid_{name}"] = max(per) / float(np.mean(per))
+        out[f"cell_9km_{name}"] = cell_ratio(values, gap, axis, origin)
     return out
 
 
@@ -73,6 +90,7 @@ def main() -> None:
     days = truth(region(a.folder.parent.name), int(a.folder.name))
     true = np.stack([d[w.rows, w.cols] for d in days])
     gap = np.isnan(arr.values)
+    ease = (int(cube.attrs["ease_row0"]) + a.row, int(cube.attrs["ease_col0"]) + a.col)
     imp = stimpute.Imputer.load(a.folder / "model" / "st_transformer.pt", device="cpu")
     rows = []
     for text in a.offsets.split(";"):
@@ -83,13 +101,13 @@ def main() -> None:
         row = {
             "offsets": list(offsets),
             "gap_mae": float(np.abs(res.values - true)[gap].mean()),
-            **ratios(res.values, gap, (a.row, a.col)),
+            **ratios(res.values, gap, (a.row, a.col), ease),
             "seconds": round(time.perf_counter() - start, 1),
         }
         rows.append(row)
         print(f"offsets {text:9s} gap MAE {row['gap_mae']:.5f}  " + _steps(row) + f"  {row['seconds']:.0f} s",
               flush=True)  # fmt: skip
-    truth_row = ratios(true, gap, (a.row, a.col))
+    truth_row = ratios(true, gap, (a.row, a.col), ease)
     print(f"truth                             {_steps(truth_row)}")
     if a.out:
         a.out.write_text(
@@ -107,7 +125,8 @@ def main() -> None:
 
 def _steps(row: dict) -> str:
     return (f"tile phase x {row['window_edge_x']:.3f} y {row['window_edge_y']:.3f}  "
-            f"grid x {row['grid_x']:.3f} y {row['grid_y']:.3f}")  # fmt: skip
+            f"grid x {row['grid_x']:.3f} y {row['grid_y']:.3f}  "
+            f"9 km x {row['cell_9km_x']:.3f} y {row['cell_9km_y']:.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":
