@@ -37,6 +37,7 @@ from pipeline.fill_inputs import (
 )
 from pipeline.provenance import code_version
 from pipeline.tile import Window, cube_fingerprint, land_mask
+from stimpute.config import product_addons
 
 log = logging.getLogger("pipeline")
 
@@ -203,14 +204,17 @@ def fit(
 
 def model_hparams(features: Features, device: str) -> dict[str, Any]:
     """The network the pipeline trains on `device` for these features: the paper's network with
-    the 9 km prior and the rain memory (`prior_of`) and without the context add-on, which with
-    the rain memory cost accuracy on both twin families (benchmarks/README.md, "After the rain
-    memory")."""
+    the add-ons the ablation kept for a coarse product and rain (`stimpute.config.product_addons`):
+    Daymet's rain and the 9 km product, which the network reads smoothed in space and time, so
+    the fill has no steps at the 9 km cells' edges."""
+    dynamic = features.dynamic
     return {
         "window": 72,
-        "temporal_context": False,
         **PRESETS[device_kind(device)],
-        **prior_of(features),
+        **product_addons(
+            dynamic.index(PRIOR) if PRIOR in dynamic else None,
+            dynamic.index(RAIN) if RAIN in dynamic else None,
+        ),
     }
 
 
@@ -224,15 +228,6 @@ def recipe(features: Features, *, area: int, budget_s: float, device: str) -> di
         "budget_s": float(budget_s),
         "model": model_hparams(features, device),
     }
-
-
-def prior_of(features: Features) -> dict[str, int]:
-    """The 9 km product as the model's prior (`prior_covariate`): the network reads it smoothed
-    in space and time, so the fill has no steps at the 9 km cells' edges. Daymet's rain as its
-    rain covariate (`rain_covariate`): the network also gets the rain of the days before each
-    day, fading with age (`stimpute.covariates.rain_memory`)."""
-    found = {"prior_covariate": PRIOR, "rain_covariate": RAIN}
-    return {k: features.dynamic.index(v) for k, v in found.items() if v in features.dynamic}
 
 
 def device_kind(device: str) -> str:

@@ -167,6 +167,16 @@ class NeuralConfig:
         return cls(window=int(d.get("window", 72)), **sections)
 
 
+def product_addons(prior_covariate: int | None, rain_covariate: int | None) -> dict[str, Any]:
+    """Shortcuts for a field whose covariates hold a coarse product of the same quantity and the
+    daily rain (the pipeline's soil moisture, both twin families): the add-ons the ablation kept,
+    the product read as the smooth prior and the rain's antecedent indices, and the temporal
+    context off (with the rain indices it cost accuracy on both twin families; benchmarks/
+    README.md, "After the rain memory"). A channel that is not there (None) leaves its add-on off."""
+    found = {"prior_covariate": prior_covariate, "rain_covariate": rain_covariate}
+    return {"temporal_context": False, **{k: v for k, v in found.items() if v is not None}}
+
+
 def _names(section_cls: type) -> set[str]:
     return {f.name for f in fields(section_cls)}
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from stimpute.config import product_addons
 from stimpute.errors import ConfigError, NoObservationsError
 from stimpute.masks import hide
 from stimpute.simulate import COVARIATES, twin
@@ -87,13 +88,8 @@ def twin_problem(
         static=tw.static,
         times=tw.day_of_year,
         truth=tw.truth,
-        # the neural models read the twin's 9 km product as a smooth prior and remember its
-        # rain, without the context add-on, as the pipeline's model does
-        st_hparams={
-            "prior_covariate": COVARIATES.index("sm_9km"),
-            "rain_covariate": COVARIATES.index("precipitation"),
-            "temporal_context": False,
-        },
+        # the neural models are the pipeline's: the add-ons kept for a coarse product and rain
+        st_hparams=product_addons(COVARIATES.index("sm_9km"), COVARIATES.index("precipitation")),
         info={
             "shape": list(tw.observed.shape),
             "missing_share": tw.missing_share,

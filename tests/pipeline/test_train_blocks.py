@@ -28,11 +28,13 @@ def test_a_state_is_learnt_from_crops_spread_over_all_of_it():
 
 def test_the_model_reads_the_smooth_9km_product_and_remembers_daymets_rain():
     from pipeline.fill_inputs import Features
-    from pipeline.train import model_hparams, prior_of
+    from pipeline.train import model_hparams
     from stimpute.config import NeuralConfig
 
     both = Features(("lst", "prcp", "sm_9km", "tmax"), ("elevation",))
-    assert prior_of(both) == {"prior_covariate": 2, "rain_covariate": 1}
-    assert prior_of(Features(("lst", "tmax"), ())) == {}  # neither add-on without its input
+    hparams = model_hparams(both, "cpu")
+    assert (hparams["prior_covariate"], hparams["rain_covariate"]) == (2, 1)
+    neither = model_hparams(Features(("lst", "tmax"), ()), "cpu")  # no add-on without its input
+    assert "prior_covariate" not in neither and "rain_covariate" not in neither
     config = NeuralConfig.build(**model_hparams(both, "cpu"))
     assert not config.model.temporal_context
