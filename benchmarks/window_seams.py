@@ -19,41 +19,35 @@ from pathlib import Path
 import numpy as np
 
 
-def phase_steps(values: np.ndarray, gap: np.ndarray, axis: int, first: int) -> list[float]:
-    """Mean |step| between gap neighbours along `axis`, by the step's place mod 4 on the region
-    grid (`first`: the square's first index there); phase 0 is where the tiles meet."""
+def gap_steps(values: np.ndarray, gap: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """|step| between neighbours along `axis`, and where both are gap pixels (filled)."""
     n = values.shape[axis]
-    d = np.abs(np.diff(values, axis=axis))
     both = np.take(gap, range(n - 1), axis=axis) & np.take(gap, range(1, n), axis=axis)
-    phase = (np.arange(n - 1) + 1 + first) % 4
-    return [float(np.compress(phase == k, d, axis=axis)[np.compress(phase == k, both, axis=axis)].mean())
-            for k in range(4)]  # fmt: skip
+    return np.abs(np.diff(values, axis=axis)), both
 
 
-def cell_ratio(values: np.ndarray, gap: np.ndarray, axis: int, ease: int) -> float:
-    """Mean |step| between gap neighbours along `axis` across the 9 km cells' edges over the
-    mean elsewhere (`ease`: the square's first index on the EASE 1 km grid), as seams.py."""
-    n = values.shape[axis]
-    d = np.abs(np.diff(values, axis=axis))
-    both = np.take(gap, range(n - 1), axis=axis) & np.take(gap, range(1, n), axis=axis)
-    edge = (ease + np.arange(1, n)) % 9 == 0
-    on = np.compress(edge, d, axis=axis)[np.compress(edge, both, axis=axis)].mean()
-    off = np.compress(~edge, d, axis=axis)[np.compress(~edge, both, axis=axis)].mean()
-    return float(on / off)
+def mean_at(d: np.ndarray, both: np.ndarray, axis: int, where: np.ndarray) -> float:
+    """Mean of the steps `d` at the places `where` (along `axis`) between two gap pixels."""
+    return float(np.compress(where, d, axis=axis)[np.compress(where, both, axis=axis)].mean())
 
 
 def ratios(
     values: np.ndarray, gap: np.ndarray, first: tuple[int, int], ease: tuple[int, int]
 ) -> dict[str, float]:
-    """Per axis: the step at the tiles' phase over the mean step (`window_edge_*`), the largest
-    phase's over the mean (`grid_*`: a grid of 4 pixels wherever its edges lie), and the step
-    across 9 km cell edges over the step elsewhere (`cell_9km_*`)."""
+    """Per axis, between gap neighbours: the step at the tiles' place mod 4 (phase 0; `first`: the
+    square's first index on the region grid) over the mean of the four places (`window_edge_*`),
+    the largest place's over that mean (`grid_*`: a grid of 4 pixels wherever its edges lie), and
+    the step across 9 km cell edges over the step elsewhere (`cell_9km_*`; `ease`: the square's
+    first index on the EASE 1 km grid), as seams.py."""
     out = {}
     for name, axis, start, origin in (("x", 2, first[1], ease[1]), ("y", 1, first[0], ease[0])):
-        per = phase_steps(values, gap, axis, start)
+        d, both = gap_steps(values, gap, axis)
+        after = np.arange(1, d.shape[axis] + 1)  # the index of the pixel after each step
+        per = [mean_at(d, both, axis, (after + start) % 4 == k) for k in range(4)]
         out[f"window_edge_{name}"] = per[0] / float(np.mean(per))
         out[f"grid_{name}"] = max(per) / float(np.mean(per))
-        out[f"cell_9km_{name}"] = cell_ratio(values, gap, axis, origin)
+        edge = (after + origin) % 9 == 0
+        out[f"cell_9km_{name}"] = mean_at(d, both, axis, edge) / mean_at(d, both, axis, ~edge)
     return out
 
 
@@ -75,7 +69,7 @@ def main() -> None:
     ap.add_argument("--col", type=int, default=36)
     ap.add_argument("--side", type=int, default=72)
     ap.add_argument(
-        "--offsets", default="0;0,2;0,1,2;0,1,2,3", help="offset sets, ';' between sets"
+        "--offsets", default="0;1,3;0,2;0,1,2;0,1,2,3", help="offset sets, ';' between sets"
     )
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args()

@@ -55,7 +55,8 @@ WINDOW_EDGE_WEIGHT = 0.2
 def offset_weights(grid: tuple[int, int], window: int, offsets: tuple[int, ...]) -> np.ndarray:
     """(len(offsets), H * W) weights, summing to 1 at each pixel of a `grid` (row-major), for
     averaging a network's answers with its `window` x `window` attention windows moved by each
-    offset. A pixel on its window's first or last row or column, where attention sees its
+    offset. A pixel on the first or last row or column of its window in the unshifted layers
+    (whose edges drew the grid; the shifted layers' fall mid-window), where attention sees its
     neighbours on one side only, counts `WINDOW_EDGE_WEIGHT` as much as one inside, so each
     pixel's answer comes mostly from the runs that hold it inside a window."""
     if not offsets:
