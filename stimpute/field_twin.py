@@ -9,8 +9,9 @@ window it was generated in:
   (`smooth_field`), separable into one small matrix product per field;
 - per-pixel draws (noise, dropouts) come from a counter-based hash of (seed, stream, day, row,
   col) (`uniform`, `normal`);
-- coarse quantities (the 3-pixel rain blur, the 9-pixel coarse soil moisture) are means over
-  blocks of the global lattice, so windows must start and end on 9-pixel block edges;
+- the 9-pixel coarse soil moisture is a mean over blocks of the global lattice, so windows
+  must start and end on 9-pixel block edges; the rain product's blur is a moving mean of rain
+  evaluated a pixel beyond the window, so it has no block edges (real Daymet has none);
 - the orbit plan is a set of fixed tracks on the lattice, each passing every `revisit_days`.
 
 So a small region cut out of a large one holds exactly the same data, blocks of a large region
@@ -30,7 +31,7 @@ from stimpute.simulate import LAND_COVER, RETRIEVAL_RANGE, soil_water_step
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 COARSE = 9  # pixels per side of a coarse (9 km) cell; windows align on it
-RAIN_BLUR = 3  # pixels per side of the rain covariate's blur block
+RAIN_BLUR = 3  # pixels per side of the rain covariate's moving-mean blur (odd)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -84,6 +85,14 @@ def block_mean(a: np.ndarray, k: int) -> np.ndarray:
     *lead, h, w = a.shape
     means = a.reshape(*lead, h // k, k, w // k, k).mean(axis=(-3, -1))
     return np.repeat(np.repeat(means, k, axis=-2), k, axis=-1)
+
+
+def moving_mean(wide: np.ndarray, k: int) -> np.ndarray:
+    """Mean over the k x k neighbourhood of every pixel, from an array grown by k // 2 pixels
+    on each side of the last two axes (so the result has no edge effects and no block edges)."""
+    h, w = wide.shape[-2] - (k - 1), wide.shape[-1] - (k - 1)
+    total = sum(wide[..., i : i + h, j : j + w] for i in range(k) for j in range(k))
+    return np.asarray(total) / k**2
 
 
 @dataclass(frozen=True)
@@ -338,15 +347,20 @@ class FieldTwin:
         self, t: int, doy: int, b: slice, fast: np.ndarray, slow: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Day `t` on the rows `b`: the weather, then the soil-water stores advanced in place.
-        Returns the band's truth, rain and maximum temperature."""
+        Returns the band's truth, its rain grown by the rain blur's margin on each side (what
+        the rain product blurs) and its maximum temperature."""
         season = np.sin(2 * np.pi * (doy - 110) / 365.25)
         tmax = 24 + 10 * season + self.anomaly[t] - 0.0065 * (self.elevation[b] - 350)
-        rain = self._rain(t, doy, self.rows[b])
+        m = RAIN_BLUR // 2
+        rows, cols = self.rows[b], self.cols
+        wide = self._rain(t, doy, np.arange(rows[0] - m, rows[-1] + m + 1),
+                          np.arange(cols[0] - m, cols[-1] + m + 1))  # fmt: skip
+        rain = wide[m : wide.shape[0] - m, m : wide.shape[1] - m]
         fast[b], slow[b] = soil_water_step(
             fast[b], slow[b], rain, tmax, self.porosity[b], self.residual[b], self.tau0[b],
             self.runoff[b],
         )  # fmt: skip
-        return self.residual[b] + fast[b] + slow[b], rain, tmax
+        return self.residual[b] + fast[b] + slow[b], wide, tmax
 
     def _band(
         self,
@@ -363,7 +377,7 @@ class FieldTwin:
         writes the band's share of `out`, `sm_9km` and the passes' `inside` masks."""
         seed, rows = self.seed, self.rows[b]
         r, c = rows[:, None], self.cols[None, :]
-        truth, rain, tmax = self._advance(t, doy, b, fast, slow)
+        truth, wide_rain, tmax = self._advance(t, doy, b, fast, slow)
         u = self.orbit.across(rows, self.cols)
         coverage = np.zeros(truth.shape, bool)
         for k, mask in inside.items():
@@ -384,28 +398,30 @@ class FieldTwin:
             qc |= np.where(coverage & dense, 4, 0).astype(np.uint8)
             qc |= np.where(coverage & patch, 8, 0).astype(np.uint8)
         out["truth"][b], out["retrieval"][b], out["qc_flag"][b] = truth, retrieval, qc
-        out["precipitation"][b] = self._rain_covariate(t, rain, rows)
+        out["precipitation"][b] = self._rain_covariate(t, wide_rain, rows)
         out["tmax"][b] = tmax
         c9 = slice(b.start // COARSE, -(-b.stop // COARSE))
         sm_9km[c9] = self._coarse(t, truth, frozen, rows, self.coarse_bias[b])
 
-    def _rain(self, t: int, doy: int, rows: np.ndarray) -> np.ndarray:
-        """Storms on `rows`: on a wet day (odds follow the season) a correlated rain cell over a
+    def _rain(self, t: int, doy: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Storms on the lattice `rows` x `cols`: on a wet day (odds follow the season) a correlated rain cell over a
         larger weather system, so parts of a large region stay dry on a wet day. The day's draws
         are keyed by the seed and the day alone, so every band sees the same storm."""
         rng = np.random.default_rng([self.seed, 200, t])
         wet_odds = 0.18 + 0.08 * np.sin(2 * np.pi * (doy - 60) / 182.6)
         if rng.random() >= wet_odds:
-            return np.zeros((len(rows), len(self.cols)))
+            return np.zeros((len(rows), len(cols)))
         length, offset, depth = rng.uniform(6, 18), rng.normal(0.3, 0.8), rng.gamma(0.8, 10.8)
-        cell = smooth_field(self.seed * 1000 + 10, t, length, rows, self.cols) + offset
-        cell += 0.8 * smooth_field(self.seed * 1000 + 11, t, 150, rows, self.cols)
+        cell = smooth_field(self.seed * 1000 + 10, t, length, rows, cols) + offset
+        cell += 0.8 * smooth_field(self.seed * 1000 + 11, t, 150, rows, cols)
         return depth * np.maximum(cell, 0) ** 1.5
 
-    def _rain_covariate(self, t: int, rain: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def _rain_covariate(self, t: int, wide_rain: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The rain product on `rows`: the rain blurred by a moving mean (from the rain grown by
+        its margin, `wide_rain`) with a multiplicative, mean-one lognormal error per pixel."""
         r, c = rows[:, None], self.cols[None, :]
         err = self.rain_error
-        return block_mean(rain, RAIN_BLUR) * np.exp(
+        return moving_mean(wide_rain, RAIN_BLUR) * np.exp(
             err * normal(self.seed, 17, t, r, c) - err**2 / 2
         )
 

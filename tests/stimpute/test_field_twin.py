@@ -82,3 +82,14 @@ def test_a_walk_over_the_truth_resumes_where_it_stopped():
     assert len(first) + len(rest) == 20 and state.day == 20
     for a, b in zip(whole, [t for _, t in first] + rest, strict=True):
         assert np.array_equal(a, b)
+
+
+def test_the_rain_product_is_blurred_without_block_edges():
+    # Daymet has no 3 km blocks; a blur by blocks would draw a 3 km grid into whatever reads it
+    tw = FieldTwin(0, 0, 90, 90, seed=5, days=120)
+    steps = np.zeros(89)
+    for d in tw.days():
+        steps += np.abs(np.diff(d.precipitation, axis=1)).mean(axis=0)
+    at_block_edges = steps[2::3].mean()  # between columns 3k - 1 and 3k
+    assert steps.sum() > 0  # some days were wet, so the check had teeth
+    assert at_block_edges / steps.mean() < 1.02
