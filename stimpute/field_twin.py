@@ -12,7 +12,9 @@ window it was generated in:
 - the 9-pixel coarse soil moisture is a mean over blocks of the global lattice, so windows
   must start and end on 9-pixel block edges; the rain product's blur is a moving mean of rain
   evaluated a pixel beyond the window, so it has no block edges (real Daymet has none);
-- the orbit plan is a set of fixed tracks on the lattice, each passing every `revisit_days`.
+- the orbit plan is a set of fixed tracks on the lattice, each passing every `revisit_days`;
+- the soil water on the first morning has a history: it is walked through `SPIN_UP` days of
+  weather before the record.
 
 So a small region cut out of a large one holds exactly the same data, blocks of a large region
 meet without edges, and memory follows one day of the window, not the year.
@@ -32,6 +34,7 @@ _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 COARSE = 9  # pixels per side of a coarse (9 km) cell; windows align on it
 RAIN_BLUR = 3  # pixels per side of the rain covariate's moving-mean blur (odd)
+SPIN_UP = 90  # days of weather the soil water is walked through before the first day
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -291,7 +294,7 @@ class FieldTwin:
         temporaries follow the band, not the window; every value depends on its global row and
         column only, so the bands meet without a seam."""
         self._check_bands(band_rows)
-        first = self.first_state()
+        first = self.first_state(band_rows)
         fast, slow = first.fast, first.slow
         h, w = self.shape
         for t in range(self.n_days):
@@ -321,7 +324,7 @@ class FieldTwin:
         From `state` when given (a walk resumed where an earlier one stopped; it is advanced in
         place, so after the walk it holds the stores for the next day), else from the first day.
         """
-        state = state or self.first_state()
+        state = state or self.first_state(band_rows)
         self._check_bands(band_rows)
         for t in range(state.day, self.n_days):
             truth = np.empty(self.shape, np.float32)
@@ -330,9 +333,23 @@ class FieldTwin:
             state.day = t + 1
             yield truth
 
-    def first_state(self) -> SoilState:
-        """The soil-water stores before the first day."""
-        return SoilState(0, np.full(self.shape, 0.05), 0.3 * (self.porosity - self.residual))
+    def first_state(self, band_rows: int = 144) -> SoilState:
+        """The soil-water stores on the morning of the first day: walked from a fixed state
+        through the SPIN_UP days of weather before it (the slow store forgets in 45 days), so the
+        record does not open with the soil drying or wetting towards its climate, which no real
+        soil on 1 January does."""
+        fast, slow = np.full(self.shape, 0.05), 0.3 * (self.porosity - self.residual)
+        for t in range(-SPIN_UP, 0):
+            for b in self._bands(band_rows):
+                self._advance(t, self._doy(t), b, fast, slow)
+        return SoilState(0, fast, slow)
+
+    def _doy(self, t: int) -> int:
+        """Day of the year of day `t` (negative: before the record)."""
+        if t >= 0:
+            return int(self.doy[t])
+        date = self.start + np.timedelta64(t, "D")
+        return int((date - date.astype("datetime64[Y]")).astype(int)) + 1
 
     @staticmethod
     def _check_bands(band_rows: int) -> None:
@@ -350,7 +367,8 @@ class FieldTwin:
         Returns the band's truth, its rain grown by the rain blur's margin on each side (what
         the rain product blurs) and its maximum temperature."""
         season = np.sin(2 * np.pi * (doy - 110) / 365.25)
-        tmax = 24 + 10 * season + self.anomaly[t] - 0.0065 * (self.elevation[b] - 350)
+        anomaly = self.anomaly[t] if t >= 0 else 0.0  # the days before the record: the season's
+        tmax = 24 + 10 * season + anomaly - 0.0065 * (self.elevation[b] - 350)
         m = RAIN_BLUR // 2
         rows, cols = self.rows[b], self.cols
         wide = self._rain(t, doy, np.arange(rows[0] - m, rows[-1] + m + 1),
@@ -404,16 +422,18 @@ class FieldTwin:
         sm_9km[c9] = self._coarse(t, truth, frozen, rows, self.coarse_bias[b])
 
     def _rain(self, t: int, doy: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Storms on the lattice `rows` x `cols`: on a wet day (odds follow the season) a correlated rain cell over a
-        larger weather system, so parts of a large region stay dry on a wet day. The day's draws
-        are keyed by the seed and the day alone, so every band sees the same storm."""
-        rng = np.random.default_rng([self.seed, 200, t])
+        """Storms on the lattice `rows` x `cols`: on a wet day (odds follow the season) a
+        correlated rain cell over a larger weather system, so parts of a large region stay dry
+        on a wet day. The day's draws are keyed by the seed and the day alone, so every band
+        sees the same storm (a day before the record, t < 0, by keys no record's day reaches)."""
+        key = t if t >= 0 else 2**40 + t
+        rng = np.random.default_rng([self.seed, 200, key])
         wet_odds = 0.18 + 0.08 * np.sin(2 * np.pi * (doy - 60) / 182.6)
         if rng.random() >= wet_odds:
             return np.zeros((len(rows), len(cols)))
         length, offset, depth = rng.uniform(6, 18), rng.normal(0.3, 0.8), rng.gamma(0.8, 10.8)
-        cell = smooth_field(self.seed * 1000 + 10, t, length, rows, cols) + offset
-        cell += 0.8 * smooth_field(self.seed * 1000 + 11, t, 150, rows, cols)
+        cell = smooth_field(self.seed * 1000 + 10, key, length, rows, cols) + offset
+        cell += 0.8 * smooth_field(self.seed * 1000 + 11, key, 150, rows, cols)
         return depth * np.maximum(cell, 0) ** 1.5
 
     def _rain_covariate(self, t: int, wide_rain: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -163,8 +163,9 @@ def _day_of(name: str, year: int) -> date:
 # raise when what the sample writes changes, so archives written by older code are rewritten
 # 2: rain calibrated to ~2.2 mm/day; SPL3SMP_E with a ring of 9 km cells; 3: no Daymet for the
 # year in progress (Daymet publishes whole years); 4: the rain product blurred by a moving mean,
-# not 3 x 3 blocks (whose edges drew a 3 km grid in the fill)
-SAMPLE_VERSION = 4
+# not 3 x 3 blocks (whose edges drew a 3 km grid in the fill); 5: the soil water spun up through
+# 90 days before 1 January (it opened the year drying from a fixed state)
+SAMPLE_VERSION = 5
 
 
 def padded(grid: RegionGrid, margin: int = MARGIN) -> RegionGrid:

@@ -93,3 +93,13 @@ def test_the_rain_product_is_blurred_without_block_edges():
     at_block_edges = steps[2::3].mean()  # between columns 3k - 1 and 3k
     assert steps.sum() > 0  # some days were wet, so the check had teeth
     assert at_block_edges / steps.mean() < 1.02
+
+
+def test_the_soil_on_the_first_morning_has_a_history():
+    # a record opens on the soil the weather before it left, not on a fixed state it then
+    # drifts away from: the first morning differs with the start date and from pixel to pixel
+    january = FieldTwin(0, 0, 90, 90, seed=4, days=1).first_state()
+    march = FieldTwin(0, 0, 90, 90, seed=4, days=1, start="2022-03-01").first_state()
+    assert january.fast.std() > 0.001
+    assert np.abs(january.fast - march.fast).mean() > 0.005
+    assert np.abs(january.slow - march.slow).mean() > 0.005
