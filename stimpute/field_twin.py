@@ -5,14 +5,12 @@ quality-control losses, retrieval noise and bias, partial covariates), written s
 value of a pixel depends only on its global (row, col), the day and the seed, never on the
 window it was generated in:
 
-- smooth random fields are sums of random Fourier features evaluated at global coordinates
-  (`smooth_field`), separable into one small matrix product per field;
-- per-pixel draws (noise, dropouts) come from a counter-based hash of (seed, stream, day, row,
-  col) (`uniform`, `normal`);
+- smooth random fields and per-pixel draws are keyed by global coordinates (`stimpute.lattice`:
+  `smooth_field`, `uniform`, `normal`);
 - the 9-pixel coarse soil moisture is a mean over blocks of the global lattice, so windows
   must start and end on 9-pixel block edges; the rain product's blur is a moving mean of rain
   evaluated a pixel beyond the window, so it has no block edges (real Daymet has none);
-- the orbit plan is a set of fixed tracks on the lattice, each passing every `revisit_days`;
+- the orbit plan is a set of fixed tracks on the lattice (`stimpute.orbit.Orbit`);
 - the soil water on the first morning has a history: it is walked through `SPIN_UP` days of
   weather before the record.
 
@@ -28,118 +26,18 @@ from statistics import NormalDist
 
 import numpy as np
 
+from stimpute.lattice import block_mean, moving_mean, normal, smooth_field, uniform
+from stimpute.orbit import Orbit, Pass
 from stimpute.simulate import LAND_COVER, RETRIEVAL_RANGE, soil_water_step
 
-_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 COARSE = 9  # pixels per side of a coarse (9 km) cell; windows align on it
 RAIN_BLUR = 3  # pixels per side of the rain covariate's moving-mean blur (odd)
 SPIN_UP = 90  # days of weather the soil water is walked through before the first day
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: a bijective scramble of uint64 values."""
-    x = (x ^ (x >> np.uint64(30))) * _M1
-    x = (x ^ (x >> np.uint64(27))) * _M2
-    return x ^ (x >> np.uint64(31))
-
-
-def _hash(seed: int, stream: int, *keys: np.ndarray | int) -> np.ndarray:
-    """uint64 hash of (seed, stream, keys...), broadcast over the key arrays."""
-    h = _mix(np.asarray([(seed * 1_000_003 + stream) % 2**64], dtype=np.uint64))
-    for k in keys:
-        h = _mix(h ^ (np.atleast_1d(np.asarray(k, dtype=np.int64)).astype(np.uint64) + _GOLDEN))
-    return h
-
-
-def uniform(seed: int, stream: int, *keys: np.ndarray | int) -> np.ndarray:
-    """Uniform [0, 1) draws keyed by (seed, stream, keys...): the same keys give the same draw."""
-    return (_hash(seed, stream, *keys) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-
-
-def normal(seed: int, stream: int, *keys: np.ndarray | int) -> np.ndarray:
-    """Standard normal draws keyed like `uniform` (Box-Muller on two hashed streams)."""
-    u1 = 1.0 - uniform(seed, 2 * stream, *keys)
-    u2 = uniform(seed, 2 * stream + 1, *keys)
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2 * np.pi * u2)
-
-
-def smooth_field(
-    seed: int, stream: int, length_px: float, rows: np.ndarray, cols: np.ndarray, n: int = 192
-) -> np.ndarray:
-    """(len(rows), len(cols)) unit-variance Gaussian random field with correlation length
-    `length_px` (the same spectrum as `simulate.gaussian_field`), at global lattice indices.
-
-    A sum of `n` random Fourier features cos(w . (row, col) + phase), written as A @ B with
-    A (rows x 2n) and B (2n x cols), so one field of a 1000 x 1000 window is one matrix product.
-    """
-    rng = np.random.default_rng([seed, stream])
-    w = rng.normal(0.0, 1.0 / (np.sqrt(2.0) * length_px), size=(n, 2))
-    phase = rng.uniform(0.0, 2 * np.pi, size=n)
-    ay = np.outer(np.asarray(rows, np.float64), w[:, 0]) + phase
-    bx = np.outer(np.asarray(cols, np.float64), w[:, 1])
-    a = np.concatenate([np.cos(ay), -np.sin(ay)], axis=1)
-    b = np.concatenate([np.cos(bx), np.sin(bx)], axis=1).T
-    return np.sqrt(2.0 / n) * (a @ b)
-
-
-def block_mean(a: np.ndarray, k: int) -> np.ndarray:
-    """Mean over k x k blocks of the last two axes (sizes must be multiples of k), repeated back."""
-    *lead, h, w = a.shape
-    means = a.reshape(*lead, h // k, k, w // k, k).mean(axis=(-3, -1))
-    return np.repeat(np.repeat(means, k, axis=-2), k, axis=-1)
-
-
-def moving_mean(wide: np.ndarray, k: int) -> np.ndarray:
-    """Mean over the k x k neighbourhood of every pixel, from an array grown by k // 2 pixels
-    on each side of the last two axes (so the result has no edge effects and no block edges)."""
-    h, w = wide.shape[-2] - (k - 1), wide.shape[-1] - (k - 1)
-    total = sum(wide[..., i : i + h, j : j + w] for i in range(k) for j in range(k))
-    return np.asarray(total) / k**2
-
-
-@dataclass(frozen=True)
-class Orbit:
-    """Fixed descending tracks on the lattice: track k covers the pixels whose across-track
-    coordinate u = col - tilt * row lies in [k * spacing, k * spacing + swath), and passes on
-    the days d with d % revisit == (phase + k * step) % revisit. Swaths wider than the spacing
-    overlap, so some pixels are seen twice a cycle, as with Sentinel-1."""
-
-    revisit: int = 12
-    spacing: int = 220  # px between neighbouring tracks
-    swath: int = 250  # px across a track (Sentinel-1 IW: 250 km)
-    tilt: float = -0.2  # columns per row: descending tracks run south-southwest
-    step: int = 5  # days between neighbouring tracks' passes (coprime with the revisit)
-    phase: int = 2
-
-    def across(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        return cols[None, :] - self.tilt * rows[:, None]
-
-    def tracks_on(self, day: int, u: np.ndarray) -> list[int]:
-        """Tracks passing on `day` whose swath meets the across-track values `u`."""
-        lo = int(np.floor((u.min() - self.swath) / self.spacing))
-        hi = int(np.floor(u.max() / self.spacing))
-        return [
-            k
-            for k in range(lo, hi + 1)
-            if day % self.revisit == (self.phase + k * self.step) % self.revisit
-        ]
-
-    def track_west(self, track: int, row: int) -> float:
-        """The westmost column of `track`'s swath on global `row`."""
-        return track * self.spacing + self.tilt * row
-
-    def inside(self, track: int, u: np.ndarray) -> np.ndarray:
-        lo = track * self.spacing
-        return (u >= lo) & (u < lo + self.swath)
-
-
-@dataclass
-class Pass:
-    """One acquisition of the day: its track and the window's pixels inside its swath."""
-
-    track: int
-    inside: np.ndarray  # (H, W) bool
+def _day_of_year(dates: np.ndarray) -> np.ndarray:
+    """1 for 1 January, of numpy datetime64[D] dates."""
+    return (dates - dates.astype("datetime64[Y]")).astype(int) + 1
 
 
 @dataclass
@@ -279,7 +177,7 @@ class FieldTwin:
         """The region-wide weather of each day, keyed by the seed alone."""
         dates = self.start + np.arange(self.n_days)
         self.dates = dates
-        self.doy = (dates - dates.astype("datetime64[Y]")).astype(int) + 1
+        self.doy = _day_of_year(dates)
         rng = np.random.default_rng([self.seed, 100])
         anomaly = np.zeros(self.n_days)
         for t in range(1, self.n_days):
@@ -348,8 +246,7 @@ class FieldTwin:
         """Day of the year of day `t` (negative: before the record)."""
         if t >= 0:
             return int(self.doy[t])
-        date = self.start + np.timedelta64(t, "D")
-        return int((date - date.astype("datetime64[Y]")).astype(int)) + 1
+        return int(_day_of_year(np.asarray(self.start + np.timedelta64(t, "D"))))
 
     @staticmethod
     def _check_bands(band_rows: int) -> None:

@@ -42,7 +42,8 @@ from pipeline.sources.smap_files import l2_name, l3_name, tile_name, write_l2, w
 from pipeline.year import in_progress, sample_days, through
 
 if TYPE_CHECKING:
-    from stimpute.field_twin import Day, FieldTwin, Orbit
+    from stimpute.field_twin import Day, FieldTwin
+    from stimpute.orbit import Orbit
 
 log = logging.getLogger("pipeline")
 

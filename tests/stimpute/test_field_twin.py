@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from stimpute.field_twin import FieldTwin, smooth_field, uniform
+from stimpute.field_twin import FieldTwin
+from stimpute.lattice import smooth_field, uniform
 
 FIELDS = ("truth", "retrieval", "precipitation", "tmax")
 
