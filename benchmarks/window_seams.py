@@ -91,7 +91,10 @@ def main() -> None:
         offsets = tuple(int(o) for o in text.split(","))
         imp.set_inference(infer_tile=a.side, window_offsets=offsets)
         start = time.perf_counter()
-        res = imp.impute(arr.values, arr.covariates, arr.static, times=arr.times, prior=prior)
+        res = imp.impute(
+            arr.values, arr.covariates, arr.static, times=arr.times, prior=prior,
+            rain_before=arr.rain_before,
+        )  # fmt: skip
         row = {
             "offsets": list(offsets),
             "gap_mae": float(np.abs(res.values - true)[gap].mean()),

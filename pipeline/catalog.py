@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,22 @@ class Variable:
 
 
 @dataclass(frozen=True)
+class LeadIn:
+    """Days before the year that a run also reads of some variables (the rain of the weeks
+    before 1 January, without which the first weeks' antecedent rain indices read dry)."""
+
+    days: int
+    variables: tuple[str, ...]
+
+    def keeps(self, name: str, first_day: date, year: int) -> bool:
+        """Whether a granule (file `name` whose data begin on `first_day`) belongs to a run of
+        `year`: the year's own, and the year before's of the lead-in variables."""
+        if first_day.year == year:
+            return True
+        return first_day.year == year - 1 and any(f"_{v}_" in name for v in self.variables)
+
+
+@dataclass(frozen=True)
 class Product:
     name: str
     title: str
@@ -202,11 +219,13 @@ class Product:
     # granules of a year appear only after the year ends (Daymet): the year in progress goes
     # without this product rather than failing for want of it
     yearly: bool = False
+    lead_in: LeadIn | None = None
 
 
 _PRODUCT_KEYS = {
     "title", "source", "short_name", "version", "provider", "url", "role", "grid", "pattern",
     "variables", "qc", "row_index", "col_index", "latitude", "longitude", "categorical", "yearly",
+    "lead_in",
 }  # fmt: skip
 
 
@@ -221,6 +240,23 @@ def _qc(e: _Entry) -> QC | None:
         return None
     q = _Entry(e.file, f"{e.name}.qc", table, {"path", "rule"})
     return QC(q.get("path", str), q.choice("rule", QC_RULES))
+
+
+def _lead_in(e: _Entry, variables: dict[str, Variable]) -> LeadIn | None:
+    table = e.get("lead_in", dict, None)
+    if table is None:
+        return None
+    t = _Entry(e.file, f"{e.name}.lead_in", table, {"days", "variables"})
+    days, names = t.get("days", int), t.get("variables", list)
+    if not 1 <= days <= 365:
+        raise CatalogError(f"{t.where('days')} is {days}; give 1 to 365 days before the year")
+    unknown = [v for v in names if v not in variables]
+    if unknown or not names:
+        raise CatalogError(
+            f"{t.where('variables')}: {unknown or 'none given'}; name some of the product's "
+            f"variables: {', '.join(variables)}"
+        )
+    return LeadIn(days, tuple(names))
 
 
 def load_products(path: Path | None = None) -> dict[str, Product]:
@@ -262,6 +298,7 @@ def load_products(path: Path | None = None) -> dict[str, Product]:
             qc=_qc(e),
             categorical=bool(e.get("categorical", bool, False)),
             yearly=bool(e.get("yearly", bool, False)),
+            lead_in=_lead_in(e, variables),
             **optional,
         )
     return out

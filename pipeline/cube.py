@@ -4,7 +4,9 @@
 dynamic covariates on the 1 km grid (`sm_9km`: SPL3SMP_E AM/PM mean interpolated bilinearly
 between 9 km cell centres, inside the cells that have a value, so no cell edge shows in a model
 that reads it; Daymet variables reprojected bilinearly), the static fields and
-`in_region`. Dims (time, y, x), projected x/y in metres, EPSG:6933 as a CF grid mapping.
+`in_region`, and the rain of the 60 days before the year (`prcp_before`, dims (time_before,
+y, x), from the year before's Daymet file: the model's antecedent rain indices count it). Dims
+(time, y, x), projected x/y in metres, EPSG:6933 as a CF grid mapping.
 Chunks are (32 days, 36, 36): one chunk is one tile over a month, a pixel's year is 12 chunks.
 The store is laid out first, then filled block by block: 32 days by a band of whole chunk rows
 of about BAND_PIXELS pixels, so memory follows the block, not the region or the record. Each
@@ -39,7 +41,8 @@ from pipeline.stores import grow_time
 from pipeline.year import cube_days
 
 log = logging.getLogger("pipeline")
-CUBE_FORMAT = 3  # raise when the cube's layout or content rules change: forces rebuilds
+CUBE_FORMAT = 4  # raise when the cube's layout or content rules change: forces rebuilds
+BEFORE = "_before"  # suffix of a lead-in variable: `prcp_before`, the rain before the year
 TIME_CHUNK = 32
 SPACE_CHUNK = 36
 BAND_PIXELS = 60_000  # pixels of one band of rows built at a time (x 32 days x ~5 fields)
@@ -114,15 +117,17 @@ def build(
             i for i, k in enumerate(keys) if i >= len(old_keys) or old_keys[i] != k or i in damaged
         ]
     else:
-        _template(grid, first, days, reader).to_zarr(
+        template = _template(grid, first, days, reader)
+        template.to_zarr(
             part,
             mode="w",
             compute=False,
-            encoding=_encoding(days),
+            encoding=_encoding(template),
             zarr_format=2,
             consolidated=True,
         )
         todo = list(range(len(starts)))
+        _write_before(part, reader)
     bands = row_bands(grid.height, grid.width)
     ticker = Ticker(progress, "cube", len(todo) * len(bands), "blocks")
     for i in todo:
@@ -325,6 +330,20 @@ def _timed(day0: date, sm: np.ndarray, dynamic: dict[str, np.ndarray]) -> xr.Dat
     return xr.Dataset({name: (dims, v) for name, v in fields.items()})
 
 
+def _write_before(store: Path, reader: BlockReader) -> None:
+    """The lead-in variables (the rain of the days before the year) band by band, into the
+    laid-out store."""
+    if not len(reader.days_before):
+        return
+    for rows in row_bands(reader.grid.height, reader.grid.width):
+        fields = reader.read_before(rows)
+        xr.Dataset(
+            {f"{name}{BEFORE}": (("time_before", "y", "x"), v) for name, v in fields.items()}
+        ).to_zarr(store, region={"time_before": slice(None), "y": rows, "x": slice(None)})
+        del fields
+        give_back_memory()
+
+
 def _template(grid: RegionGrid, first: date, days: int, reader: BlockReader) -> xr.Dataset:
     """The whole cube as lazy (time, y, x) arrays plus the static fields and coordinates: written
     with compute=False it lays out the store, and the blocks fill it region by region."""
@@ -344,15 +363,27 @@ def _template(grid: RegionGrid, first: date, days: int, reader: BlockReader) -> 
             {**CF, **VARIABLE_ATTRS.get(name, {})},
         )
 
+    before = reader.days_before
+    lead = {
+        f"{name}{BEFORE}": xr.Variable(
+            ("time_before", "y", "x"),
+            da.full((len(before), *grid.shape), np.nan, dtype=np.float32,
+                    chunks=(len(before), SPACE_CHUNK, SPACE_CHUNK)),
+            {**CF, **VARIABLE_ATTRS.get(name, {}), "long_name": f"{VARIABLE_ATTRS.get(name, {}).get('long_name', name)}, the days before the year (from the year before's file)"},
+        )
+        for name in reader.before
+    }  # fmt: skip
     ds = xr.Dataset(
         {
             **{name: lazy(name) for name in names},
+            **lead,
             "in_region": (("y", "x"), reader.inside.astype(np.uint8), {**CF, "long_name": "1 inside the region boundary, 0 outside (no-data)", "flag_values": np.array([0, 1], np.uint8), "flag_meanings": "outside inside"}),
             **{name: (("y", "x"), v, {**CF, **attrs}) for name, (v, attrs) in reader.static.items()},
         },
         coords={
             "spatial_ref": grid_mapping(),
             "time": ("time", times),
+            **({"time_before": ("time_before", before.astype("datetime64[ns]"))} if lead else {}),
             "y": ("y", grid.y, {"units": "m", "standard_name": "projection_y_coordinate", "axis": "Y"}),
             "x": ("x", grid.x, {"units": "m", "standard_name": "projection_x_coordinate", "axis": "X"}),
         },
@@ -366,8 +397,9 @@ def _template(grid: RegionGrid, first: date, days: int, reader: BlockReader) -> 
     return ds
 
 
-def _encoding(days: int) -> dict[str, dict[str, Any]]:
-    return {"time": {"units": "days since 1970-01-01", "dtype": "int32"}}
+def _encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
+    days_since = {"units": "days since 1970-01-01", "dtype": "int32"}
+    return {name: days_since for name in ("time", "time_before") if name in ds.coords}
 
 
 def _set_attrs(store: Path, meta: dict[str, Any]) -> None:

@@ -81,8 +81,39 @@ class BlockReader:
         self.dropped: Counter[str] = Counter()
         self._bounds: dict[Path, tuple[int, int, int, int]] = {}
         self.skipped: list[str] = []
-        self.daymet = _files_by_variable(raw, products.get("daymet"), manifest)
+        self.daymet, self.before = _daymet_files(raw, products.get("daymet"), manifest, year)
         self._raw, self._manifest = raw, manifest
+
+    @cached_property
+    def days_before(self) -> np.ndarray:
+        """The calendar days before the year whose values `read_before` gives (the product's
+        lead-in; none without the year before's files)."""
+        lead = self.products["daymet"].lead_in if self.before else None
+        n = lead.days if lead else 0
+        return np.datetime64(self.first, "D") - n + np.arange(n)
+
+    def read_before(self, rows: slice) -> dict[str, np.ndarray]:
+        """(days before, band rows, W) of each lead-in variable on region rows `rows`, from the
+        year before's file; a day that file lacks (Daymet leaves out 31 December of leap years)
+        is NaN, which the rain indices read as no rain."""
+        band, product, days = self.band(rows), self.products["daymet"], self.days_before
+        out = {}
+        for name, path in self.before.items():
+            stamps, dec = read_daymet(
+                path, product, product.variables[name], band, slice(-len(days) - 1, None)
+            )
+            at = (stamps - days[0]).astype(int)
+            inside = (at >= 0) & (at < len(days))
+            if not inside.any():
+                raise CubeError(
+                    f"{path.name}: its last days ({stamps[0]} to {stamps[-1]}) are not the "
+                    f"{len(days)} days before {self.year}; download it again"
+                )
+            values = np.full((len(days), *band.shape), np.nan, np.float32)
+            values[at[inside]] = dec.values[inside]
+            values[:, ~self.inside[rows]] = np.nan
+            out[name] = values
+        return out
 
     @cached_property
     def static(self) -> dict[str, tuple[np.ndarray, dict]]:
@@ -204,6 +235,26 @@ def _files_by_variable(
         return {next(iter(product.variables)): files} if files else {}
     out = {v: [f for f in files if f"_{v}_" in f.name] for v in product.variables}
     return {v: fs for v, fs in out.items() if fs}
+
+
+def _daymet_files(
+    raw: Path, product: Product | None, manifest: dict[str, Any], year: int
+) -> tuple[dict[str, list[Path]], dict[str, Path]]:
+    """Daymet's files of the year by variable, and the year before's file of each lead-in
+    variable (the granule's first day, as the manifest records it, tells the year)."""
+    first = {
+        raw / r["path"]: date.fromisoformat(r["day"]) for r in manifest.get("granules", {}).values()
+    }
+    by_variable = _files_by_variable(raw, product, manifest)
+    of_year = {v: [f for f in fs if first[f].year == year] for v, fs in by_variable.items()}
+    lead = product.lead_in if product is not None else None
+    before = {
+        v: f
+        for v, fs in by_variable.items()
+        for f in fs
+        if lead is not None and v in lead.variables and first[f].year == year - 1
+    }
+    return {v: fs for v, fs in of_year.items() if fs}, before
 
 
 def _static_fields(

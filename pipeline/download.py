@@ -178,6 +178,8 @@ def run(
                 changed = True
             continue
         found = _listing(source, product, region, year, records, listings, report)
+        if product.lead_in is not None:  # of the year before, only the lead-in's variables
+            found = [g for g in found if product.lead_in.keeps(g.name, g.day, year)]
         if not found:
             raise SourceError(
                 f"no {product.name} granules for {region.name} in {year}: check the region and "

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import xarray as xr
 
+from pipeline.cube import BEFORE
 from pipeline.errors import FillError
 from pipeline.tile import Window
 from stimpute.covariates import prior_field
@@ -20,6 +21,7 @@ from stimpute.covariates import prior_field
 TARGET = "soil_moisture"
 PRIOR = "sm_9km"  # the coarse product the model corrects (`stimpute` prior_covariate)
 RAIN = "prcp"  # Daymet's daily rain, the model's `rain_covariate`
+RAIN_BEFORE = f"{RAIN}{BEFORE}"  # the rain of the days before the year (its indices' lead-in)
 NOT_COVARIATES = {TARGET, "observed"}
 STATIC_NUMERIC = ("elevation", "sand", "clay")
 # IGBP LC_Type1 classes grouped into the covers that drive soil-moisture dynamics differently
@@ -75,6 +77,8 @@ class Arrays:
     covariates: np.ndarray  # (T, h, w, C)
     static: np.ndarray  # (h, w, S)
     times: np.ndarray  # (T,) day of year
+    # (days, h, w) the rain before the year, when the model reads rain and the cube has it
+    rain_before: np.ndarray | None = None
 
 
 def window_arrays(cube: xr.Dataset, features: Features, w: Window) -> Arrays:
@@ -98,7 +102,10 @@ def window_arrays(cube: xr.Dataset, features: Features, w: Window) -> Arrays:
             field = band[name]
             fill = np.nanmean(field) if np.isfinite(field).any() else 0.0
             static.append(np.where(np.isfinite(field), field, fill).astype(np.float32))
-    return Arrays(values, cov, np.stack(static, axis=-1), times)
+    before = None
+    if RAIN in features.dynamic and RAIN_BEFORE in cube:
+        before = np.asarray(sel[RAIN_BEFORE].values, dtype=np.float32)
+    return Arrays(values, cov, np.stack(static, axis=-1), times, before)
 
 
 def window_prior(

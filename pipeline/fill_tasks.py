@@ -143,7 +143,10 @@ def predict_tile(job: FillJob, unit: tuple[int, Window]) -> dict[str, Any]:
     )
     t0 = time.perf_counter()
     steps = day_mask(job.rewrite, len(arr.times)) if job.refill else None  # a refill's days
-    res = imp.impute(visible, arr.covariates, arr.static, times=arr.times, prior=prior, steps=steps)
+    res = imp.impute(
+        visible, arr.covariates, arr.static, times=arr.times, prior=prior,
+        rain_before=arr.rain_before, steps=steps,
+    )  # fmt: skip
     infer_s = time.perf_counter() - t0
     t, r, c = np.nonzero(hide)
     kept = list(job.rewrite) if job.refill else slice(None)  # a refill keeps its days alone

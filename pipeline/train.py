@@ -171,6 +171,7 @@ def fit(
         raise FillError(
             "the training block has no observed value: the cube holds no retrieval for this region"
         )
+    has_before = all(years[0].rain_before is not None for years in crops)
     block = blocks[0]
     hparams = model_hparams(features, device)
     imp = stimpute.Imputer("st_transformer", seed=seed, device=device, **hparams)
@@ -186,6 +187,8 @@ def fit(
         [years[0].static for years in crops],
         times=np.concatenate([a.times for a in crops[0]]),
         prior=[np.concatenate(p) for p in priors] if use_prior else None,
+        # the rain before the first year (later years follow the one before them in the record)
+        rain_before=[years[0].rain_before for years in crops] if has_before else None,
         time_budget_s=budget_s,
     )
     report = method.report

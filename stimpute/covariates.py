@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from stimpute.errors import ShapeError
 from stimpute.gaps import Array, as_tensor, fill_in_time
 
 PER_CHANNEL = 3  # as given, filled in time, log(1 + steps to the nearest present value)
@@ -73,11 +74,15 @@ def prior_field(
     return prior.astype(np.float32)
 
 
-def rain_memory(rain: np.ndarray, memory: tuple[float, ...]) -> np.ndarray:
+def rain_memory(
+    rain: np.ndarray, memory: tuple[float, ...], before: np.ndarray | None = None
+) -> np.ndarray:
     """(T, ...) daily rain -> (T, ..., len(memory)) antecedent precipitation indices, as
-    log(1 + index): for each memory m (days), the rain of the day and of every day before it in
-    the record, weighted by exp(-age / m). The log keeps the few storm days from dominating
-    the index once it is standardised.
+    log(1 + index): for each memory m (days), the rain of the day and of every day before it,
+    weighted by exp(-age / m). The log keeps the few storm days from dominating the index once
+    it is standardised. `before` (L, ...): the rain of the L days before the record, which the
+    indices of its first days count too; without it the record opens as if weeks had passed
+    without rain, and the first weeks read dry.
 
     Soil water is the rain that has not yet drained or evaporated, so a pixel's wetness on a day
     it was not seen follows the rain since it was last seen, fading with the days. A model that
@@ -86,9 +91,18 @@ def rain_memory(rain: np.ndarray, memory: tuple[float, ...]) -> np.ndarray:
     record leaves the indices of the days before it unchanged. A day without a rain value (NaN)
     adds nothing."""
     x = np.nan_to_num(np.asarray(rain, np.float64), nan=0.0)
+    lead = np.zeros((0, *x.shape[1:])) if before is None else np.asarray(before, np.float64)
+    if lead.shape[1:] != x.shape[1:]:
+        raise ShapeError(
+            f"the rain before the record has shape {lead.shape}; give (days, "
+            f"{', '.join(map(str, x.shape[1:]))}) to match the rain {x.shape}"
+        )
+    lead = np.nan_to_num(lead, nan=0.0)
     out = np.empty((*x.shape, len(memory)), np.float32)
     for i, days in enumerate(memory):
         decay, acc = float(np.exp(-1.0 / days)), np.zeros(x.shape[1:])
+        for day in lead:
+            acc = day + decay * acc
         for t in range(len(x)):
             acc = x[t] + decay * acc
             out[t, ..., i] = np.log1p(acc)

@@ -12,7 +12,8 @@ window it was generated in:
   evaluated a pixel beyond the window, so it has no block edges (real Daymet has none);
 - the orbit plan is a set of fixed tracks on the lattice (`stimpute.orbit.Orbit`);
 - the soil water on the first morning has a history: it is walked through `SPIN_UP` days of
-  weather before the record.
+  weather before the record (whose rain product `rain_before` gives, as a rain archive holds
+  the end of the year before).
 
 So a small region cut out of a large one holds exactly the same data, blocks of a large region
 meet without edges, and memory follows one day of the window, not the year.
@@ -241,6 +242,23 @@ class FieldTwin:
             for b in self._bands(band_rows):
                 self._advance(t, self._doy(t), b, fast, slow)
         return SoilState(0, fast, slow)
+
+    def rain_before(self, days: int, band_rows: int = 144) -> Iterator[np.ndarray]:
+        """The rain product (as `Day.precipitation`) of each of the `days` days before the
+        record, oldest first: the weather the first morning's soil was walked through, which a
+        rain archive holds for the end of the year before (at most SPIN_UP days)."""
+        if not 0 <= days <= SPIN_UP:
+            raise ValueError(f"days={days}: the twin's weather reaches {SPIN_UP} days back")
+        self._check_bands(band_rows)
+        m = RAIN_BLUR // 2
+        cols = np.arange(self.cols[0] - m, self.cols[-1] + m + 1)
+        for t in range(-days, 0):
+            rain = np.empty(self.shape, np.float32)
+            for b in self._bands(band_rows):
+                rows = self.rows[b]
+                wide = self._rain(t, self._doy(t), np.arange(rows[0] - m, rows[-1] + m + 1), cols)
+                rain[b] = self._rain_covariate(t, wide, rows)
+            yield rain
 
     def _doy(self, t: int) -> int:
         """Day of the year of day `t` (negative: before the record)."""

@@ -138,6 +138,7 @@ class Imputer:
         *,
         times: Any = None,
         prior: Any = None,
+        rain_before: Any = None,
         max_epochs: float | None = None,
         time_budget_s: float | None = None,
     ) -> Imputer:
@@ -150,8 +151,14 @@ class Imputer:
         `prior` (like `values`): the prior field of a model with `prior_covariate`, when the
         caller computes it itself (over a wider area than the array, so that tiles of a larger
         region get the same prior where they overlap); by default it is computed from the
-        covariate (`covariates.prior_field`)."""
-        batch = prepare(values, covariates, static, coords, times, prior=prior)
+        covariate (`covariates.prior_field`).
+
+        `rain_before` (days, *space), a model with `rain_covariate`: the rain of the days before
+        the record (the rain channel's units), so the antecedent rain indices of its first days
+        count the rain that fell before them (`covariates.rain_memory`); a list with crops."""
+        batch = prepare(
+            values, covariates, static, coords, times, prior=prior, rain_before=rain_before
+        )
         if batch.layout.panels > 1 and self.model_name not in NEURAL:
             raise ConfigError(
                 f"{self.model_name} learns from one array; pass a list of crops only to "
@@ -172,6 +179,7 @@ class Imputer:
         *,
         times: Any = None,
         prior: Any = None,
+        rain_before: Any = None,
         steps: Any = None,
     ) -> ImputeResult:
         """Fill the gaps of `values`; observed values are returned bit-identical.
@@ -179,11 +187,13 @@ class Imputer:
         `steps` (T,) bool, neural models only: fill the gaps of those steps alone, as a full
         run fills them (a re-run after new days or a reissued scene: `refill_steps` says which
         steps a change reaches). Only the time windows holding one of them run, the network's
-        last layer works on those steps alone, and every other gap is NaN."""
+        last layer works on those steps alone, and every other gap is NaN.
+
+        `prior` and `rain_before` as for `fit`."""
         if not self.fitted:
             raise NotFittedError("call fit() before impute(), or load a saved imputer")
         batch = prepare(
-            values, covariates, static, coords, times, prior=prior,
+            values, covariates, static, coords, times, prior=prior, rain_before=rain_before,
             require_observed=not self.method.fills_without_observations,
         )  # fmt: skip
         if batch.layout.panels > 1:

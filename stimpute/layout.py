@@ -47,6 +47,7 @@ class Batch:
     coords: np.ndarray | None  # (N, 2)
     times: np.ndarray  # (T,) time index in steps, used for the periodic encodings
     prior: np.ndarray | None = None  # (T, N) a given prior field (`Imputer.fit`'s `prior`)
+    rain_before: np.ndarray | None = None  # (L, N) the rain of the L days before the record
 
     @cached_property
     def observed(self) -> np.ndarray:
@@ -72,9 +73,11 @@ def _stack_panels(
     covariates: object | None,
     static: object | None,
     prior: object | None = None,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    rain_before: object | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """Several (time, y, x) series of one shape, stacked down the rows into one grid; their
-    covariates and static fields (lists of the same length, or None) stacked alike."""
+    covariates, static fields, priors and rain before the record (lists of the same length,
+    or None) stacked alike."""
     vals = [_as_float(f"values[{i}]", v) for i, v in enumerate(values)]
     shapes = {v.shape for v in vals}
     if len(shapes) > 1:
@@ -101,6 +104,7 @@ def _stack_panels(
         stack("covariates", covariates, 1),
         stack("static", static, 0),
         stack("prior", prior, 1),
+        stack("rain_before", rain_before, 1),
     )
 
 
@@ -112,6 +116,7 @@ def prepare(
     times: object | None = None,
     *,
     prior: object | None = None,
+    rain_before: object | None = None,
     require_observed: bool = True,
 ) -> Batch:
     """Validate user arrays and flatten space; raise ShapeError/NoObservationsError on bad input.
@@ -126,7 +131,9 @@ def prepare(
         and all(isinstance(v, np.ndarray) and v.ndim == 3 for v in values)
     ):
         panels = len(values)
-        values, covariates, static, prior = _stack_panels(values, covariates, static, prior)
+        values, covariates, static, prior, rain_before = _stack_panels(
+            values, covariates, static, prior, rain_before
+        )
     vals = _as_float("values", values)
     if vals.ndim == 3:
         n_time, height, width = vals.shape
@@ -195,4 +202,13 @@ def prepare(
                 f"`prior` must be finite and shaped like `values` {vals.shape}; got {pri.shape}"
             )
         pri = pri.reshape(n_time, n_node)
-    return Batch(layout, vals.reshape(n_time, n_node), cov, stat, crd, tix, pri)
+    before = None
+    if rain_before is not None:
+        before = _as_float("rain_before", rain_before)
+        if before.ndim != len(space) + 1 or before.shape[1:] != space:
+            raise ShapeError(
+                f"`rain_before` must be (days, {', '.join(map(str, space))}) to match `values` "
+                f"{vals.shape}; got {before.shape}"
+            )
+        before = before.reshape(len(before), n_node)
+    return Batch(layout, vals.reshape(n_time, n_node), cov, stat, crd, tix, pri, before)

@@ -107,7 +107,9 @@ class TransformerMethod(Method):
         n = 0 if batch.covariates is None else batch.covariates.shape[-1]
         if batch.covariates is None or not 0 <= k < n:
             raise ConfigError(f"rain_covariate={k}, but the input has {n} covariate channel(s)")
-        return rain_memory(batch.covariates[..., k], self.config.model.rain_memory)
+        return rain_memory(
+            batch.covariates[..., k], self.config.model.rain_memory, batch.rain_before
+        )
 
     def _network_batch(self, batch: Batch) -> Batch:
         """What the network sees: the batch with the rain indices appended to its covariates and

@@ -12,7 +12,7 @@ import logging
 import netrc
 import os
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -122,16 +122,18 @@ class EarthdataSource:
     def search(
         self, product: Product, region: Region, year: int, revised_since: datetime | None = None
     ) -> list[Granule]:
-        """CMR's listing of the product over the region-year; with `revised_since`, only the
-        granules added or reissued since then (CMR `revision_date`)."""
+        """CMR's listing of the product over the region-year (and its lead-in days before the
+        year, for a product that has them); with `revised_since`, only the granules added or
+        reissued since then (CMR `revision_date`)."""
         import earthaccess
 
         if self._session is None:
             self.login()
+        first = date(year, 1, 1) - timedelta(days=product.lead_in.days if product.lead_in else 0)
         query: dict[str, Any] = {
             "short_name": product.short_name,
             "version": product.version,
-            "temporal": (f"{year}-01-01T00:00:00Z", f"{year}-12-31T23:59:59Z"),
+            "temporal": (f"{first:%Y-%m-%d}T00:00:00Z", f"{year}-12-31T23:59:59Z"),
             "bounding_box": region.grid.lonlat_bbox(),
         }
         if revised_since is not None:

@@ -15,6 +15,7 @@ so the newest-reissue rule is exercised on every run.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import zlib
 from collections.abc import Iterator
@@ -152,21 +153,24 @@ class SampleSource:
 
 
 def _day_of(name: str, year: int) -> date:
-    """SMAP names carry the day; yearly and static files count from 1 January."""
+    """SMAP names carry the day; a Daymet file counts from 1 January of the year its name
+    carries (the year before's, for the rain before the year), static files from the year's."""
     from pipeline.readers.smap import granule_date
 
     try:
         return granule_date(Path(name))
     except GranuleError:
-        return date(year, 1, 1)
+        named = re.fullmatch(r"daymet_.*_(\d{4})\.nc", name)
+        return date(int(named.group(1)) if named else year, 1, 1)
 
 
 # raise when what the sample writes changes, so archives written by older code are rewritten
 # 2: rain calibrated to ~2.2 mm/day; SPL3SMP_E with a ring of 9 km cells; 3: no Daymet for the
 # year in progress (Daymet publishes whole years); 4: the rain product blurred by a moving mean,
 # not 3 x 3 blocks (whose edges drew a 3 km grid in the fill); 5: the soil water spun up through
-# 90 days before 1 January (it opened the year drying from a fixed state)
-SAMPLE_VERSION = 5
+# 90 days before 1 January (it opened the year drying from a fixed state); 6: the year before's
+# Daymet rain file, with the rain of those 90 days
+SAMPLE_VERSION = 6
 
 
 def padded(grid: RegionGrid, margin: int = MARGIN) -> RegionGrid:
@@ -270,6 +274,23 @@ def write_archive(
             del d, retrieval, bad  # let the twin make the next day in the memory of this one
     if not keep:
         write_static(folder, wide, year, tw.static)
+        if weather:
+            write_rain_before(folder, wide, year, tw)
+
+
+def write_rain_before(folder: Path, grid: RegionGrid, year: int, tw: FieldTwin) -> None:
+    """The year before's Daymet rain file, holding the days the twin's weather reaches back
+    (the spin-up the first morning's soil was walked through): a run reads the rain of the
+    weeks before 1 January from it, as from the real year before's file. Each sample year is
+    a simulation of its own, so this is not the rain of the sample of the year before."""
+    from stimpute.field_twin import SPIN_UP
+
+    first = np.datetime64(f"{year}-01-01", "D")
+    dates = first - SPIN_UP + np.arange(SPIN_UP)
+    path = folder / daymet_name("prcp", year - 1)
+    with DaymetWriter(path, "prcp", "mm/day", grid, dates) as writer:
+        for t, rain in enumerate(tw.rain_before(SPIN_UP)):
+            writer.write(t, rain)
 
 
 def truth_twin(region: Region, year: int) -> FieldTwin:

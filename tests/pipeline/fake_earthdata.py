@@ -16,7 +16,7 @@ import json
 import ssl
 import subprocess
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -63,17 +63,27 @@ class FakeEarthdata:
         """When the catalogue last changed a granule: its file's modification time."""
         return datetime.fromtimestamp(self.files[name].stat().st_mtime, UTC)
 
+    @staticmethod
+    def extent(name: str) -> tuple[date, date]:
+        """A granule's first and last day: a SMAP file's day, a Daymet file's whole year."""
+        if name.startswith("daymet_"):
+            year = int(name.rsplit("_", 1)[-1][:4])
+            return date(year, 1, 1), date(year, 12, 31)
+        day = name.split("_")[5][:8] if name.startswith("SMAP_L2") else name.split("_")[5]
+        first = date(int(day[:4]), int(day[4:6]), int(day[6:8]))
+        return first, first
+
     def umm_item(self, name: str) -> dict:
         path = self.files[name]
-        day = name.split("_")[5][:8] if name.startswith("SMAP_L2") else name.split("_")[5]
-        iso = f"{day[:4]}-{day[4:6]}-{day[6:8]}T00:00:00.000Z"
+        begin, end = self.extent(name)
+        iso, iso_end = (f"{d.isoformat()}T00:00:00.000Z" for d in (begin, end))
         return {
             "meta": {"concept-type": "granule", "concept-id": f"G{abs(hash(name)) % 10**9}-NSIDC_CPRD",
                      "revision-id": 1, "native-id": name, "provider-id": "NSIDC_CPRD",
                      "revision-date": self.revised(name).isoformat().replace("+00:00", "Z")},
             "umm": {
                 "GranuleUR": name,
-                "TemporalExtent": {"RangeDateTime": {"BeginningDateTime": iso, "EndingDateTime": iso}},
+                "TemporalExtent": {"RangeDateTime": {"BeginningDateTime": iso, "EndingDateTime": iso_end}},
                 "RelatedUrls": [
                     {"URL": f"https://{self.host}/data/{name}", "Type": "GET DATA", "Description": f"Download {name}"},
                     {"URL": f"s3://nsidc-cumulus-prod-protected/{name}", "Type": "GET DATA VIA DIRECT ACCESS"},
@@ -133,6 +143,14 @@ class FakeEarthdata:
                     query = parse_qs(url.query)
                     fake.queries.append(query)
                     names = sorted(fake.files)
+                    if "temporal[]" in query:  # CMR: granules whose extent meets [from, to]
+                        low, high = (
+                            date.fromisoformat(t[:10]) for t in query["temporal[]"][0].split(",")
+                        )
+                        names = [
+                            n for n in names
+                            if fake.extent(n)[0] <= high and fake.extent(n)[1] >= low
+                        ]  # fmt: skip
                     if "revision_date[]" in query:  # CMR: revised within [from, to]
                         low, high = (
                             datetime.fromisoformat(t.replace("Z", "+00:00")) if t else None

@@ -1,3 +1,5 @@
+from datetime import date
+
 import pytest
 
 from pipeline.catalog import load_products, load_regions, product, region
@@ -64,3 +66,22 @@ def test_product_errors_name_the_variable(tmp_path):
     path.write_text(fixed.replace('role = "target"', 'role = "covariate"'))
     with pytest.raises(CatalogError, match="role is 'covariate'; allowed: target, dynamic, static"):
         load_products(path)
+
+
+def test_a_lead_in_names_the_product_s_own_variables(tmp_path):
+    path = tmp_path / "products.toml"
+    path.write_text(
+        '[p]\nsource = "cmr"\nshort_name = "X"\nversion = "1"\nrole = "dynamic"\n'
+        'grid = "daymet_lcc"\npattern = "*.nc"\nlead_in = { days = 60, variables = ["rain"] }\n'
+        '[p.variables.prcp]\npath = "prcp"\nfill = -9999\nvalid = [0, 2000]\nunits = "mm"\n'
+    )
+    with pytest.raises(CatalogError, match=r"\[p.lead_in\] variables: \['rain'\]; .*: prcp"):
+        load_products(path)
+    path.write_text(path.read_text().replace('["rain"]', '["prcp"]').replace("60", "400"))
+    with pytest.raises(CatalogError, match=r"\[p.lead_in\] days is 400; give 1 to 365"):
+        load_products(path)
+    lead = load_products()["daymet"].lead_in
+    assert lead is not None and lead.days == 60 and lead.variables == ("prcp",)
+    assert lead.keeps("daymet_v4_daily_na_prcp_2021.nc", date(2021, 1, 1), 2022)
+    assert not lead.keeps("daymet_v4_daily_na_tmax_2021.nc", date(2021, 1, 1), 2022)
+    assert not lead.keeps("daymet_v4_daily_na_prcp_2020.nc", date(2020, 1, 1), 2022)

@@ -9,6 +9,7 @@ import xarray as xr
 from pipeline.catalog import load_products, product, region
 from pipeline.cube import build
 from pipeline.errors import GranuleError
+from pipeline.fill_inputs import Features
 from pipeline.grid import RegionGrid
 from pipeline.readers.regrid import read_geotiff
 from pipeline.readers.smap import read_l2
@@ -71,6 +72,14 @@ def test_cube_from_the_sample_year(raw, tmp_path):
     assert beside > 0 and across < 1.1 * beside, (across, beside)
     # Daymet (Lambert conformal NetCDF) and the static GeoTIFFs, reprojected onto the grid
     assert np.isfinite(ds["tmax"].values).all() and np.isfinite(ds["prcp"].values).all()
+    # the rain of the 60 days before the year, from the year before's file: the twin's weather
+    # before the record, wet on some days (the model's rain indices open the year with it)
+    before = ds["prcp_before"]
+    assert before.dims == ("time_before", "y", "x") and before.shape == (60, 36, 36)
+    days = ds["time_before"].values.astype("datetime64[D]")
+    assert str(days[0]) == f"{YEAR - 1}-11-02" and str(days[-1]) == f"{YEAR - 1}-12-31"
+    assert np.isfinite(before.values).all() and (before.mean(("y", "x")) > 0.5).sum() >= 3
+    assert "prcp_before" not in Features.of(ds).dynamic
     assert set(np.unique(ds["land_cover"].values)) <= {4.0, 7.0, 10.0, 12.0}  # mode keeps classes
     assert float(ds["sand"].min()) > 10 and float(ds["sand"].max()) < 90  # percent after scale
     # the reissued scene: the cube holds the corrected _002 values, not the biased _001
@@ -236,3 +245,19 @@ def test_a_damaged_or_deleted_chunk_is_found_and_its_block_rebuilt(raw, tmp_path
     assert meta["rebuilt_blocks"] == len(meta["blocks"])
     with xr.open_zarr(out) as ds:
         np.testing.assert_array_equal(ds["elevation"].values, before["elevation"])
+
+
+def test_a_window_of_the_cube_carries_the_rain_before_the_year(raw, tmp_path):
+    from pipeline.fill_inputs import window_arrays
+    from pipeline.tile import Window
+
+    out = tmp_path / "cube.zarr"
+    build(region("txson"), YEAR, load_products(), raw=raw, out=out)
+    ds = xr.open_zarr(out)
+    w = Window(9, 18, 18, 12)
+    arr = window_arrays(ds, Features.of(ds), w)
+    assert arr.rain_before is not None and arr.rain_before.shape == (60, 18, 12)
+    np.testing.assert_array_equal(arr.rain_before, ds["prcp_before"].values[:, 9:27, 18:30])
+    have = Features.of(ds)
+    without_rain = Features(tuple(n for n in have.dynamic if n != "prcp"), have.static)
+    assert window_arrays(ds, without_rain, w).rain_before is None

@@ -139,3 +139,26 @@ def test_a_later_run_asks_cmr_only_for_what_was_revised_since_and_fetches_a_reis
     record = manifest["granules"][new]
     assert record["revision"] == 9 and record["revised"] and record["native_id"] == new
     assert record["release"] == new.split("_")[-2]  # the composite release id, e.g. R19240
+
+
+def test_daymet_comes_with_the_rain_of_the_weeks_before_the_year(fake, tmp_path):
+    # CMR is asked from 60 days before 1 January; of the year before's files only the rain is
+    # kept (the model's rain indices read it), not its other variables
+    rain_before = (
+        fake.files[next(iter(fake.files))].parent / f"daymet_v4_daily_na_prcp_{YEAR - 1}.nc"
+    )
+    fake.files.clear()
+    for variable in ("prcp", "tmax"):
+        for year in (YEAR - 2, YEAR - 1, YEAR):
+            fake.files[f"daymet_v4_daily_na_{variable}_{year}.nc"] = rain_before  # any bytes
+    src = EarthdataSource(system=_system(fake.host), backoff_s=0.01)
+    run(region("txson"), YEAR, [product("daymet")], source=src, raw=tmp_path / "raw")
+    start = fake.queries[-1]["temporal[]"][0].split(",")[0]
+    assert start.startswith(f"{YEAR - 1}-11-02")
+    kept = json.loads((tmp_path / "raw" / "manifest.json").read_text())["granules"]
+    assert sorted(kept) == [
+        f"daymet_v4_daily_na_prcp_{YEAR - 1}.nc",
+        f"daymet_v4_daily_na_prcp_{YEAR}.nc",
+        f"daymet_v4_daily_na_tmax_{YEAR}.nc",
+    ]
+    assert kept[f"daymet_v4_daily_na_prcp_{YEAR - 1}.nc"]["day"] == f"{YEAR - 1}-01-01"

@@ -104,3 +104,16 @@ def test_the_soil_on_the_first_morning_has_a_history():
     assert january.fast.std() > 0.001
     assert np.abs(january.fast - march.fast).mean() > 0.005
     assert np.abs(january.slow - march.slow).mean() > 0.005
+
+
+def test_the_rain_before_the_record_is_a_window_of_the_lattice():
+    # the rain the first morning's soil was walked through, as a rain archive holds it for the
+    # end of the year before: the same in a window cut from a larger one, wet on some days
+    big = list(FieldTwin(0, 0, 90, 90, seed=4, days=1).rain_before(30))
+    small = list(FieldTwin(27, 18, 36, 45, seed=4, days=1).rain_before(30))
+    assert len(big) == len(small) == 30
+    for a, b in zip(big, small, strict=True):
+        assert np.allclose(a[27:63, 18:63], b, atol=1e-6)
+    assert sum(float(r.mean() > 0.1) for r in big) >= 3
+    with pytest.raises(ValueError, match="reaches 90 days back"):
+        next(FieldTwin(0, 0, 9, 9, seed=4, days=1).rain_before(91))

@@ -36,6 +36,35 @@ def test_one_storm_fades_by_each_memory_and_looks_back_only():
     assert np.array_equal(longer[:30], idx)
 
 
+def test_the_rain_before_the_record_reaches_its_first_days():
+    rain = np.zeros((20, 2))
+    rain[3, 1] = 4.0
+    before = np.zeros((10, 2))
+    before[6, 0] = 10.0  # four days before the record opens
+    before[2, 1] = np.nan  # a day without a value adds nothing
+    idx = rain_memory(rain, (2.0, 10.0), before)
+    whole = rain_memory(np.vstack([before, rain]), (2.0, 10.0))
+    np.testing.assert_array_equal(idx, whole[10:])  # as if the record had started earlier
+    assert idx[0, 0, 1] > 0.5  # the first morning is not read as weeks without rain
+    assert np.array_equal(idx[:, 1], rain_memory(rain, (2.0, 10.0))[:, 1])
+    with pytest.raises(ShapeError, match=r"\(10, 3\); give \(days, 2\)"):
+        rain_memory(rain, (2.0,), np.zeros((10, 3)))
+
+
+def test_the_imputer_reads_the_rain_before_the_record_only_with_the_add_on(small_twin):
+    tw = small_twin
+    on, off = _fit(tw, rain_covariate=RAIN), _fit(tw)
+    args = (tw.observed, tw.covariates, tw.static)
+    wet = np.full((30, *tw.observed.shape[1:]), 20.0, np.float32)  # a wet month before it
+    for imp, moves in ((on, True), (off, False)):
+        plain = imp.impute(*args, times=tw.day_of_year).values
+        after_rain = imp.impute(*args, times=tw.day_of_year, rain_before=wet).values
+        first = np.isnan(tw.observed[:3])
+        assert (not np.allclose(plain[:3][first], after_rain[:3][first])) == moves
+    with pytest.raises(ShapeError, match="`rain_before` must be \\(days, "):
+        on.impute(*args, times=tw.day_of_year, rain_before=wet[:, :2])
+
+
 def test_the_network_gets_the_indices_on_and_not_off(small_twin):
     tw = small_twin
     on = _fit(tw, rain_covariate=RAIN, rain_memory=(1.5, 5.0, 15.0))
