@@ -127,6 +127,7 @@ def build(
             consolidated=True,
         )
         todo = list(range(len(starts)))
+    if 0 in todo:  # the days before the year lead into the first block
         _write_before(part, reader)
     bands = row_bands(grid.height, grid.width)
     ticker = Ticker(progress, "cube", len(todo) * len(bands), "blocks")
@@ -215,8 +216,8 @@ def _retry_skipped(
     next run rebuilds it and reads the granule again (re-downloaded, it may be whole now)
     instead of calling the cube current without it."""
     granules = manifest.get("granules", {})
-    marked = {
-        (date.fromisoformat(granules[name]["day"]) - first).days // TIME_CHUNK
+    marked = {  # a file of the days before the year: the first block, which they lead into
+        max(0, (date.fromisoformat(granules[name]["day"]) - first).days // TIME_CHUNK)
         for name in skipped
         if name in granules
     }

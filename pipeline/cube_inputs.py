@@ -95,13 +95,24 @@ class BlockReader:
     def read_before(self, rows: slice) -> dict[str, np.ndarray]:
         """(days before, band rows, W) of each lead-in variable on region rows `rows`, from the
         year before's file; a day that file lacks (Daymet leaves out 31 December of leap years)
-        is NaN, which the rain indices read as no rain."""
+        is NaN, which the rain indices read as no rain, and so is every day of a damaged file
+        (skipped and listed, as any damaged granule; raised when strict)."""
         band, product, days = self.band(rows), self.products["daymet"], self.days_before
         out = {}
         for name, path in self.before.items():
-            stamps, dec = read_daymet(
-                path, product, product.variables[name], band, slice(-len(days) - 1, None)
+            values = np.full((len(days), *band.shape), np.nan, np.float32)
+            out[name] = values
+            read = _read_day(
+                [path],
+                lambda p, v=product.variables[name]: read_daymet(
+                    p, product, v, band, slice(-len(days) - 1, None)
+                ),
+                self.strict,
+                self.skipped if rows.start == 0 else [],
             )
+            if not read:
+                continue
+            stamps, dec = read[0][1]
             at = (stamps - days[0]).astype(int)
             inside = (at >= 0) & (at < len(days))
             if not inside.any():
@@ -109,10 +120,8 @@ class BlockReader:
                     f"{path.name}: its last days ({stamps[0]} to {stamps[-1]}) are not the "
                     f"{len(days)} days before {self.year}; download it again"
                 )
-            values = np.full((len(days), *band.shape), np.nan, np.float32)
             values[at[inside]] = dec.values[inside]
             values[:, ~self.inside[rows]] = np.nan
-            out[name] = values
         return out
 
     @cached_property

@@ -126,6 +126,20 @@ def test_a_corrupt_granule_is_skipped_and_counted_or_fails_when_strict(raw, tmp_
     assert not (tmp_path / "cube2.zarr").exists()
 
 
+def test_a_damaged_file_of_the_year_before_is_skipped_and_read_again_once_whole(raw, tmp_path):
+    victim = raw / "daymet" / f"daymet_v4_daily_na_prcp_{YEAR - 1}.nc"
+    whole = victim.read_bytes()
+    victim.write_bytes(whole[:2000])
+    out = tmp_path / "cube.zarr"
+    meta = build(region("txson"), YEAR, load_products(), raw=raw, out=out)
+    assert meta["skipped_granules"] == [victim.name]
+    assert np.isnan(xr.open_zarr(out)["prcp_before"].values).all()  # read as no rain
+    victim.write_bytes(whole)  # downloaded again: the next run reads it
+    again = build(region("txson"), YEAR, load_products(), raw=raw, out=out)
+    assert again["rebuilt_blocks"] == 1 and again["skipped_granules"] == []
+    assert np.isfinite(xr.open_zarr(out)["prcp_before"].values).all()
+
+
 def test_scenes_without_index_arrays_are_placed_by_lat_lon(tmp_path):
     import h5py
 
