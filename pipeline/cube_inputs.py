@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from pipeline.readers.regrid import read_daymet, read_geotiff
 from pipeline.readers.smap import composite, read_l2, read_l3, scene_bounds, smooth_fine
 
 log = logging.getLogger("pipeline")
+Read = TypeVar("Read")  # what a reader makes of one file
 
 
 def _granules_by_day(raw: Path, product: str, manifest: dict[str, Any]) -> dict[date, list[Path]]:
@@ -34,8 +36,12 @@ def _granules_by_day(raw: Path, product: str, manifest: dict[str, Any]) -> dict[
 
 
 def _read_day(
-    paths: list[Path], read, strict: bool, skipped: list[str], keep: set[Path] | None = None
-) -> list[tuple[Path, Decoded]]:
+    paths: list[Path],
+    read: Callable[[Path], Read],
+    strict: bool,
+    skipped: list[str],
+    keep: set[Path] | None = None,
+) -> list[tuple[Path, Read]]:
     """Each readable file decoded; a damaged one raises when strict, else is skipped, and is
     logged and listed in `skipped` (only for files in `keep`, when given, so a file read for
     several bands is reported once)."""
@@ -102,11 +108,16 @@ class BlockReader:
         for name, path in self.before.items():
             values = np.full((len(days), *band.shape), np.nan, np.float32)
             out[name] = values
+            last_days = partial(
+                read_daymet,
+                product=product,
+                var=product.variables[name],
+                grid=band,
+                days=slice(-len(days) - 1, None),
+            )
             read = _read_day(
                 [path],
-                lambda p, v=product.variables[name]: read_daymet(
-                    p, product, v, band, slice(-len(days) - 1, None)
-                ),
+                last_days,
                 self.strict,
                 self.skipped if rows.start == 0 else [],
             )
