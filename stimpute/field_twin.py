@@ -250,14 +250,10 @@ class FieldTwin:
         if not 0 <= days <= SPIN_UP:
             raise ValueError(f"days={days}: the twin's weather reaches {SPIN_UP} days back")
         self._check_bands(band_rows)
-        m = RAIN_BLUR // 2
-        cols = np.arange(self.cols[0] - m, self.cols[-1] + m + 1)
         for t in range(-days, 0):
             rain = np.empty(self.shape, np.float32)
             for b in self._bands(band_rows):
-                rows = self.rows[b]
-                wide = self._rain(t, self._doy(t), np.arange(rows[0] - m, rows[-1] + m + 1), cols)
-                rain[b] = self._rain_covariate(t, wide, rows)
+                rain[b] = self._rain_covariate(t, self._wide_rain(t, self._doy(t), b), self.rows[b])
             yield rain
 
     def _doy(self, t: int) -> int:
@@ -285,9 +281,7 @@ class FieldTwin:
         anomaly = self.anomaly[t] if t >= 0 else 0.0  # the days before the record: the season's
         tmax = 24 + 10 * season + anomaly - 0.0065 * (self.elevation[b] - 350)
         m = RAIN_BLUR // 2
-        rows, cols = self.rows[b], self.cols
-        wide = self._rain(t, doy, np.arange(rows[0] - m, rows[-1] + m + 1),
-                          np.arange(cols[0] - m, cols[-1] + m + 1))  # fmt: skip
+        wide = self._wide_rain(t, doy, b)
         rain = wide[m : wide.shape[0] - m, m : wide.shape[1] - m]
         fast[b], slow[b] = soil_water_step(
             fast[b], slow[b], rain, tmax, self.porosity[b], self.residual[b], self.tau0[b],
@@ -335,6 +329,14 @@ class FieldTwin:
         out["tmax"][b] = tmax
         c9 = slice(b.start // COARSE, -(-b.stop // COARSE))
         sm_9km[c9] = self._coarse(t, truth, frozen, rows, self.coarse_bias[b])
+
+    def _wide_rain(self, t: int, doy: int, b: slice) -> np.ndarray:
+        """Day `t`'s rain on the rows `b` grown by the rain blur's margin on each side (what the
+        rain product blurs)."""
+        m = RAIN_BLUR // 2
+        rows, cols = self.rows[b], self.cols
+        return self._rain(t, doy, np.arange(rows[0] - m, rows[-1] + m + 1),
+                          np.arange(cols[0] - m, cols[-1] + m + 1))  # fmt: skip
 
     def _rain(self, t: int, doy: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Storms on the lattice `rows` x `cols`: on a wet day (odds follow the season) a

@@ -53,13 +53,18 @@ def test_region_errors_name_file_entry_and_key(tmp_path, text, message):
     assert str(path) in str(info.value)
 
 
-def test_product_errors_name_the_variable(tmp_path):
-    path = tmp_path / "products.toml"
+def _product(path, role, grid, pattern, variable, valid, more=""):
+    """A one-product catalog `[p]` with one variable, written to `path`."""
     path.write_text(
-        '[p]\nsource = "cmr"\nshort_name = "X"\nversion = "1"\nrole = "target"\n'
-        'grid = "ease2_1km"\npattern = "*.h5"\n[p.variables.sm]\npath = "a/b"\nfill = -9999\n'
-        'valid = [0.5, 0.1]\nunits = "m3 m-3"\n'
+        f'[p]\nsource = "cmr"\nshort_name = "X"\nversion = "1"\nrole = "{role}"\n'
+        f'grid = "{grid}"\npattern = "{pattern}"\n{more}[p.variables.{variable}]\n'
+        f'path = "a/b"\nfill = -9999\nvalid = {valid}\nunits = "1"\n'
     )
+    return path
+
+
+def test_product_errors_name_the_variable(tmp_path):
+    path = _product(tmp_path / "products.toml", "target", "ease2_1km", "*.h5", "sm", "[0.5, 0.1]")
     with pytest.raises(CatalogError, match=r"\[p.variables.sm\] valid must be \[min, max\]"):
         load_products(path)
     fixed = path.read_text().replace("[0.5, 0.1]", "[0.1, 0.5]")
@@ -69,11 +74,9 @@ def test_product_errors_name_the_variable(tmp_path):
 
 
 def test_a_lead_in_names_the_product_s_own_variables(tmp_path):
-    path = tmp_path / "products.toml"
-    path.write_text(
-        '[p]\nsource = "cmr"\nshort_name = "X"\nversion = "1"\nrole = "dynamic"\n'
-        'grid = "daymet_lcc"\npattern = "*.nc"\nlead_in = { days = 60, variables = ["rain"] }\n'
-        '[p.variables.prcp]\npath = "prcp"\nfill = -9999\nvalid = [0, 2000]\nunits = "mm"\n'
+    lead_in = 'lead_in = { days = 60, variables = ["rain"] }\n'
+    path = _product(
+        tmp_path / "products.toml", "dynamic", "daymet_lcc", "*.nc", "prcp", "[0, 2000]", lead_in
     )
     with pytest.raises(CatalogError, match=r"\[p.lead_in\] variables: \['rain'\]; .*: prcp"):
         load_products(path)
