@@ -76,7 +76,9 @@ def fits(problem: Problem, variants: list[str], baselines: list[str]):
             k = problem.st_hparams.get("rain_covariate")
             if k is None or problem.covariates is None:
                 continue
-            rain = rain_memory(problem.covariates[..., k], ModelConfig.rain_memory)
+            rain = rain_memory(
+                problem.covariates[..., k], ModelConfig.rain_memory, before=problem.rain_before
+            )
             covariates = np.concatenate([problem.covariates, rain], axis=-1)
             yield name, "random_forest", dataclasses.replace(problem, covariates=covariates)
         else:

@@ -9,6 +9,11 @@ quality control in frozen weather, over dense forest and in random patches, and 
 retrieval noise plus a per-pixel bias. Covariates carry real but partial information: rain
 with a multiplicative error on a blurred grid, a 9 km soil moisture that averages away the 1 km
 detail and has its own swath gaps and bias, and temperature.
+
+The soil is spun up through `spinup_days` of weather before the record (drawn from a stream of
+their own, so the record's draws do not depend on how long the spin-up is), so the record does
+not begin from a fixed state; the rain covariate of those days is kept (`Twin.rain_before`), as
+the pipeline's cube keeps the rain of the days before its year.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ LAND_COVER = ("grass", "crop", "shrub", "forest")
 STATIC = ("elevation", "sand", "clay", *(f"lc_{c}" for c in LAND_COVER))
 QC_NOT_COVERED, QC_FROZEN, QC_DENSE_VEGETATION, QC_RETRIEVAL = 1, 2, 4, 8
 RETRIEVAL_RANGE = (0.02, 0.6)  # m3/m3: a retrieval is clipped to this
+SPINUP_DAYS = 90  # days of weather the soil is stepped through before a record
+SPINUP_STREAM = 90_001  # the spin-up's draws come from Generator((seed, SPINUP_STREAM))
 
 
 @dataclass
@@ -37,6 +44,9 @@ class Twin:
     dates: np.ndarray  # (T,) datetime64[D]
     retrieval_bias: np.ndarray  # (H, W) m3/m3, the per-pixel bias in `retrieval`
     retrieval_noise_std: np.ndarray  # (H, W) m3/m3, the sd of each day's noise in `retrieval`
+    # (D, H, W) mm/day: the rain covariate of the D days of spin-up before `dates[0]`, as a rain
+    # archive holds the days before a record (what `Imputer.fit(rain_before=...)` takes)
+    rain_before: np.ndarray | None = None
     covariate_names: tuple[str, ...] = COVARIATES
     static_names: tuple[str, ...] = STATIC
     params: dict = field(default_factory=dict)
@@ -115,6 +125,7 @@ def twin(
     coarse_block: int = 9,
     coarse_valid: float = 0.45,
     rain_error: float = 0.5,
+    spinup_days: int = SPINUP_DAYS,
 ) -> Twin:
     """Simulate one region-period.
 
@@ -131,6 +142,8 @@ def twin(
         coarse_block: pixels per side of the coarse (9 km) soil moisture cell.
         coarse_valid: share of coarse cells with a valid retrieval on a day.
         rain_error: std of the log multiplicative error of the rain covariate.
+        spinup_days: days of weather the soil is stepped through before the record; their
+            rain covariate is `Twin.rain_before` (0: the record starts from a fixed state).
     """
     rng = np.random.default_rng(seed)
     shape = (height, width)
@@ -156,24 +169,19 @@ def twin(
     tau0 = 2.0 + 9.0 * clay + np.array([0.0, 1.5, -0.5, 3.0])[land_cover]
     runoff = np.clip(0.05 + 0.35 * clay + 0.015 * slope, 0, 0.7)
 
-    # weather
-    anomaly = np.zeros(days)
-    for t in range(1, days):
-        anomaly[t] = 0.7 * anomaly[t - 1] + 2.5 * rng.standard_normal()
-    tmax = (24 + 10 * season + anomaly)[:, None, None] - 0.0065 * (elevation - elevation.mean())[
-        None
-    ]
-    wet_odds = 0.18 + 0.08 * np.sin(2 * np.pi * (doy - 60) / 182.6)
-    rain = np.zeros((days, *shape))
-    for t in np.flatnonzero(rng.random(days) < wet_odds).tolist():
-        cell = gaussian_field(shape, rng.uniform(6, 18), rng) + rng.normal(0.3, 0.8)
-        depth = rng.gamma(0.8, 14.0)
-        rain[t] = depth * np.maximum(cell, 0) ** 1.5
-
-    # soil water: fast surface store and slow store, infiltration split 70/30
-    truth = np.zeros((days, *shape))
+    # weather, and the soil spun up through the days before the record
+    tmax, rain = _weather(doy, season, elevation, shape, rng)
+    spin = np.random.default_rng((seed, SPINUP_STREAM))
+    doy_before = (doy[0] - np.arange(spinup_days, 0, -1) - 1) % 365 + 1
+    season_before = np.sin(2 * np.pi * (doy_before - 110) / 365.25)
+    tmax_before, rain_past = _weather(doy_before, season_before, elevation, shape, spin)
     fast = np.full(shape, 0.05)
     slow = 0.3 * (porosity - residual)
+    for t in range(spinup_days):
+        fast, slow = soil_water_step(
+            fast, slow, rain_past[t], tmax_before[t], porosity, residual, tau0, runoff
+        )
+    truth = np.zeros((days, *shape))
     for t in range(days):
         fast, slow = soil_water_step(fast, slow, rain[t], tmax[t], porosity, residual, tau0, runoff)
         truth[t] = residual + fast + slow
@@ -208,8 +216,7 @@ def twin(
     retrieval = np.where(coverage, retrieval, np.nan)
 
     # covariates
-    blur = np.stack([_block_mean(r, 3) for r in rain]) if days else rain
-    rain_cov = blur * np.exp(rain_error * rng.standard_normal((days, *shape)) - rain_error**2 / 2)
+    rain_cov = _rain_product(rain, rain_error, rng)
     coarse = (
         _block_mean(truth, coarse_block)
         + _block_mean(0.012 * rng.standard_normal((days, *shape)), coarse_block) * coarse_block
@@ -245,5 +252,37 @@ def twin(
         dates=dates,
         retrieval_bias=bias.astype(np.float32),
         retrieval_noise_std=noise_sd.astype(np.float32),
+        rain_before=_rain_product(rain_past, rain_error, spin).astype(np.float32),
         params=params,
     )
+
+
+def _weather(
+    doy: np.ndarray,
+    season: np.ndarray,
+    elevation: np.ndarray,
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(tmax (T, H, W) deg C, rain (T, H, W) mm/day) of the days `doy`: a temperature anomaly
+    that persists from day to day, and wet days (whose odds follow the season) of correlated
+    rain fields."""
+    days = len(doy)
+    anomaly = np.zeros(days)
+    for t in range(1, days):
+        anomaly[t] = 0.7 * anomaly[t - 1] + 2.5 * rng.standard_normal()
+    lapse = 0.0065 * (elevation - elevation.mean())[None]
+    tmax = (24 + 10 * season + anomaly)[:, None, None] - lapse
+    wet_odds = 0.18 + 0.08 * np.sin(2 * np.pi * (doy - 60) / 182.6)
+    rain = np.zeros((days, *shape))
+    for t in np.flatnonzero(rng.random(days) < wet_odds).tolist():
+        cell = gaussian_field(shape, rng.uniform(6, 18), rng) + rng.normal(0.3, 0.8)
+        depth = rng.gamma(0.8, 14.0)
+        rain[t] = depth * np.maximum(cell, 0) ** 1.5
+    return tmax, rain
+
+
+def _rain_product(rain: np.ndarray, error: float, rng: np.random.Generator) -> np.ndarray:
+    """The rain covariate: the rain blurred over 3 km blocks with a log-normal error."""
+    blur = np.stack([_block_mean(r, 3) for r in rain]) if len(rain) else rain
+    return blur * np.exp(error * rng.standard_normal(rain.shape) - error**2 / 2)

@@ -14,6 +14,9 @@ habits. Same arrays as `stimpute.simulate.twin` (a `Twin`), other physics throug
 - the 1 km retrievals: one descending diagonal swath every 6 days, shifted each cycle, a
   quarter of the passes missed, lost where vegetation is dense, and in row stripes of radio
   interference; noise grows with vegetation, the per-pixel bias follows the sand content.
+
+As in the first family, the soil is spun up through `spinup_days` of weather before the record
+(their own draws) and their rain covariate is `Twin.rain_before`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from stimpute.simulate import (
     QC_NOT_COVERED,
     QC_RETRIEVAL,
     RETRIEVAL_RANGE,
+    SPINUP_DAYS,
+    SPINUP_STREAM,
     Twin,
     _block_mean,
     gaussian_field,
@@ -98,6 +103,7 @@ def twin_convective(
     missed_pass: float = 0.25,
     noise_std: float = 0.010,
     coarse_block: int = 9,
+    spinup_days: int = SPINUP_DAYS,
 ) -> Twin:
     """Simulate one region-period of the convective family (seeded, numpy only)."""
     rng = np.random.default_rng(seed + 7_919)
@@ -114,14 +120,17 @@ def twin_convective(
     residual = 0.03 + 0.10 * clay
     ksat = 20 + 180 * sand**2  # mm/day
 
-    heat = np.convolve(rng.standard_normal(days + 20), np.ones(10) / 10, "same")[10 : 10 + days]
-    tmax = (22 + 13 * np.sin(2 * np.pi * (doy - 105) / 365.25) + 4 * heat)[:, None, None]
-    tmax = tmax - 0.006 * (elevation - elevation.mean())[None]
-    green = vegetation(doy, land_cover)
-    rain = convective_rain(days, shape, doy, rng)
+    tmax, green, rain = _weather(doy, elevation, land_cover, shape, rng)
+    spin = np.random.default_rng((seed, SPINUP_STREAM))
+    doy_before = (doy[0] - np.arange(spinup_days, 0, -1) - 1) % 365 + 1
+    tmax_before, green_before, rain_past = _weather(doy_before, elevation, land_cover, shape, spin)
 
-    truth = np.zeros((days, *shape))
     theta = residual + 0.3 * (porosity - residual)
+    for t in range(spinup_days):
+        theta = layer_step(
+            theta, rain_past[t], tmax_before[t], green_before[t], porosity, residual, ksat
+        )
+    truth = np.zeros((days, *shape))
     for t in range(days):
         theta = layer_step(theta, rain[t], tmax[t], green[t], porosity, residual, ksat)
         truth[t] = theta
@@ -151,8 +160,7 @@ def twin_convective(
     retrieval = np.where(coverage, retrieval, np.nan)
 
     # covariates: gauge-radar rain (blurred 2 px, 40% log error), the 9 km product, tmax
-    rain_cov = np.stack([_block_mean(r, 2) for r in rain]) if days else rain
-    rain_cov = rain_cov * np.exp(0.4 * rng.standard_normal(rain_cov.shape) - 0.08)
+    rain_cov = _rain_product(rain, rng)
     season = np.sin(2 * np.pi * (doy - 170) / 365.25)[:, None, None]
     drift = 0.03 * (_block_mean(green, coarse_block) - 0.4) + 0.01 * season
     coarse = _block_mean(truth, coarse_block) + drift
@@ -178,5 +186,29 @@ def twin_convective(
         dates=dates,
         retrieval_bias=bias.astype(np.float32),
         retrieval_noise_std=noise_sd.mean(axis=0).astype(np.float32),  # its mean over the year
+        rain_before=_rain_product(rain_past, spin).astype(np.float32),
         params={"family": "convective", "seed": seed, "revisit_days": revisit_days},
     )
+
+
+def _weather(
+    doy: np.ndarray,
+    elevation: np.ndarray,
+    land_cover: np.ndarray,
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(tmax deg C, green cover, rain mm/day), each (T, H, W), of the days `doy`: a seasonal
+    temperature with 10-day heat anomalies and a lapse rate, each land cover's green cycle, and
+    convective storms."""
+    days = len(doy)
+    heat = np.convolve(rng.standard_normal(days + 20), np.ones(10) / 10, "same")[10 : 10 + days]
+    tmax = (22 + 13 * np.sin(2 * np.pi * (doy - 105) / 365.25) + 4 * heat)[:, None, None]
+    tmax = tmax - 0.006 * (elevation - elevation.mean())[None]
+    return tmax, vegetation(doy, land_cover), convective_rain(days, shape, doy, rng)
+
+
+def _rain_product(rain: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The rain covariate: gauge-radar rain blurred over 2 km blocks with a 40% log error."""
+    rain_cov = np.stack([_block_mean(r, 2) for r in rain]) if len(rain) else rain
+    return rain_cov * np.exp(0.4 * rng.standard_normal(rain_cov.shape) - 0.08)

@@ -34,6 +34,7 @@ class Problem:
     coords: np.ndarray | None = None
     times: np.ndarray | None = None
     truth: np.ndarray | None = None  # full truth where a simulator gives it
+    rain_before: np.ndarray | None = None  # (D, *space) the rain covariate of the days before
     fit_rows: np.ndarray | None = None  # time steps a model may fit on (None: all)
     st_hparams: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
@@ -88,6 +89,7 @@ def twin_problem(
         static=tw.static,
         times=tw.day_of_year,
         truth=tw.truth,
+        rain_before=tw.rain_before,
         # the neural models are the pipeline's: the add-ons kept for a coarse product and rain
         st_hparams=product_addons(COVARIATES.index("sm_9km"), COVARIATES.index("precipitation")),
         info={

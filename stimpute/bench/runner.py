@@ -44,6 +44,8 @@ def _fill(
     if model in NEURAL:
         kw = {**st_hparams, **problem.st_hparams}
     imp = Imputer(model, seed=seed, **kw)
+    # the rain before the record precedes its first step: fits on a subset of rows go without
+    rain_before = problem.rain_before if kw.get("rain_covariate") is not None else None
     imp.fit(
         _rows(problem.values, rows),
         _rows(problem.covariates, rows),
@@ -51,9 +53,15 @@ def _fill(
         problem.coords,
         times=_rows(problem.times, rows),
         time_budget_s=time_budget_s if model in NEURAL else None,
+        rain_before=rain_before if rows is None else None,
     )
     res = imp.impute(
-        problem.values, problem.covariates, problem.static, problem.coords, times=problem.times
+        problem.values,
+        problem.covariates,
+        problem.static,
+        problem.coords,
+        times=problem.times,
+        rain_before=rain_before,
     )
     return res, imp.fit_seconds, getattr(imp.method, "report", None)
 

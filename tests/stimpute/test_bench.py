@@ -193,3 +193,30 @@ def test_sparsity_curve_thins_a_daily_twin_to_each_share(tmp_path):
     assert shares[0] == pytest.approx(0.5, abs=0.05)  # before 20% of them are hidden for scoring
     assert shares[1] == pytest.approx(0.1, abs=0.03)
     assert "10% observed" in out.with_suffix(".md").read_text()
+
+
+def test_the_twin_problem_hands_the_rain_before_it_to_the_network(monkeypatch):
+    from stimpute.bench import runner
+    from stimpute.imputer import Imputer
+
+    p = twin_problem("day", size=12, days=40, seed=1, family="convective")
+    assert p.rain_before is not None and p.rain_before.shape[1:] == (12, 12)
+    seen: dict[str, object] = {}
+    real_fit, real_impute = Imputer.fit, Imputer.impute
+
+    def fit(self, *a, **kw):
+        seen["fit"] = kw.get("rain_before")
+        return real_fit(self, *a, **kw)
+
+    def impute(self, *a, **kw):
+        seen["impute"] = kw.get("rain_before")
+        return real_impute(self, *a, **kw)
+
+    monkeypatch.setattr(Imputer, "fit", fit)
+    monkeypatch.setattr(Imputer, "impute", impute)
+    small = {"dim": 8, "layers": 1, "heads": 2, "window": 12, "tile": 6, "max_steps": 2}
+    runner.run_model(p, "st_transformer", seed=0, time_budget_s=None, st_hparams=small)
+    assert seen["fit"] is p.rain_before and seen["impute"] is p.rain_before
+    # a baseline is given none
+    runner.run_model(p, "linear", seed=0, time_budget_s=None, st_hparams={})
+    assert seen["fit"] is None and seen["impute"] is None

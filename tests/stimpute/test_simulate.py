@@ -44,3 +44,24 @@ def test_twin_exposes_the_bias_its_retrievals_carry():
     assert np.std(resid) == pytest.approx(np.sqrt((sigma[seen] ** 2).mean()), rel=0.1)
     # without the bias the residual is wider: the bias is really in the retrievals
     assert np.std((a.retrieval - a.truth)[seen]) > 1.05 * np.std(resid)
+
+
+@pytest.mark.parametrize("family", ["bands", "convective"])
+def test_the_soil_is_spun_up_before_the_record_and_its_rain_kept(family):
+    from stimpute.simulate_convective import twin_convective
+
+    make = twin if family == "bands" else twin_convective
+    cold = make(height=18, width=18, days=150, seed=2, spinup_days=0)
+    warm = make(height=18, width=18, days=150, seed=2, spinup_days=60)
+    # the spin-up has draws of its own: the record's rain, orbits and losses are the same
+    assert np.array_equal(cold.covariates[..., 0], warm.covariates[..., 0])
+    assert np.array_equal(np.isnan(cold.observed), np.isnan(warm.observed))
+    # it moves the soil the record starts from, and the record forgets it within months
+    step = np.abs(warm.truth - cold.truth).mean(axis=(1, 2))
+    assert step[0] > 0.01 and step[-1] < 0.1 * step[0]
+    # the rain of the spin-up's days is kept as the rain product of the days before
+    assert cold.rain_before.shape == (0, 18, 18)
+    assert warm.rain_before.shape == (60, 18, 18) and warm.rain_before.dtype == np.float32
+    assert np.isfinite(warm.rain_before).all() and (warm.rain_before > 1).any()
+    longer = make(height=18, width=18, days=150, seed=2, spinup_days=90)
+    assert not np.array_equal(longer.truth[0], warm.truth[0])
