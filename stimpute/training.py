@@ -18,6 +18,7 @@ from stimpute.inference import autocast
 from stimpute.masks import hide
 from stimpute.models import STTransformer
 from stimpute.tensors import Scaled, to_model_inputs
+from stimpute.windows import training_starts
 
 log = logging.getLogger("stimpute")
 
@@ -75,7 +76,7 @@ class WindowSampler:
         n_time = values.shape[0]
         parts, crops = [], []
         grid = None
-        t0s = self.rng.integers(0, n_time - self.window + 1, size=self.cfg.batch_size)
+        t0s = training_starts(n_time, self.window, self.cfg.batch_size, self.rng)
         for t0 in t0s:
             crop, grid = self.crop()
             crops.append(crop)
@@ -132,7 +133,7 @@ class Validation:
             if held.sum() >= target:
                 break
             nodes, grid = sampler.crop()
-            t0 = int(rng.integers(0, n_time - cfg.window + 1))
+            t0 = int(training_starts(n_time, cfg.window, 1, rng)[0])
             sel = slice(None) if nodes is None else nodes
             box_obs = observed[t0 : t0 + cfg.window][:, sel] & ~held[t0 : t0 + cfg.window][:, sel]
             if not box_obs.any():

@@ -39,6 +39,21 @@ def spread(length: int, window: int, overlap: int) -> list[int]:
     return [0] if n == 1 else [round(i * room / (n - 1)) for i in range(n)]
 
 
+def training_starts(length: int, window: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` starts of training windows of `window` steps in a record of `length`.
+
+    Starts drawn uniformly over the record put its first and last steps in one window for every
+    `window` that holds a step in its middle, so a model learns little of how a record begins and
+    ends (the days of a year's first and last weeks, and their season). Here the starts are
+    drawn over the record widened by half a window at both ends and clipped back into it: every
+    step is in a window at least half as often as a step in the middle, and none more than 1.5
+    times as often."""
+    _fits(length, window)
+    half = window // 2
+    drawn = rng.integers(-half, length - window + half + 1, size=count)
+    return np.clip(drawn, 0, length - window)
+
+
 def fit_side(length: int, most: int, overlap: int) -> int:
     """The smallest tile side, at most `most`, whose `spread` covers `length` with as few
     tiles as a side of `most` does (so the tiles overlap by little more than `overlap`)."""

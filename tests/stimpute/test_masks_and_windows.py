@@ -131,3 +131,20 @@ def test_overlap_average_is_identity_for_identical_windows():
         w = taper(8, edge=3)[:, None] * np.ones((1, 5))
         acc.add((slice(t0, t0 + 8), slice(None)), field[None, t0 : t0 + 8], w)
     np.testing.assert_allclose(acc.result()[0], field)
+
+
+def test_training_windows_reach_the_first_and_last_steps_of_a_record():
+    from stimpute.windows import training_starts
+
+    length, window = 365, 72
+    starts = training_starts(length, window, 20_000, np.random.default_rng(0))
+    assert starts.min() == 0 and starts.max() == length - window
+    covered = np.zeros(length)
+    for s, n in zip(*np.unique(starts, return_counts=True)):
+        covered[s : s + window] += n
+    middle = covered[length // 2]
+    # uniform starts gave the first and last step 1/72 of the middle's share; now at least half
+    assert covered[0] > 0.45 * middle and covered[-1] > 0.45 * middle
+    assert covered.max() < 1.6 * middle
+    with pytest.raises(WindowError, match="72 steps is longer than the series \\(40\\)"):
+        training_starts(40, window, 1, np.random.default_rng(0))
