@@ -140,7 +140,7 @@ def test_training_windows_reach_the_first_and_last_steps_of_a_record():
     starts = training_starts(length, window, 20_000, np.random.default_rng(0))
     assert starts.min() == 0 and starts.max() == length - window
     covered = np.zeros(length)
-    for s, n in zip(*np.unique(starts, return_counts=True)):
+    for s, n in zip(*np.unique(starts, return_counts=True), strict=True):
         covered[s : s + window] += n
     middle = covered[length // 2]
     # uniform starts gave the first and last step 1/72 of the middle's share; now at least half
