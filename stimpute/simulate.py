@@ -171,8 +171,7 @@ def twin(
 
     # weather, and the soil spun up through the days before the record
     tmax, rain = _weather(doy, season, elevation, shape, rng)
-    spin = np.random.default_rng((seed, SPINUP_STREAM))
-    doy_before = (doy[0] - np.arange(spinup_days, 0, -1) - 1) % 365 + 1
+    spin, doy_before = spinup(seed, dates[0], spinup_days)
     season_before = np.sin(2 * np.pi * (doy_before - 110) / 365.25)
     tmax_before, rain_past = _weather(doy_before, season_before, elevation, shape, spin)
     fast = np.full(shape, 0.05)
@@ -255,6 +254,14 @@ def twin(
         rain_before=_rain_product(rain_past, rain_error, spin).astype(np.float32),
         params=params,
     )
+
+
+def spinup(seed: int, start: np.datetime64, days: int) -> tuple[np.random.Generator, np.ndarray]:
+    """The spin-up's own draws (so the record's do not depend on its length) and the day of year
+    of each of the `days` days before `start`, as the record's are computed."""
+    dates = start - np.arange(days, 0, -1)
+    doy = (dates - dates.astype("datetime64[Y]")).astype(int) + 1
+    return np.random.default_rng((seed, SPINUP_STREAM)), doy.astype(np.float64)
 
 
 def _weather(

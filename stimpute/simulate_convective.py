@@ -31,10 +31,10 @@ from stimpute.simulate import (
     QC_RETRIEVAL,
     RETRIEVAL_RANGE,
     SPINUP_DAYS,
-    SPINUP_STREAM,
     Twin,
     _block_mean,
     gaussian_field,
+    spinup,
 )
 
 GREEN_PEAK_DOY = np.array([110.0, 200.0, 150.0, 170.0])  # grass, crop, shrub, forest
@@ -121,8 +121,7 @@ def twin_convective(
     ksat = 20 + 180 * sand**2  # mm/day
 
     tmax, green, rain = _weather(doy, elevation, land_cover, shape, rng)
-    spin = np.random.default_rng((seed, SPINUP_STREAM))
-    doy_before = (doy[0] - np.arange(spinup_days, 0, -1) - 1) % 365 + 1
+    spin, doy_before = spinup(seed, dates[0], spinup_days)
     tmax_before, green_before, rain_past = _weather(doy_before, elevation, land_cover, shape, spin)
 
     theta = residual + 0.3 * (porosity - residual)
