@@ -122,7 +122,9 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write(out: Path, rows: list[dict[str, Any]], budget: float, steps: int | None) -> str:
+def write(
+    out: Path, rows: list[dict[str, Any]], budget: float, steps: int | None, extra: dict[str, Any]
+) -> str:
     """The table (`<out>.md`) and every row (`<out>.json`) as they stand; the table's text."""
     spent = (
         f"{budget:.0f} s of training per fit"
@@ -130,6 +132,8 @@ def write(out: Path, rows: list[dict[str, Any]], budget: float, steps: int | Non
         else f"{steps} training steps per fit (fewer where early stopping ended it)"
     )
     text = table(rows)
+    if extra:
+        spent += f", with {json.dumps(extra)} for every network"
     out.with_suffix(".md").write_text(
         "# Ablation of the ST-Transformer's add-ons\n\nMeasured up to "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
@@ -138,7 +142,11 @@ def write(out: Path, rows: list[dict[str, Any]], budget: float, steps: int | Non
         "'vs forest': the ratio to the random forest's on the same problems.\n\n" + text + "\n"
     )
     out.with_suffix(".json").write_text(
-        json.dumps({"budget_s": budget, "steps": steps, "rows": rows}, indent=1, default=float)
+        json.dumps(
+            {"budget_s": budget, "steps": steps, "hparams": extra, "rows": rows},
+            indent=1,
+            default=float,
+        )
     )
     return text
 
@@ -172,6 +180,13 @@ def main() -> None:
         help="training steps per fit instead of a time budget: rows that do not depend on how "
         "busy the machine is",
     )
+    ap.add_argument(
+        "--hparams",
+        type=json.loads,
+        default={},
+        help="JSON of network settings on top of every variant's, for a candidate change "
+        """(e.g. '{"hide_modes": ["day", "block"]}'); written to <out>.json""",
+    )
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/ablation"))
     ap.add_argument(
         "--resume", action="store_true", help="keep the rows already in <out>.rows.jsonl"
@@ -190,7 +205,7 @@ def main() -> None:
     families = [f for f in a.families.split(",") if f]
     protocols = [p for p in a.protocols.split(",") if p]
     small = BUDGETS["small"]["st"]
-    st_hparams = small if a.steps is None else {**small, "max_steps": a.steps}
+    st_hparams = {**small, **({} if a.steps is None else {"max_steps": a.steps}), **a.hparams}
     for seed in (int(s) for s in a.seeds.split(",")):
         aqi = a.aqi if seed < 3 and str(a.aqi) != "none" else None  # AQI-36: 3 seeds
         for problem in problems(families, protocols, seed, aqi):
@@ -211,8 +226,10 @@ def main() -> None:
                 rows.append(row)
                 with rows_path.open("a") as fh:
                     fh.write(json.dumps(row, default=float) + "\n")
-                print(write(a.out, rows, a.budget, a.steps).splitlines()[-1], flush=True)
-    write(a.out, rows, a.budget, a.steps)  # a resumed run with nothing left redraws the table
+                print(write(a.out, rows, a.budget, a.steps, a.hparams).splitlines()[-1], flush=True)
+    write(
+        a.out, rows, a.budget, a.steps, a.hparams
+    )  # a resumed run with nothing left redraws the table
 
 
 if __name__ == "__main__":

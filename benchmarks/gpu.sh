@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # GPU checks and timings in one go, for a lent CUDA machine (see benchmarks/README.md):
-#   bash benchmarks/gpu.sh [steps...]   steps: tests tput point day texas (default: tests tput point)
+#   bash benchmarks/gpu.sh [steps...]   steps: tests tput point day ablation texas
+#   (default: tests tput point)
 # `texas` is the Texas-year chain on the sample (its generation, on the CPU, comes first and is
 # timed apart as the download stage), one GPU worker, stage by stage as in the scale benchmark.
 # Uses the machine's own python3 with torch; writes logs and JSON under ${OUT:-benchmarks/results/gpu}.
@@ -29,6 +30,26 @@ for step in $steps; do
     point|day|block)
       $py -m stimpute.bench --dataset twin --protocol "$step" --models st_transformer --budget full \
         --time-budget "${TRAIN_S:-200}" --no-throughput --out "$out/twin-$step.json" 2>&1 | tee "$out/twin-$step.log" | grep -v "^[0-9:]* step" ;;
+    ablation)  # issue 25's twin table: the pipeline's network on both families, day protocol, by
+      # steps (STEPS, default 600), one process a seed and candidate side by side on the one GPU;
+      # CANDIDATE (JSON settings) adds a second network per seed; the forests run on the CPU
+      # elsewhere (no GPU in them); every row lands in $out/ablation.rows.jsonl
+      work=$(mktemp -d)
+      run() {  # seed tag [json]
+        local hp=${3:-}; [ -n "$hp" ] || hp='{}'
+        OMP_NUM_THREADS=2 timeout "${ABLATION_S:-480}" $py benchmarks/ablation.py --protocols day \
+          --seeds "$1" --steps "${STEPS:-600}" --variants "+rain +smooth 9 km" --baselines "" \
+          --hparams "$hp" --out "$work/$2-$1" > "$work/$2-$1.log" 2>&1
+      }
+      for s in ${SEEDS:-0 1 2 3 4}; do
+        run "$s" default &
+        [ -n "${CANDIDATE:-}" ] && run "$s" candidate "$CANDIDATE" &
+      done
+      wait
+      for f in "$work"/*.rows.jsonl; do  # each row tagged with its run
+        t=$(basename "$f" .rows.jsonl); sed "s/^{/{\"run\": \"$t\", /" "$f"
+      done > "$out/ablation.rows.jsonl"
+      tail -n 3 "$work"/*.log > "$out/ablation.log"; cat "$out/ablation.log" ;;
     texas)
       $py benchmarks/scale.py --regions texas --workers 1 --data "${DATA:-$out/data}" --out "$out/scale-texas" ;;
     *) echo "unknown step $step"; exit 2 ;;
