@@ -29,16 +29,11 @@ import numpy as np
 
 from stimpute.lattice import block_mean, moving_mean, normal, smooth_field, uniform
 from stimpute.orbit import Orbit, Pass
-from stimpute.simulate import LAND_COVER, RETRIEVAL_RANGE, soil_water_step
+from stimpute.simulate import LAND_COVER, RETRIEVAL_RANGE, days_of_year, soil_water_step
 
 COARSE = 9  # pixels per side of a coarse (9 km) cell; windows align on it
 RAIN_BLUR = 3  # pixels per side of the rain covariate's moving-mean blur (odd)
 SPIN_UP = 90  # days of weather the soil water is walked through before the first day
-
-
-def _day_of_year(dates: np.ndarray) -> np.ndarray:
-    """1 for 1 January, of numpy datetime64[D] dates."""
-    return (dates - dates.astype("datetime64[Y]")).astype(int) + 1
 
 
 @dataclass
@@ -178,7 +173,7 @@ class FieldTwin:
         """The region-wide weather of each day, keyed by the seed alone."""
         dates = self.start + np.arange(self.n_days)
         self.dates = dates
-        self.doy = _day_of_year(dates)
+        self.doy = days_of_year(dates)
         rng = np.random.default_rng([self.seed, 100])
         anomaly = np.zeros(self.n_days)
         for t in range(1, self.n_days):
@@ -260,7 +255,7 @@ class FieldTwin:
         """Day of the year of day `t` (negative: before the record)."""
         if t >= 0:
             return int(self.doy[t])
-        return int(_day_of_year(np.asarray(self.start + np.timedelta64(t, "D"))))
+        return int(days_of_year(np.asarray(self.start + np.timedelta64(t, "D"))))
 
     @staticmethod
     def _check_bands(band_rows: int) -> None:

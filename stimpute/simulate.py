@@ -53,8 +53,7 @@ class Twin:
 
     @property
     def day_of_year(self) -> np.ndarray:
-        years = self.dates.astype("datetime64[Y]")
-        return (self.dates - years).astype(int).astype(np.float64) + 1.0
+        return days_of_year(self.dates).astype(np.float64)
 
     @property
     def missing_share(self) -> float:
@@ -148,7 +147,7 @@ def twin(
     rng = np.random.default_rng(seed)
     shape = (height, width)
     dates = np.datetime64(start, "D") + np.arange(days)
-    doy = (dates - dates.astype("datetime64[Y]")).astype(int) + 1
+    doy = days_of_year(dates)
     season = np.sin(2 * np.pi * (doy - 110) / 365.25)  # +1 in late July, -1 in late January
 
     # static fields
@@ -256,12 +255,16 @@ def twin(
     )
 
 
+def days_of_year(dates: np.ndarray) -> np.ndarray:
+    """1 for 1 January, of numpy datetime64[D] dates (a leap year's 31 December is 366)."""
+    return (dates - dates.astype("datetime64[Y]")).astype(int) + 1
+
+
 def spinup(seed: int, start: np.datetime64, days: int) -> tuple[np.random.Generator, np.ndarray]:
     """The spin-up's own draws (so the record's do not depend on its length) and the day of year
     of each of the `days` days before `start`, as the record's are computed."""
     dates = start - np.arange(days, 0, -1)
-    doy = (dates - dates.astype("datetime64[Y]")).astype(int) + 1
-    return np.random.default_rng((seed, SPINUP_STREAM)), doy.astype(np.float64)
+    return np.random.default_rng((seed, SPINUP_STREAM)), days_of_year(dates).astype(np.float64)
 
 
 def _weather(

@@ -33,6 +33,7 @@ from stimpute.simulate import (
     SPINUP_DAYS,
     Twin,
     _block_mean,
+    days_of_year,
     gaussian_field,
     spinup,
 )
@@ -109,7 +110,7 @@ def twin_convective(
     rng = np.random.default_rng(seed + 7_919)
     shape = (height, width)
     dates = np.datetime64(start, "D") + np.arange(days)
-    doy = ((dates - dates.astype("datetime64[Y]")).astype(int) + 1).astype(np.float64)
+    doy = days_of_year(dates).astype(np.float64)
 
     elevation = 600 + 200 * gaussian_field(shape, 14, rng)
     sand = 0.2 + 0.6 / (1 + np.exp(-1.5 * gaussian_field(shape, 9, rng)))
