@@ -227,9 +227,8 @@ def main() -> None:
                 with rows_path.open("a") as fh:
                     fh.write(json.dumps(row, default=float) + "\n")
                 print(write(a.out, rows, a.budget, a.steps, a.hparams).splitlines()[-1], flush=True)
-    write(
-        a.out, rows, a.budget, a.steps, a.hparams
-    )  # a resumed run with nothing left redraws the table
+    # a resumed run with nothing left redraws the table
+    write(a.out, rows, a.budget, a.steps, a.hparams)
 
 
 if __name__ == "__main__":

@@ -183,34 +183,31 @@ def model_inputs(
     times: torch.Tensor,
     *,
     grid: tuple[int, int] | None,
-    offset: torch.Tensor | None,
+    offset: torch.Tensor,
     covariates: torch.Tensor | None = None,
     static: torch.Tensor | None = None,
     coords: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Keyword tensors for STTransformer.forward from windows on the device (NaN allowed).
 
-    values, visible [B, L, N]; times [B, L]; offset [B, N, 2] (`RecordOffset.features`), or
-    None for a model without the context add-on: it reads no context features, so none are
-    computed (they cost about a fifth of a training step on a CPU); covariates [B, L, N, C];
-    static [B, N, S]; coords [B, N, 2]. Values that are not visible are zeroed, so hidden ones
-    cannot leak.
+    values, visible [B, L, N]; times [B, L]; offset [B, N, 2] (`RecordOffset.features`);
+    covariates [B, L, N, C]; static [B, N, S]; coords [B, N, 2]. Values that are not visible
+    are zeroed, so hidden ones cannot leak.
     """
     clean = torch.where(visible, values.nan_to_num(), 0.0).float()
     kw: dict[str, Any] = {
         "values": clean,
         "visible": visible,
         "times": times.float(),
-    }
-    if offset is not None:
-        kw["context"] = torch.cat(
+        "context": torch.cat(
             [
                 temporal_context(clean, visible, covariates),
                 spatial_context(clean, visible, grid),
                 offset[:, None].expand(-1, values.shape[1], -1, -1),
             ],
             dim=-1,
-        )
+        ),
+    }
     if covariates is not None:
         missing = covariates.isnan()
         kw["covariates"] = covariates.nan_to_num().float()

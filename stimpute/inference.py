@@ -136,7 +136,7 @@ def predict(
     for i in range(0, len(work), batch_size):
         k, t0, keep = work[i : i + batch_size].unbind(1)
         nodes = None if tile_nodes is None else tile_nodes[k]
-        kw = data.inputs(t0, window, nodes, grid, context=model.cfg.temporal_context)
+        kw = data.inputs(t0, window, nodes, grid)
         at = None  # the window positions answered: all, or those wanted in any of the batch
         if want is not None:
             at = torch.nonzero(want[t0[:, None] + steps].any(0)).squeeze(1)

@@ -195,10 +195,8 @@ class OnDevice:
         length: int,
         nodes: torch.Tensor | None,
         grid: tuple[int, int] | None,
-        context: bool = True,
     ) -> dict[str, Any]:
-        """Model inputs for windows [t0[b], t0[b] + length) at nodes[b] (all nodes if None);
-        `context`: with the context features (for a model with the context add-on)."""
+        """Model inputs for windows [t0[b], t0[b] + length) at nodes[b] (all nodes if None)."""
         t = t0[:, None] + torch.arange(length, device=t0.device)  # (B, L)
         ni: torch.Tensor | slice = slice(None)
         ti = t
@@ -217,7 +215,7 @@ class OnDevice:
             ~values.isnan(),
             self.times[t],
             grid=grid,
-            offset=self.offset.features(t, nodes) if context else None,
+            offset=self.offset.features(t, nodes),
             covariates=cov,
             static=at_nodes(self.static),
             coords=at_nodes(self.coords),
@@ -229,10 +227,10 @@ def to_model_inputs(
     visible: np.ndarray,
     device: torch.device,
     grid: tuple[int, int] | None,
-    offset: torch.Tensor | None,
+    offset: torch.Tensor,
 ) -> dict[str, Any]:
     """Numpy window dict (from `Scaled.window`) + visibility + record-offset features [B, n, 2]
-    (None: no context features) -> keyword tensors for the model."""
+    -> keyword tensors for the model."""
 
     def put(key: str) -> torch.Tensor | None:
         a = win[key]
@@ -246,7 +244,7 @@ def to_model_inputs(
         torch.from_numpy(visible).to(device),
         times,
         grid=grid,
-        offset=None if offset is None else offset.to(device),
+        offset=offset.to(device),
         covariates=put("covariates"),
         static=put("static"),
         coords=put("coords"),

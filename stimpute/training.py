@@ -108,14 +108,9 @@ class Sample:
     steps: torch.Tensor  # (B, L) time index of each window step
     nodes: torch.Tensor | None  # (B, n) node index of each window, None for all
 
-    def inputs(self, offset: RecordOffset | None, device: torch.device) -> dict:
-        """Model inputs; the record offset leaves this sample's hidden values out of its sums
-        (None: a model without the context add-on, no context features)."""
-        off = (
-            None
-            if offset is None
-            else offset.features(self.steps, self.nodes, hidden=torch.from_numpy(self.hidden))
-        )
+    def inputs(self, offset: RecordOffset, device: torch.device) -> dict:
+        """Model inputs; the record offset leaves this sample's hidden values out of its sums."""
+        off = offset.features(self.steps, self.nodes, hidden=torch.from_numpy(self.hidden))
         return to_model_inputs(self.win, self.visible, device, self.grid, off)
 
 
@@ -159,7 +154,7 @@ class Validation:
         model: STTransformer,
         data: Scaled,
         train_values: np.ndarray,
-        offset: RecordOffset | None,
+        offset: RecordOffset,
         cfg: TrainConfig,
         device: torch.device,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -183,11 +178,7 @@ class Validation:
             assert vals is not None
             steps = torch.tensor([t0 for t0, _, _ in part])[:, None] + torch.arange(cfg.window)
             crops = [nodes for _, nodes, _ in part if nodes is not None]
-            off = (
-                None
-                if offset is None
-                else offset.features(steps, torch.from_numpy(np.stack(crops)) if crops else None)
-            )
+            off = offset.features(steps, torch.from_numpy(np.stack(crops)) if crops else None)
             grid = part[0][2]
             kw = to_model_inputs(win, ~np.isnan(vals), device, grid, off)
             with autocast(device):
@@ -326,11 +317,7 @@ def train(
     torch.manual_seed(seed)
     validation = Validation.draw(data, cfg, rng)
     train_values = np.where(validation.held, np.nan, data.values)
-    offset = (  # the context features' record offset, for a model that reads them
-        RecordOffset.of(torch.from_numpy(train_values), data.grid, data.panels)
-        if model.cfg.temporal_context
-        else None
-    )
+    offset = RecordOffset.of(torch.from_numpy(train_values), data.grid, data.panels)
     sampler = WindowSampler(data, cfg, rng)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     average = WeightAverage(model, cfg.ema_decay)
