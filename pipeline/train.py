@@ -37,7 +37,7 @@ from pipeline.fill_inputs import (
 )
 from pipeline.provenance import code_version
 from pipeline.tile import Window, cube_fingerprint, land_mask
-from stimpute.config import product_addons
+from stimpute.config import CPU_SMALL, product_addons
 
 log = logging.getLogger("pipeline")
 
@@ -46,9 +46,9 @@ CHECKPOINT = "st_transformer.pt"
 # checkpoint made by an earlier version is retrained rather than used for ever
 TRAIN_FORMAT = 4
 # model size per device: the paper's defaults where a GPU trains them, a smaller model that
-# trains within minutes on a few CPU cores (as in `make bench`'s small budget)
+# trains within minutes on a few CPU cores (stimpute's CPU_SMALL, as in `make bench`'s small budget)
 PRESETS: dict[str, dict[str, Any]] = {
-    "cpu": {"dim": 32, "layers": 3, "tile": 12, "batch_size": 4, "lr": 2e-3},
+    "cpu": CPU_SMALL,
     "cuda": {"tile": 18, "batch_size": 16},
 }
 

@@ -167,6 +167,13 @@ class NeuralConfig:
         return cls(window=int(d.get("window", 72)), **sections)
 
 
+# The smaller network and training for a few CPU cores, where a fit has minutes: the pipeline's
+# model on a CPU and the benchmarks' `small` budget. Batch 2 (the paper's 8) gives about twice the
+# steps in a fixed time, and in 400 s on 2 cores it was the better trade on every twin of both
+# families (benchmarks/README.md, "Batch 2 on a CPU").
+CPU_SMALL: dict[str, Any] = {"dim": 32, "layers": 3, "tile": 12, "batch_size": 2, "lr": 2e-3}
+
+
 def product_addons(prior_covariate: int | None, rain_covariate: int | None) -> dict[str, Any]:
     """Shortcuts for a field whose covariates hold a coarse product of the same quantity and the
     daily rain (the pipeline's soil moisture, both twin families): the add-ons the ablation kept,

@@ -26,6 +26,7 @@ from stimpute.bench.runner import (
     plain,
     run,
 )
+from stimpute.config import CPU_SMALL
 from stimpute.errors import StimputeError
 
 DEFAULT_MODELS = "st_transformer,mean,linear,neighbours,dctpls,mice,random_forest"
@@ -38,7 +39,7 @@ SHARED_AQI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "a
 BUDGETS: dict[str, dict[str, Any]] = {
     "small": {
         "time_budget_s": 400.0,
-        "st": {"dim": 32, "layers": 3, "tile": 12, "batch_size": 4, "lr": 2e-3},
+        "st": CPU_SMALL,
     },
     "full": {"time_budget_s": 3600.0, "st": {}},
 }
