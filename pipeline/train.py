@@ -46,7 +46,7 @@ CHECKPOINT = "st_transformer.pt"
 # checkpoint made by an earlier version is retrained rather than used for ever
 TRAIN_FORMAT = 4
 # model size per device: the paper's defaults where a GPU trains them, a smaller model that
-# trains within minutes on a few CPU cores (stimpute's CPU_SMALL, as in `make bench`'s small budget)
+# trains within minutes on a few CPU cores (the one `make bench`'s small budget trains)
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu": CPU_SMALL,
     "cuda": {"tile": 18, "batch_size": 16},

@@ -168,9 +168,9 @@ class NeuralConfig:
 
 
 # The smaller network and training for a few CPU cores, where a fit has minutes: the pipeline's
-# model on a CPU and the benchmarks' `small` budget. Batch 2 (the paper's 8) gives about twice the
-# steps in a fixed time, and in 400 s on 2 cores it was the better trade on every twin of both
-# families (benchmarks/README.md, "Batch 2 on a CPU").
+# model on a CPU and the benchmarks' `small` budget both read it. Batch 2 (the paper's 8) because
+# a fit of minutes is short of steps, and a smaller batch takes more of them in the same time
+# (benchmarks/README.md, "Batch 2 on a CPU"). Read-only in use: callers copy it (`{**CPU_SMALL}`).
 CPU_SMALL: dict[str, Any] = {"dim": 32, "layers": 3, "tile": 12, "batch_size": 2, "lr": 2e-3}
 
 
