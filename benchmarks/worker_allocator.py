@@ -19,17 +19,20 @@ from typing import Any
 
 
 def forward_seconds(repeats: int = 8) -> dict[str, Any]:
-    """Best and median seconds of one forward pass of the pipeline's CPU model (width 32, 3
-    layers) over a (1, 72, 36 x 36) window, in this process with one torch thread."""
+    """Best and median seconds of one forward pass of the pipeline's CPU model
+    (`stimpute.config.CPU_SMALL`) over a (1, 72, 36 x 36) window, in this process with one torch
+    thread."""
     import os
 
     import torch
 
+    from stimpute.config import CPU_SMALL
     from stimpute.models.st_transformer import STTransformer, STTransformerConfig
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model = STTransformer(STTransformerConfig(dim=32, layers=3, heads=4)).eval()
+    size = {k: CPU_SMALL[k] for k in ("dim", "layers", "heads")}
+    model = STTransformer(STTransformerConfig(**size)).eval()
     values = torch.randn(1, 72, 36 * 36)
     visible = torch.rand(1, 72, 36 * 36) > 0.5
     days = torch.arange(72.0)[None]
@@ -81,8 +84,8 @@ def main() -> None:
     lines = [
         "# One forward pass of the pipeline's CPU model, one thread",
         "",
-        f"Measured {measured} at `{commit}`; `python benchmarks/worker_allocator.py` (width 32, "
-        f"3 layers, one 72-day window of 36 x 36 px, best and median of {a.repeats}).",
+        f"Measured {measured} at `{commit}`; `python benchmarks/worker_allocator.py` (the "
+        f"pipeline's CPU model, one 72-day window of 36 x 36 px, best and median of {a.repeats}).",
         "",
         "| where | best s | median s | MALLOC_TRIM_THRESHOLD_ |",
         "|---|---|---|---|",
