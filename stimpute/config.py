@@ -171,9 +171,9 @@ class NeuralConfig:
 # model on a CPU and the benchmarks' `small` budget both read it. A fit of minutes is short of
 # steps, so each step is made cheap: half the paper's width with half its heads (each head keeps
 # the paper's 16 channels), batch 2 (the paper's 8) of 8 x 8 px crops (benchmarks/README.md,
-# "Cheaper steps on a CPU"). A step then sees a ninth of the pixels of the default (8 crops of 12 x 12), so the validation
-# score is noisier from step to step, and early stopping waits twice as many scores. Read-only
-# in use: callers copy it (`{**CPU_SMALL}`).
+# "Cheaper steps on a CPU"). A step then sees a ninth of the pixels of the default (8 crops of
+# 12 x 12), so its validation score is noisier and early stopping waits twice as many scores.
+# Read-only in use: callers copy it (`{**CPU_SMALL}`).
 CPU_SMALL: dict[str, Any] = {
     "dim": 32,
     "layers": 3,
