@@ -173,6 +173,8 @@ class NeuralConfig:
 # the paper's 16 channels), batch 2 (the paper's 8) of 8 x 8 px crops (benchmarks/README.md,
 # "Cheaper steps on a CPU"). A step then sees a ninth of the pixels of the default (8 crops of
 # 12 x 12), so its validation score is noisier and early stopping waits twice as many scores.
+# Its step cap is twice the default's, so that on a few cores the time budget, not the cap,
+# ends a fit (benchmarks/README.md, "A step cap of 6,000 on a CPU").
 # Read-only in use: callers copy it (`{**CPU_SMALL}`).
 CPU_SMALL: dict[str, Any] = {
     "dim": 32,
@@ -182,6 +184,7 @@ CPU_SMALL: dict[str, Any] = {
     "batch_size": 2,
     "lr": 2e-3,
     "patience": 16,
+    "max_steps": 6000,
 }
 
 
