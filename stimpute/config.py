@@ -74,6 +74,8 @@ class TrainConfig:
     val_rate: float = 0.5  # share of a validation box's observed values held
     eval_every: int = 50  # steps between validation scores
     patience: int = 8  # validation scores without progress before stopping
+    # share of the learning-rate cosine (steps or time budget) before early stopping may end a fit
+    stop_from: float = 0.75
     ema_decay: float = 0.99  # the weights scored and kept are a moving average; 0 = off
 
 
@@ -119,6 +121,10 @@ class NeuralConfig:
         if self.model.dim % self.model.heads:
             raise ConfigError(
                 f"dim ({self.model.dim}) must be divisible by heads ({self.model.heads})"
+            )
+        if not 0.0 <= self.train.stop_from <= 1.0:
+            raise ConfigError(
+                f"stop_from={self.train.stop_from}: give a share of the learning-rate cosine, 0 to 1"
             )
         bad = set(self.train.hide_modes) - set(ALL_MODES)
         if bad:

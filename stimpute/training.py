@@ -271,9 +271,15 @@ def cosine_lr(step: int, total: int, cfg: TrainConfig, spent: float = 0.0) -> fl
     reaches 1, whichever comes first."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
-    frac = max((step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps), spent)
-    frac = min(1.0, frac)
+    frac = schedule_done(step, total, cfg, spent)
     return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * frac))
+
+
+def schedule_done(step: int, total: int, cfg: TrainConfig, spent: float = 0.0) -> float:
+    """The share of the cosine run (0 during the warm-up, 1 at its end): the steps' share or
+    the time budget's, whichever is further."""
+    steps = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
+    return min(1.0, max(0.0, steps, spent))
 
 
 class BudgetClock:
@@ -374,7 +380,10 @@ def train(
                     "" if time_budget_s is None else f" of {time_budget_s:.0f}s",
                 )
                 last_log = time.perf_counter()
-            if bad_evals >= cfg.patience:
+            # a stall while the learning rate is still high is not convergence: the cosine's
+            # low-rate end usually improves the score again, so a fit stops early only late
+            late = schedule_done(step, total, cfg, clock.spent(step)) >= cfg.stop_from
+            if bad_evals >= cfg.patience and late:
                 report.stopped_by = "early stopping"
                 break
         if clock.over():

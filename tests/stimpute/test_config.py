@@ -33,6 +33,7 @@ def test_an_unknown_name_lists_the_allowed_ones():
         ({"dim": 30, "heads": 4}, r"dim \(30\) must be divisible by heads \(4\)"),
         ({"hide_modes": ("day", "rain")}, r"hide_modes \['rain'\]"),
         ({"window": 1}, "window=1: give at least 2"),
+        ({"stop_from": 1.5}, "stop_from=1.5: give a share of the learning-rate cosine"),
     ],
 )
 def test_impossible_settings_are_refused_when_built(kw, says):

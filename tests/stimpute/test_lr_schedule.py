@@ -38,3 +38,21 @@ def test_budget_clock_counts_from_the_end_of_the_warmup(monkeypatch):
     now["t"] = 151.0
     assert clock.over()
     assert BudgetClock(None, 5).spent(100) == 0.0 and not BudgetClock(None, 5).over()
+
+
+@pytest.mark.parametrize("stop_from", [0.0, 1.0])
+def test_early_stopping_waits_for_the_late_part_of_the_cosine(small_twin, stop_from):
+    import stimpute
+    from tests.conftest import TINY
+
+    tw = small_twin
+    settings = {**TINY, "max_steps": 60, "eval_every": 1, "patience": 1, "ema_decay": 0.0}
+    imp = stimpute.Imputer(
+        "st_transformer", seed=0, device="cpu", window=12, stop_from=stop_from, **settings
+    )
+    imp.fit(tw.observed, tw.covariates, tw.static)
+    report = imp.method.report
+    if stop_from == 0.0:  # one score without progress ends the fit, early in the cosine
+        assert report.stopped_by == "early stopping" and report.steps < 45, report
+    else:  # the whole cosine runs however the score stalls on the way
+        assert report.steps == 60, report
