@@ -2,9 +2,11 @@ import math
 
 import pytest
 
+import stimpute
 from stimpute import training
 from stimpute.config import TrainConfig
 from stimpute.training import BudgetClock, cosine_lr
+from tests.conftest import TINY
 
 
 def test_cosine_follows_steps_without_a_budget():
@@ -42,9 +44,6 @@ def test_budget_clock_counts_from_the_end_of_the_warmup(monkeypatch):
 
 @pytest.mark.parametrize("stop_from", [0.0, 1.0])
 def test_early_stopping_waits_for_the_late_part_of_the_cosine(small_twin, stop_from):
-    import stimpute
-    from tests.conftest import TINY
-
     tw = small_twin
     settings = {**TINY, "max_steps": 60, "eval_every": 1, "patience": 1, "ema_decay": 0.0}
     imp = stimpute.Imputer(
