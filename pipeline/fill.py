@@ -62,10 +62,12 @@ log = logging.getLogger("pipeline")
 FILL_FORMAT = 6  # 6: the std scaled by a factor fitted on half of the check
 # the model's answers are averaged over its spatial attention windows moved by these offsets
 # (`stimpute.windows.offset_weights`), so the map has no grid of the 4-pixel windows: two runs on
-# a CPU, whose window edges never fall on a tile's edge (tiles start every 32 pixels), all four on
-# a GPU; benchmarks/README.md, "window seams". The run's `--device` picks them, not each worker's,
-# so one run's product is the same whichever workers fill its tiles (and a refill can reuse it)
-WINDOW_OFFSETS = {"cpu": (1, 3), "cuda": (0, 1, 2, 3)}
+# a CPU, one odd and one even, so each pixel's answer passes from one run to the other gradually
+# (1 and 3, whose windows' edges lie on the same every-other pixel, left a 2-pixel texture); all
+# four on a GPU; benchmarks/README.md, "window seams". The run's `--device` picks them, not each
+# worker's, so one run's product is the same whichever workers fill its tiles (and a refill can
+# reuse it)
+WINDOW_OFFSETS = {"cpu": (1, 2), "cuda": (0, 1, 2, 3)}
 
 
 def run(
