@@ -8,7 +8,7 @@ on a twin, on every gap against the truth. Public API only (`Imputer.set_inferen
     python benchmarks/experiments/infer_stride.py aqi36 small 0 "default,9,4,1" > out.json
     python benchmarks/experiments/infer_stride.py day small 0 "default,18,9,4" > out.json
 
-Results: benchmarks/README.md, "Time windows averaged at inference".
+Results: benchmarks/README.md, "Window offsets of both parities on a CPU; two probes for AQI-36".
 """
 
 from __future__ import annotations

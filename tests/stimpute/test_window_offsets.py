@@ -66,17 +66,3 @@ def test_psan_refuses_window_offsets_with_a_config_error():
     imp = stimpute.Imputer("psan")
     with pytest.raises(ConfigError, match="leave it at"):
         imp.set_inference(window_offsets=(0, 2))
-
-
-def test_a_cpu_fill_hands_each_pixel_from_one_run_to_the_other_in_even_steps():
-    """Offsets 1 and 3 put both runs' window edges on the same every-other pixel, so the weights
-    flipped from one run to the other every two pixels (a 2-pixel texture in the map); with one
-    odd and one even offset no step between neighbours moves them by more than a third."""
-    from pipeline.fill import WINDOW_OFFSETS
-
-    def largest_change(offsets: tuple[int, ...]) -> float:
-        w = offset_weights((8, 8), 4, offsets)[0].reshape(8, 8)
-        return float(max(np.abs(np.diff(w, axis=a)).max() for a in (0, 1)))
-
-    assert largest_change((1, 3)) == pytest.approx(6 / 13)
-    assert largest_change(WINDOW_OFFSETS["cpu"]) <= 1 / 3 + 1e-9
