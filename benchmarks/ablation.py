@@ -90,35 +90,122 @@ def _order(variant: str) -> int:
     return list(VARIANTS).index(variant) if variant in VARIANTS else len(VARIANTS)
 
 
+def paired_change(rows: list[dict[str, Any]], ref: list[dict[str, Any]], key: str) -> float | None:
+    """The relative change of the mean of `key` from `ref`'s, over the seeds both have (None
+    when they share none): a variant with five seeds is not compared with a reference that has
+    one."""
+    mine = {r["seed"]: r[key] for r in rows if r.get(key) is not None}
+    theirs = {r["seed"]: r[key] for r in ref if r.get(key) is not None}
+    seeds = sorted(set(mine) & set(theirs))
+    if not seeds:
+        return None
+    return statistics.mean(mine[s] for s in seeds) / statistics.mean(theirs[s] for s in seeds) - 1
+
+
+def score_key(rows: list[dict[str, Any]]) -> str:
+    """What the rows are judged on: the MAE against the truth on every gap where the data set
+    knows it (the twins), else the held-out MAE (AQI-36)."""
+    return (
+        "truth_mae_all_gaps"
+        if all(r.get("truth_mae_all_gaps") is not None for r in rows)
+        else "mae"
+    )
+
+
+def off_coverage(r: dict[str, Any]) -> bool:
+    """Whether a fit's 50% or 90% interval coverage is more than 5 points from nominal."""
+    return abs(r["coverage50"] - 0.5) > 0.05 or abs(r["coverage90"] - 0.9) > 0.05
+
+
+def seams(rows: list[dict[str, Any]]) -> str:
+    """The mean 9 km seam ratios x / y of the fits that measured them, the truth's on the same
+    pixels in brackets, and how many fits that is when not all."""
+    rs = [r for r in rows if "seam_9km_x" in r]
+    if not rs:
+        return ""
+
+    def mean(k: str) -> float:
+        return statistics.mean(r[k] for r in rs)
+
+    text = f"{mean('seam_9km_x'):.2f} / {mean('seam_9km_y'):.2f} "
+    text += f"({mean('truth_seam_9km_x'):.2f} / {mean('truth_seam_9km_y'):.2f})"
+    return text + ("" if len(rs) == len(rows) else f", {len(rs)} fits")
+
+
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{100 * x:+.1f}%"
+
+
+Groups = dict[tuple[str, str, str], list[dict[str, Any]]]
+
+
 def table(rows: list[dict[str, Any]]) -> str:
-    """Mean over seeds per (dataset, protocol, variant), with the change against the paper's."""
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    """Mean over seeds per (dataset, protocol, variant), with the change against the paper's
+    network and the ratio to the random forest's, each over the seeds both have."""
+    groups: Groups = {}
     for r in rows:
         groups.setdefault((r["dataset"], r["protocol"], r["variant"]), []).append(r)
     lines = [
         "| dataset | protocol | variant | seeds | held-out MAE | every gap vs truth | vs paper | "
-        "vs forest | cov50 / cov90 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "vs forest | cov50 / cov90 | fits off coverage | 9 km seams x / y (truth's) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (dataset, protocol, variant), rs in sorted(
         groups.items(), key=lambda kv: (kv[0][0], kv[0][1], _order(kv[0][2]))
     ):
-        held = statistics.mean(r["mae"] for r in rs)
-        gaps = [r["truth_mae_all_gaps"] for r in rs if r.get("truth_mae_all_gaps") is not None]
-        gap = statistics.mean(gaps) if gaps else None
-        base = groups.get((dataset, protocol, "paper"), [])
-        base_key = "truth_mae_all_gaps" if gap is not None else "mae"
-        ref = statistics.mean(r[base_key] for r in base) if base else None
-        now = gap if gap is not None else held
-        change = f"{100 * (now / ref - 1):+.1f}%" if ref else ""
-        forest = groups.get((dataset, protocol, "random_forest"), [])
-        wood = statistics.mean(r[base_key] for r in forest) if forest else None
-        ratio = f"{now / wood:.2f}" if wood else ""
+        key = score_key(rs)
+        gaps = [r["truth_mae_all_gaps"] for r in rs] if key != "mae" else None
+        forests = [
+            v
+            for (d, p, v) in groups
+            if (d, p) == (dataset, protocol) and v.startswith("random_forest")
+        ]
+        forest = groups[(dataset, protocol, max(forests))] if forests else []
+        wood = paired_change(rs, forest, key)
         cov = f"{statistics.mean(r['coverage50'] for r in rs):.2f} / {statistics.mean(r['coverage90'] for r in rs):.2f}"
         lines.append(
-            f"| {dataset} | {protocol} | {variant} | {len(rs)} | {held:.4f} | "
-            f"{'' if gap is None else f'{gap:.4f}'} | {change} | {ratio} | {cov} |"
+            f"| {dataset} | {protocol} | {variant} | {len(rs)} | "
+            f"{statistics.mean(r['mae'] for r in rs):.4f} | "
+            f"{'' if gaps is None else f'{statistics.mean(gaps):.4f}'} | "
+            f"{_pct(paired_change(rs, groups.get((dataset, protocol, 'paper'), []), key))} | "
+            f"{'' if wood is None else f'{1 + wood:.2f}'} | {cov} | "
+            f"{sum(map(off_coverage, rs))} of {len(rs)} | {seams(rs)} |"
         )
+    return "\n".join(lines) + "\n\n" + verdicts(groups)
+
+
+# each add-on: (with it alone, the paper's network) and (the shipped mix with it, without it)
+ADD_ON_PAIRS = {
+    "+context": (("+context", "paper"), ("+rain +context +smooth 9 km", "+rain +smooth 9 km")),
+    "+smooth 9 km": (("+smooth 9 km", "paper"), ("+rain +smooth 9 km", "+rain")),
+    "+rain": (("+rain", "paper"), ("+rain +smooth 9 km", "+smooth 9 km")),
+}
+KEEP = -0.02  # an add-on earns its place by lowering the MAE at least 2% somewhere (issue 25)
+
+
+def verdicts(groups: Groups) -> str:
+    """Per add-on and problem, the change it makes added alone to the paper's network and added
+    to the rest of the shipped mix, over the seeds both rows have; and whether it lowers the
+    MAE by at least 2% anywhere."""
+    problems = sorted({(d, p) for d, p, _ in groups})
+    head = " | ".join(f"{d} {p}: alone / in the mix" for d, p in problems)
+    lines = [f"| add-on | {head} | earns its place (2%) |", "|---" * (len(problems) + 2) + "|"]
+    for add_on, pairs in ADD_ON_PAIRS.items():
+        cells, best = [], []
+        for d, p in problems:
+            changes = []
+            for with_it, without in pairs:
+                a, b = groups.get((d, p, with_it), []), groups.get((d, p, without), [])
+                change = paired_change(a, b, score_key(a + b)) if a and b else None
+                changes.append(change)
+                best += [] if change is None else [change]
+            cells.append(" / ".join(_pct(c) or "-" for c in changes))
+        verdict = (
+            ""
+            if not best
+            else ("yes" if min(best) <= KEEP else "no") + f" (best {_pct(min(best))})"
+        )
+        lines.append(f"| {add_on} | {' | '.join(cells)} | {verdict} |")
     return "\n".join(lines)
 
 
@@ -191,14 +278,18 @@ def main() -> None:
     ap.add_argument(
         "--resume", action="store_true", help="keep the rows already in <out>.rows.jsonl"
     )
+    ap.add_argument("--table", action="store_true", help="only redraw the table from the rows")
     a = ap.parse_args()
     a.out.parent.mkdir(parents=True, exist_ok=True)
     rows_path = a.out.with_suffix(".rows.jsonl")
     rows = (
         [json.loads(x) for x in rows_path.read_text().splitlines()]
-        if a.resume and rows_path.exists()
+        if (a.resume or a.table) and rows_path.exists()
         else []
     )
+    if a.table:
+        print(write(a.out, rows, a.budget, a.steps, a.hparams))
+        return
     if not a.resume:
         rows_path.write_text("")
     done = {(r["dataset"], r["protocol"], r["variant"], r["seed"]) for r in rows}

@@ -105,3 +105,27 @@ def summary(pred, target, mask=None, std=None) -> dict[str, float]:
         out["coverage50"] = coverage(pred, std, target, mask, level=0.5)
         out["coverage90"] = coverage(pred, std, target, mask, level=0.9)
     return out
+
+
+def cell_seam_ratio(field: np.ndarray, where: np.ndarray, cell: int) -> tuple[float, float]:
+    """(x, y): the mean |step| between neighbouring pixels of a (T, H, W) field, both in
+    `where`, across the edges of `cell` x `cell` cells over the mean step inside them; x is
+    along the width, y along the height. 1 means no seam; a filled map is judged against its
+    truth's ratio on the same pixels. NaN where a direction has no step of either kind."""
+    field = np.asarray(field, np.float64)
+    where = np.asarray(where, bool)
+    if field.ndim != 3 or where.shape != field.shape:
+        raise ShapeError(f"field {field.shape} and mask {where.shape}: both must be one (T, H, W)")
+    out = []
+    for axis in (2, 1):
+        n = field.shape[axis]
+        step = np.abs(np.diff(field, axis=axis))
+        both = np.take(where, range(n - 1), axis=axis) & np.take(where, range(1, n), axis=axis)
+        both &= np.isfinite(step)
+        shape = [1, 1, 1]
+        shape[axis] = n - 1
+        edge = ((np.arange(1, n) % cell) == 0).reshape(shape)
+        across, inside = step[both & edge], step[both & ~edge]
+        ok = across.size and inside.size and inside.mean() > 0
+        out.append(float(across.mean() / inside.mean()) if ok else math.nan)
+    return out[0], out[1]

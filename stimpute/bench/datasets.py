@@ -40,6 +40,9 @@ class Problem:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+CELL = 9  # pixels per side of the twins' coarse (9 km) cells: where a seam would show
+
+
 def twin_problem(
     protocol: str,
     *,
@@ -64,9 +67,9 @@ def twin_problem(
     if protocol not in ("day", "point", "block"):
         raise ConfigError(f"the twin supports protocols day, point and block; got {protocol!r}")
     if family == "convective":
-        tw = twin_convective(height=size, width=size, days=days, seed=seed)
+        tw = twin_convective(height=size, width=size, days=days, seed=seed, coarse_block=CELL)
     elif observed_share is None:
-        tw = twin(height=size, width=size, days=days, seed=seed)
+        tw = twin(height=size, width=size, days=days, seed=seed, coarse_block=CELL)
     else:
         if not 0 < observed_share <= 1:
             raise ConfigError(f"observed_share must be in (0, 1]; got {observed_share}")
@@ -94,6 +97,7 @@ def twin_problem(
         st_hparams=product_addons(COVARIATES.index("sm_9km"), COVARIATES.index("precipitation")),
         info={
             "shape": list(tw.observed.shape),
+            "coarse_cell": CELL,
             "missing_share": tw.missing_share,
             "seed": seed,
             "family": family,

@@ -102,6 +102,11 @@ def run_model(
         gaps = np.isnan(problem.values)
         out["truth_mae_eval"] = metrics.mae(res.values, problem.truth, problem.eval_mask)
         out["truth_mae_all_gaps"] = metrics.mae(res.values, problem.truth, gaps)
+        if "coarse_cell" in problem.info and problem.values.ndim == 3:
+            cell = int(problem.info["coarse_cell"])
+            for prefix, field in (("", res.values), ("truth_", problem.truth)):
+                x, y = metrics.cell_seam_ratio(field, gaps, cell)
+                out[f"{prefix}seam_9km_x"], out[f"{prefix}seam_9km_y"] = x, y
     out["measured"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     if report is not None:
         out["train_steps"] = report.steps

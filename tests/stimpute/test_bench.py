@@ -57,6 +57,8 @@ def test_cli_writes_json_and_markdown(tmp_path, capsys):
         "pixel_days_per_second",
     ):
         assert key in row
+    # the twin knows its truth and its 9 km cells: every row says how seamy the fill is
+    assert all(np.isfinite(row[k]) for k in ("seam_9km_x", "truth_seam_9km_y"))
     assert "| mean |" in out.with_suffix(".md").read_text()
     assert "twin / point" in capsys.readouterr().out
 

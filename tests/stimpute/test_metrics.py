@@ -42,3 +42,19 @@ def test_empty_mask_raises():
 
     with pytest.raises(NoObservationsError):
         metrics.mae(np.ones(3), np.ones(3), np.zeros(3, bool))
+
+
+def test_cell_seam_ratio_sees_steps_at_cell_edges_and_none_in_a_smooth_field():
+    t, h, w = 3, 18, 18
+    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    smooth = np.broadcast_to(0.01 * rows + 0.02 * cols, (t, h, w)).copy()
+    everywhere = np.ones((t, h, w), bool)
+    x, y = metrics.cell_seam_ratio(smooth, everywhere, 9)
+    assert x == pytest.approx(1.0) and y == pytest.approx(1.0)
+    blocky = smooth + 0.05 * (cols // 9)  # a step at the cells' edge across the width only
+    x, y = metrics.cell_seam_ratio(blocky, everywhere, 9)
+    assert x == pytest.approx((0.02 + 0.05) / 0.02) and y == pytest.approx(1.0)
+    only_left = everywhere & (cols < 9)  # no pair of pixels crosses an edge
+    assert math.isnan(metrics.cell_seam_ratio(blocky, only_left, 9)[0])
+    with pytest.raises(metrics.ShapeError):
+        metrics.cell_seam_ratio(smooth[0], everywhere[0], 9)
