@@ -129,7 +129,7 @@ def seams(rows: list[dict[str, Any]]) -> str:
 
     text = f"{mean('seam_9km_x'):.2f} / {mean('seam_9km_y'):.2f} "
     text += f"({mean('truth_seam_9km_x'):.2f} / {mean('truth_seam_9km_y'):.2f})"
-    return text + ("" if len(rs) == len(rows) else f", {len(rs)} fits")
+    return text + ("" if len(rs) == len(rows) else f", {len(rs)} of {len(rows)} fits")
 
 
 def _pct(x: float | None) -> str:
