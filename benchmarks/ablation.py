@@ -117,6 +117,12 @@ def off_coverage(r: dict[str, Any]) -> bool:
     return abs(r["coverage50"] - 0.5) > 0.05 or abs(r["coverage90"] - 0.9) > 0.05
 
 
+def steps(rows: list[dict[str, Any]]) -> str:
+    """The fits' training steps, min-max (a time budget buys more steps on a faster machine)."""
+    n = [int(r["train_steps"]) for r in rows if "train_steps" in r]
+    return "" if not n else f"{min(n):,}" if min(n) == max(n) else f"{min(n):,}-{max(n):,}"
+
+
 def seams(rows: list[dict[str, Any]]) -> str:
     """The mean 9 km seam ratios x / y of the fits that measured them, the truth's on the same
     pixels in brackets, and how many fits that is when not all."""
@@ -146,9 +152,9 @@ def table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         groups.setdefault((r["dataset"], r["protocol"], r["variant"]), []).append(r)
     lines = [
-        "| dataset | protocol | variant | seeds | held-out MAE | every gap vs truth | vs paper | "
-        "vs forest | cov50 / cov90 | fits off coverage | 9 km seams x / y (truth's) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | protocol | variant | seeds | steps | held-out MAE | every gap vs truth | "
+        "vs paper | vs forest | cov50 / cov90 | fits off coverage | 9 km seams x / y (truth's) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (dataset, protocol, variant), rs in sorted(
         groups.items(), key=lambda kv: (kv[0][0], kv[0][1], _order(kv[0][2]))
@@ -164,7 +170,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         wood = paired_change(rs, forest, key)
         cov = f"{statistics.mean(r['coverage50'] for r in rs):.2f} / {statistics.mean(r['coverage90'] for r in rs):.2f}"
         lines.append(
-            f"| {dataset} | {protocol} | {variant} | {len(rs)} | "
+            f"| {dataset} | {protocol} | {variant} | {len(rs)} | {steps(rs)} | "
             f"{statistics.mean(r['mae'] for r in rs):.4f} | "
             f"{'' if gaps is None else f'{statistics.mean(gaps):.4f}'} | "
             f"{_pct(paired_change(rs, groups.get((dataset, protocol, 'paper'), []), key))} | "
