@@ -115,7 +115,7 @@ bench-sparsity: $(BIN)/.peers ## Twin sparsity curve (observed 50/25/10/5%), all
 bench-scale: setup ## Cost per stage against area on the sample, txson to Texas (SCALE_REGIONS=...; the Texas row takes hours on 2 cores)
 	$(BIN)/python benchmarks/scale.py --regions $(SCALE_REGIONS) --data $(DATA)/bench-scale --out $(OUT)/scale
 
-bench-ablation: setup ## The paper's network, each add-on alone, all: both twin families (day, block, 5 seeds) and AQI-36 (about 14 h on 2 cores; --resume continues)
+bench-ablation: setup ## The paper's network, each add-on alone, all: both twin families (day, block, 5 seeds) and AQI-36 (3 seeds; about 15 h on 2 cores; RESUME=1 continues)
 	$(BIN)/python benchmarks/ablation.py --out $(OUT)/ablation $(if $(RESUME),--resume)
 
 bench-nightly: setup ## What a scheduled night redoes, against the full run (NIGHTLY_REGION=central_texas: the complete year and the year in progress)

@@ -3,9 +3,10 @@ them, on both twin families (protocols day and block) and on AQI-36, scored on t
 values and against the truth on every gap. Each row is appended to `<out>.rows.jsonl` as soon
 as it is scored, so a long run can stop and `--resume`; the table is rebuilt from all rows.
 
-    python benchmarks/ablation.py --seeds 0,1,2,3,4 --out benchmarks/results/ablation
-    python benchmarks/ablation.py --families bands --protocols day --seeds 0 --budget 60  # a look
+    python benchmarks/ablation.py --out benchmarks/results/ablation [--resume]  # the whole plan
+    python benchmarks/ablation.py --families bands --protocols day --seeds 0 --aqi none --budget 60
     python benchmarks/ablation.py --protocols day --seeds 0 --steps 150  # on a busy machine
+    python benchmarks/ablation.py --table --out benchmarks/results/ablation  # redraw the table
 
 An add-on that does not improve the truth-on-every-gap MAE by at least 2% on either twin family
 (or the held-out MAE on AQI-36) is to be removed from the code (issue 25).
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from stimpute.bench.__main__ import BUDGETS
+from stimpute.bench.__main__ import BUDGETS, SHARED_AQI
 from stimpute.bench.datasets import FAMILIES, Problem, aqi36_problem, twin_problem
 from stimpute.bench.runner import run_model
 from stimpute.config import ModelConfig
@@ -42,7 +43,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "+context": {**CONTEXT, **NO_PRIOR, **NO_RAIN},
     "+smooth 9 km": {**PAPER, **NO_RAIN},  # the problem's prior_covariate stays
     "+rain": {**PAPER, **NO_PRIOR},  # the problem's rain_covariate stays
-    "+rain +context": {**CONTEXT, **NO_PRIOR},
     "+rain +smooth 9 km": {**PAPER},
     "+rain +context +smooth 9 km": {**CONTEXT},
 }
@@ -254,11 +254,15 @@ def main() -> None:
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument(
         "--baselines",
-        default="random_forest,random_forest+rain",
-        help="baselines fitted on the same problems, for reference ('' for none)",
+        default="random_forest+rain",
+        help="baselines fitted on the same problems, for reference ('' for none); the forest "
+        "given the rain indices is the best of them on both families",
     )
     ap.add_argument(
-        "--aqi", type=Path, default=None, help="AQI-36 folder (the small budget, 3 seeds)"
+        "--aqi",
+        type=Path,
+        default=SHARED_AQI,
+        help="AQI-36 folder (the small budget, 3 seeds); 'none' to leave it out",
     )
     ap.add_argument(
         "--budget",
