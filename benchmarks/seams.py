@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from pipeline.grid import factor
+from stimpute.metrics import cell_edges, neighbour_steps
+
 
 def edge_lines(starts: list[int], ends: list[int], n: int) -> np.ndarray:
     """(n - 1,) True where the step between index i and i + 1 crosses a tile edge."""
@@ -26,15 +29,6 @@ def edge_lines(starts: list[int], ends: list[int], n: int) -> np.ndarray:
         if 0 < e < n:
             out[e - 1] = True
     return out
-
-
-def steps(values: np.ndarray, flag: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """|step| between neighbours along `axis` of (T, H, W), and where both are filled (flag 2)."""
-    d = np.abs(np.diff(values, axis=axis))
-    both = (np.diff(flag == 2, axis=axis) == 0) & np.take(
-        flag == 2, range(flag.shape[axis] - 1), axis=axis
-    )
-    return d, both
 
 
 def sample_truth(folder: Path) -> Iterator[np.ndarray]:
@@ -72,9 +66,9 @@ def seam_ratios(
                 (1, h, list(tiles["row"]), list(tiles["row"] + tiles["height"]), row0),
             ),
         ):
-            d, ok = steps(sm, flag, axis)
+            d, ok = neighbour_steps(sm, flag == 2, axis)
             tile_edge = edge_lines(starts, ends, n)
-            cell_edge = ((origin + np.arange(1, n)) % 9) == 0
+            cell_edge = cell_edges(n, factor("1km", "9km"), origin)
             shape = [1, 1, 1]
             shape[axis] = n - 1
             te, ce = tile_edge.reshape(shape), cell_edge.reshape(shape)

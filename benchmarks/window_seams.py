@@ -18,12 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-
-def gap_steps(values: np.ndarray, gap: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """|step| between neighbours along `axis`, and where both are gap pixels (filled)."""
-    n = values.shape[axis]
-    both = np.take(gap, range(n - 1), axis=axis) & np.take(gap, range(1, n), axis=axis)
-    return np.abs(np.diff(values, axis=axis)), both
+from pipeline.grid import factor
+from stimpute.metrics import cell_edges, neighbour_steps
 
 
 def mean_at(d: np.ndarray, both: np.ndarray, axis: int, where: np.ndarray) -> float:
@@ -41,12 +37,12 @@ def ratios(
     first index on the EASE 1 km grid), as seams.py."""
     out = {}
     for name, axis, start, origin in (("x", 2, first[1], ease[1]), ("y", 1, first[0], ease[0])):
-        d, both = gap_steps(values, gap, axis)
+        d, both = neighbour_steps(values, gap, axis)
         after = np.arange(1, d.shape[axis] + 1)  # the index of the pixel after each step
         per = [mean_at(d, both, axis, (after + start) % 4 == k) for k in range(4)]
         out[f"window_edge_{name}"] = per[0] / float(np.mean(per))
         out[f"grid_{name}"] = max(per) / float(np.mean(per))
-        edge = (after + origin) % 9 == 0
+        edge = cell_edges(values.shape[axis], factor("1km", "9km"), origin)
         out[f"cell_9km_{name}"] = mean_at(d, both, axis, edge) / mean_at(d, both, axis, ~edge)
     return out
 

@@ -107,6 +107,23 @@ def summary(pred, target, mask=None, std=None) -> dict[str, float]:
     return out
 
 
+def neighbour_steps(
+    field: np.ndarray, where: np.ndarray, axis: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """|step| between each pixel and the next along `axis`, and where both pixels are in
+    `where` and the step is finite: the raw material of every seam ratio."""
+    n = field.shape[axis]
+    step = np.abs(np.diff(np.asarray(field, np.float64), axis=axis))
+    both = np.take(where, range(n - 1), axis=axis) & np.take(where, range(1, n), axis=axis)
+    return step, both & np.isfinite(step)
+
+
+def cell_edges(n: int, cell: int, origin: int = 0) -> np.ndarray:
+    """(n - 1,) True where the step from index i to i + 1 of a line of `n` pixels crosses the
+    edge of `cell`-pixel cells; `origin` is the line's first index on the cells' grid."""
+    return (origin + np.arange(1, n)) % cell == 0
+
+
 def cell_seam_ratio(field: np.ndarray, where: np.ndarray, cell: int) -> tuple[float, float]:
     """(x, y): the mean |step| between neighbouring pixels of a (T, H, W) field, both in
     `where`, across the edges of `cell` x `cell` cells over the mean step inside them; x is
@@ -118,13 +135,10 @@ def cell_seam_ratio(field: np.ndarray, where: np.ndarray, cell: int) -> tuple[fl
         raise ShapeError(f"field {field.shape} and mask {where.shape}: both must be one (T, H, W)")
     out = []
     for axis in (2, 1):
-        n = field.shape[axis]
-        step = np.abs(np.diff(field, axis=axis))
-        both = np.take(where, range(n - 1), axis=axis) & np.take(where, range(1, n), axis=axis)
-        both &= np.isfinite(step)
+        step, both = neighbour_steps(field, where, axis)
         shape = [1, 1, 1]
-        shape[axis] = n - 1
-        edge = ((np.arange(1, n) % cell) == 0).reshape(shape)
+        shape[axis] = field.shape[axis] - 1
+        edge = cell_edges(field.shape[axis], cell).reshape(shape)
         across, inside = step[both & edge], step[both & ~edge]
         ok = across.size and inside.size and inside.mean() > 0
         out.append(float(across.mean() / inside.mean()) if ok else math.nan)

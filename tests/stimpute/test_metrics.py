@@ -44,6 +44,20 @@ def test_empty_mask_raises():
         metrics.mae(np.ones(3), np.ones(3), np.zeros(3, bool))
 
 
+def test_cell_edges_follow_the_line_origin_on_the_cells_grid():
+    assert np.flatnonzero(metrics.cell_edges(20, 9)).tolist() == [8, 17]
+    # a line that starts 3 pixels into a cell meets its first edge after 6 pixels
+    assert np.flatnonzero(metrics.cell_edges(20, 9, origin=3)).tolist() == [5, 14]
+
+
+def test_neighbour_steps_count_only_pairs_inside_the_mask_with_finite_values():
+    field = np.array([[[0.0, 1.0, 3.0, np.nan, 4.0]]])
+    where = np.array([[[True, True, True, True, False]]])
+    step, both = metrics.neighbour_steps(field, where, axis=2)
+    assert step[0, 0, :2].tolist() == [1.0, 2.0]
+    assert both[0, 0].tolist() == [True, True, False, False]
+
+
 def test_cell_seam_ratio_sees_steps_at_cell_edges_and_none_in_a_smooth_field():
     t, h, w = 3, 18, 18
     rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
