@@ -260,7 +260,7 @@ def main() -> None:
     )
     ap.add_argument(
         "--aqi",
-        type=Path,
+        type=lambda s: None if s == "none" else Path(s),
         default=SHARED_AQI,
         help="AQI-36 folder (the small budget, 3 seeds); 'none' to leave it out",
     )
@@ -308,7 +308,7 @@ def main() -> None:
     small = BUDGETS["small"]["st"]
     st_hparams = {**small, **({} if a.steps is None else {"max_steps": a.steps}), **a.hparams}
     for seed in (int(s) for s in a.seeds.split(",")):
-        aqi = a.aqi if seed < 3 and str(a.aqi) != "none" else None  # AQI-36: 3 seeds
+        aqi = a.aqi if seed < 3 else None  # AQI-36: 3 seeds
         for problem in problems(families, protocols, seed, aqi):
             for variant, model, p in fits(problem, a.variants.split(","), a.baselines.split(",")):
                 if (problem.name, problem.protocol, variant, seed) in done:
