@@ -29,9 +29,15 @@ import numpy as np
 
 from stimpute.lattice import block_mean, moving_mean, normal, smooth_field, uniform
 from stimpute.orbit import Orbit, Pass
-from stimpute.simulate import LAND_COVER, RETRIEVAL_RANGE, days_of_year, soil_water_step
+from stimpute.simulate import (
+    COARSE_CELL,
+    LAND_COVER,
+    RETRIEVAL_RANGE,
+    days_of_year,
+    soil_water_step,
+)
 
-COARSE = 9  # pixels per side of a coarse (9 km) cell; windows align on it
+COARSE = COARSE_CELL  # windows align on the coarse (9 km) cells
 RAIN_BLUR = 3  # pixels per side of the rain covariate's moving-mean blur (odd)
 SPIN_UP = 90  # days of weather the soil water is walked through before the first day
 

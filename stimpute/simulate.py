@@ -27,6 +27,7 @@ LAND_COVER = ("grass", "crop", "shrub", "forest")
 STATIC = ("elevation", "sand", "clay", *(f"lc_{c}" for c in LAND_COVER))
 QC_NOT_COVERED, QC_FROZEN, QC_DENSE_VEGETATION, QC_RETRIEVAL = 1, 2, 4, 8
 RETRIEVAL_RANGE = (0.02, 0.6)  # m3/m3: a retrieval is clipped to this
+COARSE_CELL = 9  # 1 km pixels per side of a coarse (9 km) cell: where a seam would show
 SPINUP_DAYS = 90  # days of weather the soil is stepped through before a record
 SPINUP_STREAM = 90_001  # the spin-up's draws come from Generator((seed, SPINUP_STREAM))
 
@@ -121,7 +122,7 @@ def twin(
     qc_patch_share: float = 0.08,
     noise_std: float = 0.012,
     pixel_bias_std: float = 0.008,
-    coarse_block: int = 9,
+    coarse_block: int = COARSE_CELL,
     coarse_valid: float = 0.45,
     rain_error: float = 0.5,
     spinup_days: int = SPINUP_DAYS,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from stimpute.simulate import (
+    COARSE_CELL,
     LAND_COVER,
     QC_DENSE_VEGETATION,
     QC_FROZEN,
@@ -103,7 +104,7 @@ def twin_convective(
     swath_share: float = 0.55,
     missed_pass: float = 0.25,
     noise_std: float = 0.010,
-    coarse_block: int = 9,
+    coarse_block: int = COARSE_CELL,
     spinup_days: int = SPINUP_DAYS,
 ) -> Twin:
     """Simulate one region-period of the convective family (seeded, numpy only)."""

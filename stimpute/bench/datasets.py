@@ -12,7 +12,7 @@ import numpy as np
 from stimpute.config import product_addons
 from stimpute.errors import ConfigError, NoObservationsError
 from stimpute.masks import hide
-from stimpute.simulate import COVARIATES, twin
+from stimpute.simulate import COARSE_CELL, COVARIATES, twin
 from stimpute.simulate_convective import twin_convective
 
 FAMILIES = ("bands", "convective")  # the two twin simulators
@@ -40,9 +40,6 @@ class Problem:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-CELL = 9  # pixels per side of the twins' coarse (9 km) cells: where a seam would show
-
-
 def twin_problem(
     protocol: str,
     *,
@@ -67,9 +64,9 @@ def twin_problem(
     if protocol not in ("day", "point", "block"):
         raise ConfigError(f"the twin supports protocols day, point and block; got {protocol!r}")
     if family == "convective":
-        tw = twin_convective(height=size, width=size, days=days, seed=seed, coarse_block=CELL)
+        tw = twin_convective(height=size, width=size, days=days, seed=seed)
     elif observed_share is None:
-        tw = twin(height=size, width=size, days=days, seed=seed, coarse_block=CELL)
+        tw = twin(height=size, width=size, days=days, seed=seed)
     else:
         if not 0 < observed_share <= 1:
             raise ConfigError(f"observed_share must be in (0, 1]; got {observed_share}")
@@ -97,7 +94,7 @@ def twin_problem(
         st_hparams=product_addons(COVARIATES.index("sm_9km"), COVARIATES.index("precipitation")),
         info={
             "shape": list(tw.observed.shape),
-            "coarse_cell": CELL,
+            "coarse_cell": COARSE_CELL,
             "missing_share": tw.missing_share,
             "seed": seed,
             "family": family,
