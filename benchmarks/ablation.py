@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import statistics
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 
 from stimpute.bench.__main__ import BUDGETS, SHARED_AQI
 from stimpute.bench.datasets import FAMILIES, Problem, aqi36_problem, twin_problem
+from stimpute.bench.peers import PEERS
 from stimpute.bench.runner import run_model
 from stimpute.config import ModelConfig
 from stimpute.covariates import rain_memory
@@ -168,14 +170,16 @@ def table(rows: list[dict[str, Any]]) -> str:
             (dataset, protocol, "random_forest"), []
         )
         wood = paired_change(rs, forest, key)
-        cov = f"{statistics.mean(r['coverage50'] for r in rs):.2f} / {statistics.mean(r['coverage90'] for r in rs):.2f}"
+        c50, c90 = (statistics.mean(r[k] for r in rs) for k in ("coverage50", "coverage90"))
+        has_std = not (math.isnan(c50) or math.isnan(c90))  # the PyPOTS peers give no std
+        cov, off = (f"{c50:.2f} / {c90:.2f}", f"{sum(map(off_coverage, rs))} of {len(rs)}")
         lines.append(
             f"| {dataset} | {protocol} | {variant} | {len(rs)} | {steps(rs)} | "
             f"{statistics.mean(r['mae'] for r in rs):.4f} | "
             f"{'' if gaps is None else f'{statistics.mean(gaps):.4f}'} | "
             f"{_pct(paired_change(rs, groups.get((dataset, protocol, 'paper'), []), key))} | "
-            f"{'' if wood is None else f'{1 + wood:.2f}'} | {cov} | "
-            f"{sum(map(off_coverage, rs))} of {len(rs)} | {seams(rs)} |"
+            f"{'' if wood is None else f'{1 + wood:.2f}'} | {cov if has_std else ''} | "
+            f"{off if has_std else ''} | {seams(rs)} |"
         )
     return "\n".join(lines) + "\n\n" + verdicts(groups)
 
@@ -256,7 +260,9 @@ def main() -> None:
         "--baselines",
         default=FOREST,
         help="baselines fitted on the same problems, for reference ('' for none); the forest "
-        "given the rain indices is the best of them on both families",
+        "given the rain indices is the best of them on both families; the PyPOTS peers ("
+        + ", ".join(PEERS)
+        + "; the 'peers' extra) train for the network's seconds",
     )
     ap.add_argument(
         "--aqi",
@@ -314,11 +320,12 @@ def main() -> None:
                 if (problem.name, problem.protocol, variant, seed) in done:
                     continue
                 neural = model == "st_transformer"
+                timed = model in PEERS or (neural and a.steps is None)  # the same seconds
                 row = run_model(
                     p,
                     model,
                     seed=seed,
-                    time_budget_s=a.budget if neural and a.steps is None else None,
+                    time_budget_s=a.budget if timed else None,
                     st_hparams=st_hparams if neural else {},
                 )
                 row.update(
