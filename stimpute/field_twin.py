@@ -33,13 +33,14 @@ from stimpute.simulate import (
     COARSE_CELL,
     LAND_COVER,
     RETRIEVAL_RANGE,
+    SPINUP_DAYS,
     days_of_year,
     soil_water_step,
 )
 
 COARSE = COARSE_CELL  # windows align on the coarse (9 km) cells
 RAIN_BLUR = 3  # pixels per side of the rain covariate's moving-mean blur (odd)
-SPIN_UP = 90  # days of weather the soil water is walked through before the first day
+SPIN_UP = SPINUP_DAYS  # days of weather the soil water is walked through before the first day
 
 
 @dataclass
