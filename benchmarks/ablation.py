@@ -320,7 +320,8 @@ def main() -> None:
                 if (problem.name, problem.protocol, variant, seed) in done:
                     continue
                 neural = model == "st_transformer"
-                timed = model in PEERS or (neural and a.steps is None)  # the same seconds
+                # the peers have no step count: --budget seconds always; the network unless --steps
+                timed = model in PEERS or (neural and a.steps is None)
                 row = run_model(
                     p,
                     model,
