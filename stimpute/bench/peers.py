@@ -3,7 +3,8 @@
 PyPOTS models are multivariate series: every node (station, pixel) is a feature, samples are
 windows of `n_steps`. They see the values only (no covariates), standardised per
 node on the fit rows, and are trained for about the same seconds as our models: one epoch is
-timed first, then a fresh model trains for as many epochs as the budget holds (at most 1,000).
+timed first, then a fresh model trains for as many epochs as the budget holds (at most 1,000;
+without a budget, 1,000: a peer has no step count to stop at).
 Training windows start every quarter window, so a short record still gives many samples.
 Observed values are put back unchanged, as for every other model. Install with the `peers`
 extra (`pip install -e .[peers]`, or `make bench-field`); without it these models raise a
@@ -90,6 +91,15 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def epochs_for(time_budget_s: float | None, per_epoch_s: float) -> int:
+    """How many epochs the fresh model trains after the timed one: what is left of the budget
+    in epochs of `per_epoch_s`, at least 1 and at most MAX_EPOCHS (MAX_EPOCHS without a budget)."""
+    if time_budget_s is None:
+        return MAX_EPOCHS
+    left = (time_budget_s - per_epoch_s) / max(per_epoch_s, 1e-3)
+    return int(np.clip(left, 1, MAX_EPOCHS))
+
+
 def _windows(
     values: np.ndarray, n_steps: int, stride: int | None = None
 ) -> tuple[np.ndarray, list[int]]:
@@ -109,7 +119,7 @@ def fill(
     *,
     n_steps: int,
     seed: int,
-    time_budget_s: float,
+    time_budget_s: float | None,
 ) -> tuple[np.ndarray, float, float]:
     """(filled values, fit seconds, impute seconds) for (time, node) arrays, NaN = missing."""
     with warnings.catch_warnings():  # nodes never observed in the fit rows: standardised as 0/1
@@ -123,7 +133,7 @@ def fill(
     probe = _model(name, n_steps, values.shape[1], 1, seed)
     probe.fit({"X": train})
     per_epoch = time.perf_counter() - start
-    epochs = int(np.clip((time_budget_s - per_epoch) / max(per_epoch, 1e-3), 1, MAX_EPOCHS))
+    epochs = epochs_for(time_budget_s, per_epoch)
     model = _model(name, n_steps, values.shape[1], epochs, seed)
     model.fit({"X": train})
     fit_s = time.perf_counter() - start

@@ -36,7 +36,7 @@ def _fill(
         fit = flat if rows is None else flat[rows]
         window = int(problem.st_hparams.get("window", 72))
         filled, fit_s, imp_s = peers.fill(
-            model, fit, flat, n_steps=window, seed=seed, time_budget_s=time_budget_s or 60.0
+            model, fit, flat, n_steps=window, seed=seed, time_budget_s=time_budget_s
         )
         nan = np.full(problem.values.shape, np.nan, np.float32)
         return ImputeResult(filled.reshape(problem.values.shape), nan, imp_s), fit_s, None

@@ -185,6 +185,15 @@ def test_pypots_peer_fills_gaps_and_keeps_observed_values():
     assert np.isfinite(filled).all() and np.array_equal(filled[ok], values[ok]) and fit_s > 0
 
 
+def test_a_peer_trains_what_its_budget_holds_and_to_the_cap_without_one():
+    from stimpute.bench.peers import MAX_EPOCHS, epochs_for
+
+    assert epochs_for(400.0, 10.0) == 39  # the timed epoch is the first of the 400 s
+    assert epochs_for(5.0, 10.0) == 1  # one more epoch, however short the budget
+    assert epochs_for(1e9, 0.1) == MAX_EPOCHS
+    assert epochs_for(None, 10.0) == MAX_EPOCHS  # no budget: no silent 60 s either
+
+
 def test_sparsity_curve_thins_a_daily_twin_to_each_share(tmp_path):
     out = tmp_path / "s.json"
     argv = ["--dataset", "twin", "--sparsity", "0.5,0.1", "--models", "linear,mean",
