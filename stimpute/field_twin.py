@@ -38,7 +38,6 @@ from stimpute.simulate import (
     soil_water_step,
 )
 
-COARSE = COARSE_CELL  # windows align on the coarse (9 km) cells
 RAIN_BLUR = 3  # pixels per side of the rain covariate's moving-mean blur (odd)
 SPIN_UP = SPINUP_DAYS  # days of weather the soil water is walked through before the first day
 
@@ -101,10 +100,10 @@ class FieldTwin:
         rain_error: float = 0.5,
     ) -> None:
         for name, v in (("row0", row0), ("col0", col0), ("height", height), ("width", width)):
-            if v % COARSE or v < 0 or (name in ("height", "width") and v == 0):
+            if v % COARSE_CELL or v < 0 or (name in ("height", "width") and v == 0):
                 raise ValueError(
-                    f"{name}={v}: the window must start and end on {COARSE}-pixel block edges "
-                    f"(a non-negative multiple of {COARSE})"
+                    f"{name}={v}: the window must start and end on {COARSE_CELL}-pixel block edges "
+                    f"(a non-negative multiple of {COARSE_CELL})"
                 )
         self.seed, self.n_days = int(seed), int(days)
         self.rows = np.arange(row0, row0 + height)
@@ -140,7 +139,7 @@ class FieldTwin:
         self.runoff = np.clip(0.05 + 0.35 * clay + 0.015 * slope, 0, 0.7)
         self.elevation = elevation
         self.bias = pixel_bias_std * f64["bias"]
-        self.coarse_bias = 0.01 * block_mean(self._field(7, 20), COARSE)
+        self.coarse_bias = 0.01 * block_mean(self._field(7, 20), COARSE_CELL)
         self.sand, self.clay = sand.astype(np.float32), clay.astype(np.float32)
         self.land_cover = land_cover
 
@@ -207,7 +206,7 @@ class FieldTwin:
                 "precipitation": np.empty(self.shape, np.float32),
                 "tmax": np.empty(self.shape, np.float32),
             }
-            sm_9km = np.empty((h // COARSE, w // COARSE), np.float32)
+            sm_9km = np.empty((h // COARSE_CELL, w // COARSE_CELL), np.float32)
             tracks = self.orbit.tracks_on(t, self.orbit.across(self.rows, self.cols))
             tracks = [k for k in tracks if uniform(self.seed, 20, t, k)[0] >= self.missed_pass]
             inside = {k: np.zeros(self.shape, bool) for k in tracks}
@@ -266,8 +265,8 @@ class FieldTwin:
 
     @staticmethod
     def _check_bands(band_rows: int) -> None:
-        if band_rows % COARSE or band_rows < COARSE:
-            raise ValueError(f"band_rows={band_rows}: give a positive multiple of {COARSE}")
+        if band_rows % COARSE_CELL or band_rows < COARSE_CELL:
+            raise ValueError(f"band_rows={band_rows}: give a positive multiple of {COARSE_CELL}")
 
     def _bands(self, band_rows: int) -> Iterator[slice]:
         h = self.shape[0]
@@ -329,7 +328,7 @@ class FieldTwin:
         out["truth"][b], out["retrieval"][b], out["qc_flag"][b] = truth, retrieval, qc
         out["precipitation"][b] = self._rain_covariate(t, wide_rain, rows)
         out["tmax"][b] = tmax
-        c9 = slice(b.start // COARSE, -(-b.stop // COARSE))
+        c9 = slice(b.start // COARSE_CELL, -(-b.stop // COARSE_CELL))
         sm_9km[c9] = self._coarse(t, truth, frozen, rows, self.coarse_bias[b])
 
     def _wide_rain(self, t: int, doy: int, b: slice) -> np.ndarray:
@@ -369,13 +368,13 @@ class FieldTwin:
     ) -> np.ndarray:
         """The 9 km soil moisture of the day on the coarse cells of `rows` (NaN outside the
         day's coarse swaths, where a cell is frozen, and on 5% random dropouts)."""
-        h, w = len(rows) // COARSE, len(self.cols) // COARSE
-        r9 = (rows[::COARSE] // COARSE)[:, None]
-        c9 = (self.cols[::COARSE] // COARSE)[None, :]
-        mean = truth.reshape(h, COARSE, w, COARSE).mean(axis=(1, 3))
+        h, w = len(rows) // COARSE_CELL, len(self.cols) // COARSE_CELL
+        r9 = (rows[::COARSE_CELL] // COARSE_CELL)[:, None]
+        c9 = (self.cols[::COARSE_CELL] // COARSE_CELL)[None, :]
+        mean = truth.reshape(h, COARSE_CELL, w, COARSE_CELL).mean(axis=(1, 3))
         noise = 0.012 * normal(self.seed, 18, t, r9, c9)
-        value = mean + noise + bias[::COARSE, ::COARSE]
+        value = mean + noise + bias[::COARSE_CELL, ::COARSE_CELL]
         band = ((c9 * 0.25 + t * 0.37 + self.coarse_phase) % 1.0) < self.coarse_valid
         valid = band & (uniform(self.seed, 19, t, r9, c9) > 0.05)
-        cold = frozen.reshape(h, COARSE, w, COARSE).any(axis=(1, 3))
+        cold = frozen.reshape(h, COARSE_CELL, w, COARSE_CELL).any(axis=(1, 3))
         return np.where(valid & ~cold, value, np.nan)
