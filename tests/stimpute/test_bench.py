@@ -180,18 +180,19 @@ def test_pypots_peer_fills_gaps_and_keeps_observed_values():
     t = np.arange(96)[:, None]
     values = (np.sin(t / 8 + np.arange(5)[None]) + 2).astype(np.float32)
     values[rng.random(values.shape) < 0.3] = np.nan
-    filled, fit_s, _ = fill("brits", values, values, n_steps=24, seed=0, time_budget_s=1.0)
+    filled, fit_s, _ = fill("brits", values, values, n_steps=24, seed=0, time_budget_s=2.0)
     ok = np.isfinite(values)
     assert np.isfinite(filled).all() and np.array_equal(filled[ok], values[ok]) and fit_s > 0
 
 
-def test_a_peer_trains_what_its_budget_holds_and_to_the_cap_without_one():
-    from stimpute.bench.peers import MAX_EPOCHS, epochs_for
+def test_a_peer_trains_what_the_time_left_holds_and_to_the_cap_without_a_budget():
+    from stimpute.bench.peers import MAX_EPOCHS, next_epochs
 
-    assert epochs_for(400.0, 10.0) == 39  # the timed epoch is the first of the 400 s
-    assert epochs_for(5.0, 10.0) == 1  # one more epoch, however short the budget
-    assert epochs_for(1e9, 0.1) == MAX_EPOCHS
-    assert epochs_for(None, 10.0) == MAX_EPOCHS  # no budget: no silent 60 s either
+    assert next_epochs(390.0, 10.0, 1) == 39
+    assert next_epochs(5.0, 10.0, 40) == 0  # not one more epoch fits: training stops
+    assert next_epochs(-3.0, 10.0, 40) == 0  # past the budget
+    assert next_epochs(1e9, 0.1, 1) == MAX_EPOCHS - 1
+    assert next_epochs(None, 10.0, 1) == MAX_EPOCHS - 1  # no budget: no silent 60 s either
 
 
 def test_sparsity_curve_thins_a_daily_twin_to_each_share(tmp_path):
