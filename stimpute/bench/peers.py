@@ -4,9 +4,10 @@ PyPOTS models are multivariate series: every node (station, pixel) is a feature,
 windows of `n_steps`. They see the values only (no covariates), standardised per
 node on the fit rows, and are trained for about the same seconds as our models: one epoch is
 timed, then the same model trains on in runs of as many epochs as the time left holds at the last
-run's pace, until not one more fits (at most 1,000 epochs; 1,000 without a budget: a peer has no
-step count to stop at). The first epoch carries one-off costs, so a single run sized on it would
-leave half the budget unused.
+run's pace, until not one more fits (without a budget, 1,000 epochs: a peer has no step count to
+stop at). The first epoch carries one-off costs, so a single run sized on it would leave much of
+the budget unused; and an epoch of a small region is a few windows, so a cap on epochs, not the
+budget, would end the training.
 Training windows start every quarter window, so a short record still gives many samples.
 Observed values are put back unchanged, as for every other model. Install with the `peers`
 extra (`pip install -e .[peers]`, or `make bench-field`); without it these models raise a
@@ -25,7 +26,7 @@ import numpy as np
 log = logging.getLogger("stimpute")
 
 PEERS = ("saits", "brits", "imputeformer")
-MAX_EPOCHS = 1000
+MAX_EPOCHS = 1000  # without a time budget
 
 
 def available() -> bool:
@@ -97,8 +98,8 @@ def next_epochs(time_left_s: float | None, per_epoch_s: float, done: int) -> int
     """How many more epochs to train after `done`: as many as `time_left_s` holds at
     `per_epoch_s` each (all that are left to MAX_EPOCHS without a budget); 0 when not one fits."""
     if time_left_s is None:
-        return MAX_EPOCHS - done
-    return int(np.clip(time_left_s / max(per_epoch_s, 1e-3), 0, MAX_EPOCHS - done))
+        return max(MAX_EPOCHS - done, 0)
+    return max(int(time_left_s / max(per_epoch_s, 1e-3)), 0)
 
 
 def _windows(
