@@ -23,3 +23,9 @@ def fit_factor(ratio: np.ndarray, quantile: float = 0.9) -> float:
     if len(ratio) < MIN_VALUES:
         return 1.0
     return float(np.clip(np.quantile(ratio, quantile) / two_sided_z(quantile), *CLIP))
+
+
+def pooled_std_factor(mean: np.ndarray, scale: np.ndarray, truth: np.ndarray) -> float:
+    """The factor on the standard error (sqrt(2) x the Laplace scale) that puts 90% of the held
+    values inside the central 90% normal interval."""
+    return fit_factor(np.abs(mean - truth) / (np.sqrt(2.0) * np.maximum(scale, 1e-6)))

@@ -6,19 +6,17 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
 
-from stimpute.calibration import fit_factor
 from stimpute.config import TrainConfig
 from stimpute.context import RecordOffset
 from stimpute.inference import autocast
-from stimpute.masks import hide
 from stimpute.models import STTransformer
-from stimpute.tensors import Scaled, to_model_inputs
-from stimpute.windows import training_starts
+from stimpute.sampling import WindowSampler
+from stimpute.tensors import Scaled
+from stimpute.validation import Validation
 
 log = logging.getLogger("stimpute")
 
@@ -31,189 +29,6 @@ class TrainReport:
     stopped_by: str = ""
     std_scale: float = 1.0  # recalibration of the standard error (calibration.py)
     history: list[tuple[int, float, float]] = field(default_factory=list)
-
-
-class WindowSampler:
-    """Draws training windows (time start, spatial crop) and their hidden masks."""
-
-    def __init__(self, data: Scaled, cfg: TrainConfig, rng: np.random.Generator) -> None:
-        self.data, self.cfg, self.rng = data, cfg, rng
-        self.window = cfg.window
-
-    def crop(self) -> tuple[np.ndarray | None, tuple[int, int] | None]:
-        if self.data.grid is None:
-            return None, None
-        height, width = self.data.grid
-        height //= self.data.panels  # a crop stays inside one band (one of the stacked crops)
-        th, tw = min(self.cfg.tile, height), min(self.cfg.tile, width)
-        band = int(self.rng.integers(0, self.data.panels)) if self.data.panels > 1 else 0
-        r0 = band * height + int(self.rng.integers(0, height - th + 1))
-        c0 = int(self.rng.integers(0, width - tw + 1))
-        return self.data.crop_nodes(r0, c0, th, tw), (th, tw)
-
-    def pattern(self, values: np.ndarray, crop: np.ndarray | None) -> np.ndarray:
-        """The observed mask of a random window at the same nodes (for the 'history' mode)."""
-        t1 = int(self.rng.integers(0, values.shape[0] - self.window + 1))
-        other = values[t1 : t1 + self.window]
-        return ~np.isnan(other if crop is None else other[:, crop])
-
-    def hidden_for(
-        self,
-        observed: np.ndarray,
-        grid: tuple[int, int] | None,
-        values: np.ndarray,
-        crop: np.ndarray | None,
-        mode: str | None = None,
-        rate: float | None = None,
-    ) -> np.ndarray:
-        rate = float(self.rng.choice(self.cfg.hide_rates)) if rate is None else rate
-        mode = str(self.rng.choice(list(self.cfg.hide_modes))) if mode is None else mode
-        pattern = self.pattern(values, crop) if mode == "history" else None
-        return hide(observed, rate, mode, self.rng, grid=grid, pattern=pattern)
-
-    def batch(self, values: np.ndarray) -> Sample:
-        """A batch of windows, each at its own time and its own spatial crop (same crop size)."""
-        n_time = values.shape[0]
-        parts, crops = [], []
-        grid = None
-        t0s = training_starts(n_time, self.window, self.cfg.batch_size, self.rng)
-        for t0 in t0s:
-            crop, grid = self.crop()
-            crops.append(crop)
-            parts.append(self.data.window([int(t0)], self.window, crop, values=values))
-        win = {
-            k: None if parts[0][k] is None else np.concatenate([p[k] for p in parts])
-            for k in parts[0]
-        }
-        vals = win["values"]
-        assert vals is not None  # a window always has values
-        observed = ~np.isnan(vals)
-        hidden = np.stack(
-            [self.hidden_for(observed[i], grid, values, crops[i]) for i in range(len(parts))]
-        )
-        steps = torch.from_numpy(t0s)[:, None] + torch.arange(self.window)
-        kept = [c for c in crops if c is not None]
-        nodes = torch.from_numpy(np.stack(kept)) if kept else None
-        return Sample(win, observed & ~hidden, hidden, grid, steps, nodes)
-
-
-@dataclass
-class Sample:
-    """One training batch: numpy windows, what the model sees and what it must predict."""
-
-    win: dict
-    visible: np.ndarray  # [B, L, n]
-    hidden: np.ndarray  # [B, L, n]
-    grid: tuple[int, int] | None
-    steps: torch.Tensor  # (B, L) time index of each window step
-    nodes: torch.Tensor | None  # (B, n) node index of each window, None for all
-
-    def inputs(self, offset: RecordOffset, device: torch.device) -> dict:
-        """Model inputs; the record offset leaves this sample's hidden values out of its sums."""
-        off = offset.features(self.steps, self.nodes, hidden=torch.from_numpy(self.hidden))
-        return to_model_inputs(self.win, self.visible, device, self.grid, off)
-
-
-@dataclass
-class Validation:
-    """Fixed boxes (time window x spatial crop) whose held-out values are never trained on."""
-
-    held: np.ndarray  # (T, N) bool, removed from the training values
-    boxes: list[tuple[int, np.ndarray | None, tuple[int, int] | None]]
-
-    @classmethod
-    def draw(cls, data: Scaled, cfg: TrainConfig, rng: np.random.Generator) -> Validation:
-        observed = ~np.isnan(data.values)
-        held = np.zeros(observed.shape, bool)
-        sampler = WindowSampler(data, cfg, rng)
-        n_time = observed.shape[0]
-        target = cfg.val_share * observed.sum()
-        boxes: list[tuple[int, np.ndarray | None, tuple[int, int] | None]] = []
-        for i in range(64):
-            if held.sum() >= target:
-                break
-            nodes, grid = sampler.crop()
-            t0 = int(training_starts(n_time, cfg.window, 1, rng)[0])
-            sel = slice(None) if nodes is None else nodes
-            box_obs = observed[t0 : t0 + cfg.window][:, sel] & ~held[t0 : t0 + cfg.window][:, sel]
-            if not box_obs.any():
-                continue
-            mode = cfg.hide_modes[i % len(cfg.hide_modes)]
-            box_hidden = sampler.hidden_for(box_obs, grid, data.values, nodes, mode, cfg.val_rate)
-            block = held[t0 : t0 + cfg.window]
-            if nodes is None:
-                block |= box_hidden
-            else:
-                block[:, nodes] |= box_hidden
-            boxes.append((t0, nodes, grid))
-        return cls(held, boxes)
-
-    @torch.no_grad()
-    def predictions(
-        self,
-        model: STTransformer,
-        data: Scaled,
-        train_values: np.ndarray,
-        offset: RecordOffset,
-        cfg: TrainConfig,
-        device: torch.device,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(mean, Laplace scale, truth) at the held values inside the boxes (scaled units),
-        predicted from the training values only."""
-        model.eval()
-        means, scales, truths = [], [], []
-        if not self.boxes:
-            empty = np.zeros(0, np.float32)
-            return empty, empty, empty
-        n_nodes = data.values.shape[1] if self.boxes[0][1] is None else len(self.boxes[0][1])
-        chunk = max(1, min(32, 400_000 // (cfg.window * n_nodes)))  # boxes per forward pass
-        for c in range(0, len(self.boxes), chunk):
-            part = self.boxes[c : c + chunk]
-            wins = [
-                data.window([t0], cfg.window, nodes, values=train_values) for t0, nodes, _ in part
-            ]
-            win = {k: None if wins[0][k] is None else np.concatenate([w[k] for w in wins])
-                   for k in wins[0]}  # fmt: skip
-            vals = win["values"]
-            assert vals is not None
-            steps = torch.tensor([t0 for t0, _, _ in part])[:, None] + torch.arange(cfg.window)
-            crops = [nodes for _, nodes, _ in part if nodes is not None]
-            off = offset.features(steps, torch.from_numpy(np.stack(crops)) if crops else None)
-            grid = part[0][2]
-            kw = to_model_inputs(win, ~np.isnan(vals), device, grid, off)
-            with autocast(device):
-                mean, log_scale = model(grid=grid, all_layers=False, **kw)[-1]
-            mean_np = mean.float().cpu().numpy()
-            scale_np = log_scale.float().exp().cpu().numpy()
-            for b, (t0, nodes, _) in enumerate(part):
-                sel = slice(None) if nodes is None else nodes
-                held = self.held[t0 : t0 + cfg.window][:, sel]
-                means.append(mean_np[b][held])
-                scales.append(scale_np[b][held])
-                truths.append(data.values[t0 : t0 + cfg.window][:, sel][held])
-        return (
-            np.concatenate(means),
-            np.concatenate(scales),
-            np.concatenate(truths),
-        )
-
-    def mae(self, *args: Any) -> float:
-        """MAE (scaled units) on the held values inside the boxes, predicted from training values."""
-        mean, _, truth = self.predictions(*args)
-        return float(np.abs(mean - truth).mean()) if len(truth) else math.nan
-
-    def calibrate(self, model: STTransformer, *args: Any) -> float:
-        """After training, from one pass over the held values: the factor on the model's
-        standard error that puts 90% of them inside the central 90% normal interval
-        (calibration.py)."""
-        mean, scale, truth = self.predictions(model, *args)
-        return pooled_std_factor(mean, scale, truth)
-
-
-def pooled_std_factor(mean: np.ndarray, scale: np.ndarray, truth: np.ndarray) -> float:
-    """The factor on the standard error (sqrt(2) x the Laplace scale) that puts 90% of the held
-    values inside the central 90% normal interval (calibration.py)."""
-    return fit_factor(np.abs(mean - truth) / (np.sqrt(2.0) * np.maximum(scale, 1e-6)))
 
 
 def loss_on_hidden(

@@ -30,12 +30,12 @@ import torch
 from stimpute import Imputer
 from stimpute.bench.__main__ import BUDGETS
 from stimpute.bench.datasets import twin_problem
-from stimpute.calibration import fit_factor
+from stimpute.calibration import fit_factor, pooled_std_factor
 from stimpute.context import RecordOffset
 from stimpute.imputer import prepare
 from stimpute.metrics import coverage
 from stimpute.tensors import Scaled
-from stimpute.training import Validation, pooled_std_factor
+from stimpute.validation import Validation
 
 
 def main(protocol: str, model: str, seed: int, budget: float) -> dict:
@@ -80,7 +80,7 @@ def main(protocol: str, model: str, seed: int, budget: float) -> dict:
     for share in (0.3, 0.6):
         back = np.asarray(rng.random(val.held.shape[0]) < share)
         kept = val.held & ~back[:, None]
-        # the same fit training makes (training.pooled_std_factor), on the held values not
+        # the same fit training makes (calibration.pooled_std_factor), on the held values not
         # given back
         mean, scale, truth = Validation(kept, val.boxes).predictions(
             method.model, data, np.where(kept, np.nan, data.values), offset, cfg, method.device

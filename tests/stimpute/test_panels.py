@@ -9,8 +9,8 @@ from stimpute.config import TrainConfig
 from stimpute.context import RecordOffset
 from stimpute.errors import ConfigError, ShapeError
 from stimpute.layout import prepare
+from stimpute.sampling import WindowSampler
 from stimpute.tensors import Scaled, Scaler
-from stimpute.training import WindowSampler
 from tests.conftest import TINY
 
 

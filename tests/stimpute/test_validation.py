@@ -7,7 +7,7 @@ from stimpute.layout import prepare
 from stimpute.models import STTransformer, STTransformerConfig
 from stimpute.simulate import twin
 from stimpute.tensors import Scaled, Scaler
-from stimpute.training import Validation
+from stimpute.validation import Validation
 
 
 def _problem(grid: bool):
