@@ -53,11 +53,14 @@ def seam_ratios(
     h, w = ds.sizes["y"], ds.sizes["x"]
     sums: dict[str, list[float]] = {}
     for t0 in range(0, ds.sizes["time"], block):
-        days = list(range(t0, min(t0 + block, ds.sizes["time"]), every))
+        end = min(t0 + block, ds.sizes["time"])
+        days = [d for d in range(t0, end) if d % every == 0]  # every n-th day of the year
+        read = [] if truth is None else list(itertools.islice(truth, end - t0))
+        if not days:
+            continue
         fields = {"": ds["soil_moisture"].isel(time=days).values.astype(np.float64)}
         if truth is not None:
-            read = list(itertools.islice(truth, min(block, ds.sizes["time"] - t0)))
-            fields["truth_"] = np.stack(read[::every]).astype(np.float64)
+            fields["truth_"] = np.stack([read[d - t0] for d in days]).astype(np.float64)
         flag = ds["flag"].isel(time=days).values
         for (prefix, sm), (axis, n, starts, ends, origin) in itertools.product(
             fields.items(),
