@@ -16,6 +16,8 @@ clear error.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import time
 import warnings
@@ -31,10 +33,26 @@ MAX_EPOCHS = 1000  # without a time budget
 
 def available() -> bool:
     try:
-        import pypots  # noqa: F401
+        _import_quietly()
     except ImportError:
         return False
     return True
+
+
+def _import_quietly() -> None:
+    """Import PyPOTS without the banner its `ai4ts` dependency prints to stdout, and keep its
+    log to warnings, less the one every model without a `saving_path` gives."""
+    # the banner reads stdout's encoding: a bare StringIO has none
+    with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
+        from pypots.utils.logging import logger
+    if not any(isinstance(f, _NoSavingPath) for f in logger.filters):
+        logger.setLevel(logging.WARNING)
+        logger.addFilter(_NoSavingPath())
+
+
+class _NoSavingPath(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "saving_path" not in record.getMessage()
 
 
 def _batch_size(name: str, n_features: int) -> int:
@@ -46,6 +64,7 @@ def _batch_size(name: str, n_features: int) -> int:
 
 
 def _model(name: str, n_steps: int, n_features: int, epochs: int, seed: int) -> Any:
+    _import_quietly()
     from pypots.imputation import BRITS, SAITS, ImputeFormer
     from pypots.utils.random import set_random_seed
 
