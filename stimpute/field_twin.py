@@ -11,7 +11,7 @@ window it was generated in:
   must start and end on 9-pixel block edges; the rain product's blur is a moving mean of rain
   evaluated a pixel beyond the window, so it has no block edges (real Daymet has none);
 - the orbit plan is a set of fixed tracks on the lattice (`stimpute.orbit.Orbit`);
-- the soil water on the first morning has a history: it is walked through `SPIN_UP` days of
+- the soil water on the first morning has a history: it is walked through `SPINUP_DAYS` days of
   weather before the record (whose rain product `rain_before` gives, as a rain archive holds
   the end of the year before).
 
@@ -39,7 +39,6 @@ from stimpute.simulate import (
 )
 
 RAIN_BLUR = 3  # pixels per side of the rain covariate's moving-mean blur (odd)
-SPIN_UP = SPINUP_DAYS  # days of weather the soil water is walked through before the first day
 
 
 @dataclass
@@ -235,11 +234,11 @@ class FieldTwin:
 
     def first_state(self, band_rows: int = 144) -> SoilState:
         """The soil-water stores on the morning of the first day: walked from a fixed state
-        through the SPIN_UP days of weather before it (the slow store forgets in 45 days), so the
+        through the SPINUP_DAYS days of weather before it (the slow store forgets in 45 days), so the
         record does not open with the soil drying or wetting towards its climate, which no real
         soil on 1 January does."""
         fast, slow = np.full(self.shape, 0.05), 0.3 * (self.porosity - self.residual)
-        for t in range(-SPIN_UP, 0):
+        for t in range(-SPINUP_DAYS, 0):
             for b in self._bands(band_rows):
                 self._advance(t, self._doy(t), b, fast, slow)
         return SoilState(0, fast, slow)
@@ -247,9 +246,9 @@ class FieldTwin:
     def rain_before(self, days: int, band_rows: int = 144) -> Iterator[np.ndarray]:
         """The rain product (as `Day.precipitation`) of each of the `days` days before the
         record, oldest first: the weather the first morning's soil was walked through, which a
-        rain archive holds for the end of the year before (at most SPIN_UP days)."""
-        if not 0 <= days <= SPIN_UP:
-            raise ValueError(f"days={days}: the twin's weather reaches {SPIN_UP} days back")
+        rain archive holds for the end of the year before (at most SPINUP_DAYS days)."""
+        if not 0 <= days <= SPINUP_DAYS:
+            raise ValueError(f"days={days}: the twin's weather reaches {SPINUP_DAYS} days back")
         self._check_bands(band_rows)
         for t in range(-days, 0):
             rain = np.empty(self.shape, np.float32)

@@ -283,13 +283,13 @@ def write_rain_before(folder: Path, grid: RegionGrid, year: int, tw: FieldTwin) 
     (the spin-up the first morning's soil was walked through): a run reads the rain of the
     weeks before 1 January from it, as from the real year before's file. Each sample year is
     a simulation of its own, so this is not the rain of the sample of the year before."""
-    from stimpute.field_twin import SPIN_UP
+    from stimpute.simulate import SPINUP_DAYS
 
     first = np.datetime64(f"{year}-01-01", "D")
-    dates = first - SPIN_UP + np.arange(SPIN_UP)
+    dates = first - SPINUP_DAYS + np.arange(SPINUP_DAYS)
     path = folder / daymet_name("prcp", year - 1)
     with DaymetWriter(path, "prcp", "mm/day", grid, dates) as writer:
-        for t, rain in enumerate(tw.rain_before(SPIN_UP)):
+        for t, rain in enumerate(tw.rain_before(SPINUP_DAYS)):
             writer.write(t, rain)
 
 
