@@ -5,9 +5,9 @@ windows of `n_steps`. They see the values only (no covariates), standardised per
 node on the fit rows, and are trained for about the same seconds as our models: one epoch is
 timed, then the same model trains on in runs of as many epochs as the time left holds at the last
 run's pace, until not one more fits (without a budget, 1,000 epochs: a peer has no step count to
-stop at). The first epoch carries one-off costs, so a single run sized on it would leave much of
-the budget unused; and an epoch of a small region is a few windows, so a cap on epochs, not the
-budget, would end the training.
+stop at). An epoch of a small region is a few windows, so a fixed cap on epochs, not the budget,
+would end the training; and a count sized once, on one epoch, would not follow a pace that
+changes as training goes on.
 Training windows start every quarter window, so a short record still gives many samples.
 Observed values are put back unchanged, as for every other model. Install with the `peers`
 extra (`pip install -e .[peers]`, or `make bench-field`); without it these models raise a
@@ -17,6 +17,7 @@ clear error.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import logging
 import time
@@ -32,11 +33,8 @@ MAX_EPOCHS = 1000  # without a time budget
 
 
 def available() -> bool:
-    try:
-        _import_quietly()
-    except ImportError:
-        return False
-    return True
+    """Whether PyPOTS is installed; found without importing it, so asking changes no logger."""
+    return importlib.util.find_spec("pypots") is not None
 
 
 def _import_quietly() -> None:
