@@ -13,7 +13,8 @@ One fit of the pipeline's network (`+rain +smooth 9 km`, the bench's `small` set
 
     python benchmarks/experiments/coverage_by_day.py bands 3 400 > out.json
 
-Public APIs only (`twin_problem`, `run_model`). Results: benchmarks/README.md, "Intervals".
+Public APIs only (`twin_problem`, `run_model`). Results: benchmarks/README.md, "Where the bands
+intervals miss on the day protocol".
 """
 
 from __future__ import annotations
