@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from stimpute.errors import StimputeError
+
 log = logging.getLogger("stimpute")
 
 PEERS = ("saits", "brits", "imputeformer")
@@ -41,8 +43,11 @@ def _import_quietly() -> None:
     """Import PyPOTS without the banner its `ai4ts` dependency prints to stdout, and keep its
     log to warnings, less the one every model without a `saving_path` gives."""
     # the banner reads stdout's encoding: a bare StringIO has none
-    with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
-        from pypots.utils.logging import logger
+    try:
+        with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
+            from pypots.utils.logging import logger
+    except ImportError as e:  # installed (available() found it) but broken
+        raise StimputeError(f"PyPOTS does not import ({e}): pip install -e '.[peers]'") from e
     if not any(isinstance(f, _NoSavingPath) for f in logger.filters):
         logger.setLevel(logging.WARNING)
         logger.addFilter(_NoSavingPath())

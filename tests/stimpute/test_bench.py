@@ -195,6 +195,20 @@ def test_a_peer_trains_what_the_time_left_holds_or_to_the_cap_without_a_budget()
     assert next_epochs(None, 10.0, 1) == MAX_EPOCHS - 1  # no budget: no silent 60 s either
 
 
+def test_a_broken_pypots_install_is_one_clear_error(monkeypatch):
+    import sys
+
+    from stimpute.bench import peers
+    from stimpute.errors import StimputeError
+
+    monkeypatch.setitem(sys.modules, "pypots.utils.logging", None)  # import of it fails
+    monkeypatch.setattr(peers.importlib.util, "find_spec", lambda name: object())  # "installed"
+    assert peers.available()
+    with pytest.raises(StimputeError, match=r"pip install -e '\.\[peers\]'"):
+        peers.fill("saits", np.zeros((8, 2), np.float32), np.zeros((8, 2), np.float32),
+                   n_steps=4, seed=0, time_budget_s=1.0)  # fmt: skip
+
+
 def test_sparsity_curve_thins_a_daily_twin_to_each_share(tmp_path):
     out = tmp_path / "s.json"
     argv = ["--dataset", "twin", "--sparsity", "0.5,0.1", "--models", "linear,mean",
