@@ -234,9 +234,9 @@ class FieldTwin:
 
     def first_state(self, band_rows: int = 144) -> SoilState:
         """The soil-water stores on the morning of the first day: walked from a fixed state
-        through the SPINUP_DAYS days of weather before it (the slow store forgets in 45 days), so the
-        record does not open with the soil drying or wetting towards its climate, which no real
-        soil on 1 January does."""
+        through the SPINUP_DAYS days of weather before it (the slow store forgets in 45 days), so
+        the record does not open with the soil drying or wetting towards its climate, which no
+        real soil on 1 January does."""
         fast, slow = np.full(self.shape, 0.05), 0.3 * (self.porosity - self.residual)
         for t in range(-SPINUP_DAYS, 0):
             for b in self._bands(band_rows):

@@ -32,6 +32,7 @@ log = logging.getLogger("stimpute")
 
 PEERS = ("saits", "brits", "imputeformer")
 MAX_EPOCHS = 1000  # without a time budget
+INSTALL = "pip install -e '.[peers]'"  # what a missing or broken PyPOTS asks for
 
 
 def available() -> bool:
@@ -47,7 +48,7 @@ def _import_quietly() -> None:
         with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
             from pypots.utils.logging import logger
     except ImportError as e:  # installed (available() found it) but broken
-        raise StimputeError(f"PyPOTS does not import ({e}): pip install -e '.[peers]'") from e
+        raise StimputeError(f"PyPOTS does not import ({e}): {INSTALL}") from e
     if not any(isinstance(f, _NoSavingPath) for f in logger.filters):
         logger.setLevel(logging.WARNING)
         logger.addFilter(_NoSavingPath())

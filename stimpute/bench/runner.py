@@ -31,7 +31,7 @@ def _fill(
     rows = problem.fit_rows
     if model in peers.PEERS:
         if not peers.available():
-            raise StimputeError(f"{model} needs PyPOTS: pip install -e '.[peers]'")
+            raise StimputeError(f"{model} needs PyPOTS: {peers.INSTALL}")
         flat = problem.values.reshape(len(problem.values), -1)
         fit = flat if rows is None else flat[rows]
         window = int(problem.st_hparams.get("window", 72))
