@@ -17,7 +17,6 @@ clear error.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import logging
 import time
@@ -35,20 +34,16 @@ MAX_EPOCHS = 1000  # without a time budget
 INSTALL = "pip install -e '.[peers]'"  # what a missing or broken PyPOTS asks for
 
 
-def available() -> bool:
-    """Whether PyPOTS is installed; found without importing it, so asking changes no logger."""
-    return importlib.util.find_spec("pypots") is not None
-
-
-def _import_quietly() -> None:
+def _import_quietly(name: str) -> None:
     """Import PyPOTS without the banner its `ai4ts` dependency prints to stdout, and keep its
-    log to warnings, less the one every model without a `saving_path` gives."""
+    log to warnings, less the one every model without a `saving_path` gives. A PyPOTS that is
+    missing or does not import is one `StimputeError` that names the peer and the install line."""
     # the banner reads stdout's encoding: a bare StringIO has none
     try:
         with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
             from pypots.utils.logging import logger
-    except ImportError as e:  # installed (available() found it) but broken
-        raise StimputeError(f"PyPOTS does not import ({e}): {INSTALL}") from e
+    except ImportError as e:  # not installed, or installed but broken
+        raise StimputeError(f"{name} needs PyPOTS, which does not import ({e}): {INSTALL}") from e
     if not any(isinstance(f, _NoSavingPath) for f in logger.filters):
         logger.setLevel(logging.WARNING)
         logger.addFilter(_NoSavingPath())
@@ -68,7 +63,7 @@ def _batch_size(name: str, n_features: int) -> int:
 
 
 def _model(name: str, n_steps: int, n_features: int, epochs: int, seed: int) -> Any:
-    _import_quietly()
+    _import_quietly(name)
     from pypots.imputation import BRITS, SAITS, ImputeFormer
     from pypots.utils.random import set_random_seed
 

@@ -30,8 +30,6 @@ def _fill(
     """(result, fit seconds, training report) of one model on the problem's fit rows."""
     rows = problem.fit_rows
     if model in peers.PEERS:
-        if not peers.available():
-            raise StimputeError(f"{model} needs PyPOTS: {peers.INSTALL}")
         flat = problem.values.reshape(len(problem.values), -1)
         fit = flat if rows is None else flat[rows]
         window = int(problem.st_hparams.get("window", 72))
