@@ -28,6 +28,7 @@ import numpy as np
 from stimpute.bench.__main__ import BUDGETS, SHARED_AQI
 from stimpute.bench.datasets import FAMILIES, Problem, aqi36_problem, twin_problem
 from stimpute.bench.peers import PEERS
+from stimpute.bench.plots import strip_figure
 from stimpute.bench.runner import run_model
 from stimpute.config import ModelConfig
 from stimpute.covariates import rain_memory
@@ -186,6 +187,24 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n\n" + verdicts(groups)
 
 
+def panels(rows: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
+    """Per problem, each of the network's variants and the forest with its fits' scores, for
+    the figure; the PyPOTS peers stay in the table (their MAE, 4-6 x the rest,
+    would flatten every other bar)."""
+    out: dict[str, dict[str, list[float]]] = {}
+    shown = [*VARIANTS, FOREST, "random_forest"]
+    for r in sorted(rows, key=lambda r: (r["dataset"], r["protocol"], _order(r["variant"]))):
+        if r["variant"] not in shown:
+            continue
+        group = [g for g in rows if (g["dataset"], g["protocol"]) == (r["dataset"], r["protocol"])]
+        key = score_key(group)
+        title = f"{r['dataset']} / {r['protocol']}: " + (
+            "held-out MAE" if key == "mae" else "every gap vs truth (MAE)"
+        )
+        out.setdefault(title, {}).setdefault(r["variant"], []).append(r[key])
+    return out
+
+
 # each add-on: (with it alone, the paper's network) and (the shipped mix with it, without it)
 ADD_ON_PAIRS = {
     "+context": (("+context", "paper"), ("+rain +context +smooth 9 km", "+rain +smooth 9 km")),
@@ -224,13 +243,16 @@ def verdicts(groups: Groups) -> str:
 def write(
     out: Path, rows: list[dict[str, Any]], budget: float, steps: int | None, extra: dict[str, Any]
 ) -> str:
-    """The table (`<out>.md`) and every row (`<out>.json`) as they stand; the table's text."""
+    """The table (`<out>.md`), its figure (`<out>.png`) and every row (`<out>.json`) as they
+    stand; the table's text."""
     spent = (
         f"{budget:.0f} s of training per fit"
         if steps is None
         else f"{steps} training steps per fit (fewer where early stopping ended it)"
     )
     text = table(rows)
+    figure = strip_figure(panels(rows), out.with_suffix(".png"))
+    picture = "" if figure is None else f"\n![every fit's score by variant]({figure.name})\n"
     if extra:
         spent += f", with {json.dumps(extra)} for every network"
     out.with_suffix(".md").write_text(
@@ -239,7 +261,10 @@ def write(
         f"`python benchmarks/ablation.py`, {spent}, small model. 'vs paper': the change a "
         "variant of the network makes to the every-gap MAE against the truth (held-out MAE on "
         "AQI-36) from the paper's network; "
-        "'vs forest': the ratio to the random forest's on the same problems.\n\n" + text + "\n"
+        "'vs forest': the ratio to the random forest's on the same problems.\n\n"
+        + text
+        + "\n"
+        + picture
     )
     out.with_suffix(".json").write_text(
         json.dumps(

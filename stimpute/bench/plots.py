@@ -1,8 +1,10 @@
-"""Pictures of a benchmark run: a map of one day and a pixel's time series (needs matplotlib)."""
+"""Pictures of benchmark runs: a map of one day and a pixel's series, reliability, the sparsity
+curve, and per-seed scores side by side (needs matplotlib)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -13,17 +15,26 @@ from stimpute.imputer import ImputeResult
 from stimpute.metrics import Z90, coverage
 
 
-def twin_figure(
-    problem: Problem, results: dict[str, ImputeResult], path: Path, *, models: tuple[str, str]
-) -> Path | None:
-    """Truth / input / two models' fills on the day with the most eval values, and one pixel's
-    series with observations, held-out values, fills and the 90% band. None without matplotlib."""
+def _pyplot() -> Any:
+    """matplotlib's pyplot on its file-only backend (Agg), or None where matplotlib is missing
+    (it comes with the `bench` extra)."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def twin_figure(
+    problem: Problem, results: dict[str, ImputeResult], path: Path, *, models: tuple[str, str]
+) -> Path | None:
+    """Truth / input / two models' fills on the day with the most eval values, and one pixel's
+    series with observations, held-out values, fills and the 90% band. None without matplotlib."""
+    plt = _pyplot()
+    if plt is None:
         return None
     shown = [m for m in models if m in results]
     if problem.truth is None or not shown:
@@ -73,12 +84,8 @@ def reliability_figure(
     problem: Problem, results: dict[str, ImputeResult], path: Path
 ) -> Path | None:
     """Observed against nominal coverage of the held-out values for each model with a std."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot()
+    if plt is None:
         return None
     if not results:
         return None
@@ -107,12 +114,8 @@ def reliability_figure(
 
 def sparsity_figure(curve: list[dict], path: Path) -> Path | None:
     """MAE against the observed share, one line per model."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot()
+    if plt is None:
         return None
     shares = [100 * c["observed_share"] for c in curve]
     fig, ax = plt.subplots(figsize=(6.5, 4.5), constrained_layout=True)
@@ -131,6 +134,33 @@ def sparsity_figure(curve: list[dict], path: Path) -> Path | None:
     ax.set_ylabel("MAE on held-out values (m³/m³)")
     ax.set_title("twin / point: sparsity curve")
     ax.legend(fontsize=8, ncol=2)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def strip_figure(panels: dict[str, dict[str, list[float]]], path: Path) -> Path | None:
+    """One panel per problem (its title names the score): each label's scores, one per seed, as
+    dots and their mean as a bar, in the order given; lower is better. None without matplotlib."""
+    plt = _pyplot()
+    if plt is None:
+        return None
+    if not panels:
+        return None
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(5.2 * cols, 4.2 * rows), squeeze=False, layout="constrained"
+    )
+    for ax, (title, scores) in zip(axes.flat, panels.items(), strict=False):
+        labels = list(scores)
+        ax.bar(range(len(labels)), [float(np.mean(scores[k])) for k in labels], color="#c6dbef")
+        for i, k in enumerate(labels):
+            ax.plot([i] * len(scores[k]), scores[k], "o", color="#08519c", markersize=3.5)
+        ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right", fontsize=8)
+        ax.set_title(title, fontsize=10)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
