@@ -142,10 +142,8 @@ def sparsity_figure(curve: list[dict], path: Path) -> Path | None:
 def strip_figure(panels: dict[str, dict[str, list[float]]], path: Path) -> Path | None:
     """One panel per problem (its title names the score): each label's scores, one per seed, as
     dots and their mean as a bar, in the order given; lower is better. None without matplotlib."""
-    plt = _pyplot()
+    plt = _pyplot() if panels else None
     if plt is None:
-        return None
-    if not panels:
         return None
     cols = min(3, len(panels))
     rows = -(-len(panels) // cols)

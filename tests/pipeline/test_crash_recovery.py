@@ -2,20 +2,14 @@
 rerun, ends with exactly what an uninterrupted run leaves (`benchmarks/crash.py`, whose
 `make bench-crash` runs 50 kills)."""
 
-import importlib.util
 import shutil
-import sys
-from pathlib import Path
 
 import numpy as np
 import rasterio
 
-ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("crash", ROOT / "benchmarks" / "crash.py")
-assert spec is not None and spec.loader is not None
-crash = importlib.util.module_from_spec(spec)
-sys.modules["crash"] = crash  # its dataclasses look their module up there
-spec.loader.exec_module(crash)
+from tests.benchmark_scripts import load
+
+crash = load("crash")
 
 
 def test_killed_runs_recover_to_the_uninterrupted_output(archive, tmp_path):

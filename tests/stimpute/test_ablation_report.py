@@ -1,19 +1,13 @@
 """The ablation's report (`benchmarks/ablation.py`): table, figure and rows from scored fits."""
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("ablation", ROOT / "benchmarks" / "ablation.py")
-assert spec is not None and spec.loader is not None
-ablation = importlib.util.module_from_spec(spec)
-sys.modules["ablation"] = ablation
-spec.loader.exec_module(ablation)
+from tests.benchmark_scripts import load
+
+ablation = load("ablation")
 
 
 def _row(variant: str, seed: int, gap: float, model: str = "st_transformer") -> dict:
