@@ -1,7 +1,8 @@
 """Which add-on earns its place: the paper's ST-Transformer, then each add-on alone, then all of
 them, on both twin families (protocols day and block) and on AQI-36, scored on the held-out
-values and against the truth on every gap. Each row is appended to `<out>.rows.jsonl` as soon
-as it is scored, so a long run can stop and `--resume`; the table is rebuilt from all rows.
+values and against the truth on every gap. `<out>.json` is rewritten (atomically) with every
+row as soon as it is scored, so a long run can stop and `--resume`; the table is rebuilt from
+all rows.
 
     python benchmarks/ablation.py --out benchmarks/results/ablation [--resume]  # the whole plan
     python benchmarks/ablation.py --families bands --protocols day --seeds 0 --aqi none --budget 60
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.files import write_text
 from stimpute.bench.__main__ import BUDGETS, SHARED_AQI
 from stimpute.bench.datasets import FAMILIES, Problem, aqi36_problem, twin_problem
 from stimpute.bench.peers import PEERS
@@ -267,14 +269,24 @@ def write(
         + "\n"
         + picture
     )
-    out.with_suffix(".json").write_text(
+    write_text(
+        out.with_suffix(".json"),
         json.dumps(
             {"budget_s": budget, "steps": steps, "hparams": extra, "rows": rows},
             indent=1,
             default=float,
-        )
+        ),
     )
     return text
+
+
+def saved_rows(out: Path) -> list[dict[str, Any]]:
+    """The rows a run wrote to `<out>.json` (or, from runs before stop 57, appended to
+    `<out>.rows.jsonl`); none when neither is there."""
+    if out.with_suffix(".json").is_file():
+        return list(json.loads(out.with_suffix(".json").read_text())["rows"])
+    log = out.with_suffix(".rows.jsonl")
+    return [json.loads(x) for x in log.read_text().splitlines()] if log.is_file() else []
 
 
 def main() -> None:
@@ -320,23 +332,19 @@ def main() -> None:
         """(e.g. '{"hide_modes": ["day", "block"]}'); written to <out>.json""",
     )
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/ablation"))
-    ap.add_argument(
-        "--resume", action="store_true", help="keep the rows already in <out>.rows.jsonl"
-    )
+    ap.add_argument("--resume", action="store_true", help="keep the rows already in <out>.json")
     ap.add_argument("--table", action="store_true", help="only redraw the table from the rows")
     a = ap.parse_args()
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    rows_path = a.out.with_suffix(".rows.jsonl")
-    rows = (
-        [json.loads(x) for x in rows_path.read_text().splitlines()]
-        if (a.resume or a.table) and rows_path.exists()
-        else []
-    )
+    rows = saved_rows(a.out)
     if a.table:
         print(write(a.out, rows, a.budget, a.steps, a.hparams))
         return
-    if not a.resume:
-        rows_path.write_text("")
+    if rows and not a.resume:
+        raise SystemExit(
+            f"{a.out.with_suffix('.json')} holds {len(rows)} rows already: add --resume to go on "
+            "with them, or give another --out"
+        )
     done = {(r["dataset"], r["protocol"], r["variant"], r["seed"]) for r in rows}
     families = [f for f in a.families.split(",") if f]
     protocols = [p for p in a.protocols.split(",") if p]
@@ -362,8 +370,6 @@ def main() -> None:
                     dataset=problem.name, protocol=problem.protocol, variant=variant, seed=seed
                 )
                 rows.append(row)
-                with rows_path.open("a") as fh:
-                    fh.write(json.dumps(row, default=float) + "\n")
                 print(write(a.out, rows, a.budget, a.steps, a.hparams).splitlines()[-1], flush=True)
     # a resumed run with nothing left redraws the table
     write(a.out, rows, a.budget, a.steps, a.hparams)

@@ -55,3 +55,28 @@ def test_no_rows_draw_no_figure(tmp_path):
 
     assert strip_figure({}, tmp_path / "none.png") is None
     assert not (tmp_path / "none.png").exists()
+
+
+def test_the_rows_come_back_from_the_json_and_a_fresh_run_will_not_overwrite_them(
+    tmp_path, monkeypatch
+):
+    out = tmp_path / "abl"
+    rows = [_row("paper", 0, 0.02), _row("+rain", 0, math.nan)]
+    ablation.write(out, rows, 400, None, {})
+    back = ablation.saved_rows(out)
+    assert [r["variant"] for r in back] == ["paper", "+rain"]
+    assert math.isnan(back[1]["truth_mae_all_gaps"])
+    assert not list(tmp_path.glob("*.part"))
+
+    before = out.with_suffix(".json").read_bytes()
+    monkeypatch.setattr("sys.argv", ["ablation.py", "--out", str(out), "--aqi", "none"])
+    with pytest.raises(SystemExit, match="holds 2 rows already: add --resume"):
+        ablation.main()
+    assert out.with_suffix(".json").read_bytes() == before
+
+
+def test_rows_of_runs_before_the_json_held_them_are_read_from_their_log(tmp_path):
+    out = tmp_path / "old"
+    out.with_suffix(".rows.jsonl").write_text(json.dumps(_row("paper", 1, 0.02)) + "\n")
+    assert [r["seed"] for r in ablation.saved_rows(out)] == [1]
+    assert ablation.saved_rows(tmp_path / "none") == []
