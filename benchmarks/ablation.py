@@ -280,13 +280,24 @@ def write(
     return text
 
 
-def saved_rows(out: Path) -> list[dict[str, Any]]:
-    """The rows a run wrote to `<out>.json` (or, from runs before stop 57, appended to
-    `<out>.rows.jsonl`); none when neither is there."""
+def saved(out: Path) -> dict[str, Any]:
+    """What a run wrote to `<out>.json`: its rows and the settings they were measured with
+    (`budget_s`, `steps`, `hparams`); without it, the rows an older run appended to
+    `<out>.rows.jsonl`; {} when there is neither."""
     if out.with_suffix(".json").is_file():
-        return list(json.loads(out.with_suffix(".json").read_text())["rows"])
+        return dict(json.loads(out.with_suffix(".json").read_text()))
     log = out.with_suffix(".rows.jsonl")
-    return [json.loads(x) for x in log.read_text().splitlines()] if log.is_file() else []
+    return {"rows": [json.loads(x) for x in log.read_text().splitlines()]} if log.is_file() else {}
+
+
+def recorded_settings(record: dict[str, Any]) -> dict[str, Any]:
+    """The settings (`budget_s`, `steps`, `hparams`) a saved record names: `steps` None is a
+    timed run; a `budget_s` or `hparams` of None was not recorded (older runs)."""
+    return {
+        k: record[k]
+        for k in ("budget_s", "steps", "hparams")
+        if k in record and (record[k] is not None or k == "steps")
+    }
 
 
 def main() -> None:
@@ -336,14 +347,25 @@ def main() -> None:
     ap.add_argument("--table", action="store_true", help="only redraw the table from the rows")
     a = ap.parse_args()
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    rows = saved_rows(a.out)
-    if a.table:
-        print(write(a.out, rows, a.budget, a.steps, a.hparams))
+    record = saved(a.out)
+    rows = list(record.get("rows", []))
+    given = {"budget_s": a.budget, "steps": a.steps, "hparams": a.hparams}
+    recorded = recorded_settings(record)
+    if a.table:  # with the settings the rows were measured with, where the record names them
+        s = {**given, **recorded}
+        print(write(a.out, rows, s["budget_s"], s["steps"], s["hparams"]))
         return
+    json_path = a.out.with_suffix(".json")
     if rows and not a.resume:
         raise SystemExit(
-            f"{a.out.with_suffix('.json')} holds {len(rows)} rows already: add --resume to go on "
-            "with them, or give another --out"
+            f"{json_path} holds {len(rows)} rows already: add --resume to go on with them, or "
+            "give another --out"
+        )
+    differ = {k: v for k, v in recorded.items() if v != given[k]}
+    if rows and differ:
+        raise SystemExit(
+            f"{json_path}'s rows were measured with {differ}: give the same --budget, --steps "
+            "and --hparams to go on with them, or another --out"
         )
     done = {(r["dataset"], r["protocol"], r["variant"], r["seed"]) for r in rows}
     families = [f for f in a.families.split(",") if f]

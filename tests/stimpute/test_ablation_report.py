@@ -57,26 +57,41 @@ def test_no_rows_draw_no_figure(tmp_path):
     assert not (tmp_path / "none.png").exists()
 
 
+def _main(monkeypatch, *args):
+    monkeypatch.setattr("sys.argv", ["ablation.py", "--aqi", "none", *args])
+    ablation.main()
+
+
 def test_the_rows_come_back_from_the_json_and_a_fresh_run_will_not_overwrite_them(
     tmp_path, monkeypatch
 ):
     out = tmp_path / "abl"
     rows = [_row("paper", 0, 0.02), _row("+rain", 0, math.nan)]
-    ablation.write(out, rows, 400, None, {})
-    back = ablation.saved_rows(out)
-    assert [r["variant"] for r in back] == ["paper", "+rain"]
-    assert math.isnan(back[1]["truth_mae_all_gaps"])
+    ablation.write(out, rows, 400, 150, {"batch_size": 1})
+    back = ablation.saved(out)
+    assert [r["variant"] for r in back["rows"]] == ["paper", "+rain"]
+    assert math.isnan(back["rows"][1]["truth_mae_all_gaps"])
     assert not list(tmp_path.glob("*.part"))
 
     before = out.with_suffix(".json").read_bytes()
-    monkeypatch.setattr("sys.argv", ["ablation.py", "--out", str(out), "--aqi", "none"])
     with pytest.raises(SystemExit, match="holds 2 rows already: add --resume"):
-        ablation.main()
+        _main(monkeypatch, "--out", str(out))
+    with pytest.raises(SystemExit, match=r"measured with \{'steps': 150, 'hparams'"):
+        _main(monkeypatch, "--out", str(out), "--resume")
     assert out.with_suffix(".json").read_bytes() == before
+
+    _main(monkeypatch, "--out", str(out), "--table")  # redrawn with the settings it names
+    assert ablation.recorded_settings(ablation.saved(out)) == {
+        "budget_s": 400,
+        "steps": 150,
+        "hparams": {"batch_size": 1},
+    }
+    assert "150 training steps per fit" in out.with_suffix(".md").read_text()
 
 
 def test_rows_of_runs_before_the_json_held_them_are_read_from_their_log(tmp_path):
     out = tmp_path / "old"
     out.with_suffix(".rows.jsonl").write_text(json.dumps(_row("paper", 1, 0.02)) + "\n")
-    assert [r["seed"] for r in ablation.saved_rows(out)] == [1]
-    assert ablation.saved_rows(tmp_path / "none") == []
+    assert [r["seed"] for r in ablation.saved(out)["rows"]] == [1]
+    assert ablation.recorded_settings(ablation.saved(out)) == {}
+    assert ablation.saved(tmp_path / "none") == {}
