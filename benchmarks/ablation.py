@@ -281,13 +281,10 @@ def write(
 
 
 def saved(out: Path) -> dict[str, Any]:
-    """What a run wrote to `<out>.json`: its rows and the settings they were measured with
-    (`budget_s`, `steps`, `hparams`); without it, the rows an older run appended to
-    `<out>.rows.jsonl`; {} when there is neither."""
-    if out.with_suffix(".json").is_file():
-        return dict(json.loads(out.with_suffix(".json").read_text()))
-    log = out.with_suffix(".rows.jsonl")
-    return {"rows": [json.loads(x) for x in log.read_text().splitlines()]} if log.is_file() else {}
+    """What a run wrote to `<out>.json` (its rows and the settings they were measured with:
+    `budget_s`, `steps`, `hparams`); {} when there is none."""
+    path = out.with_suffix(".json")
+    return dict(json.loads(path.read_text())) if path.is_file() else {}
 
 
 def recorded_settings(record: dict[str, Any]) -> dict[str, Any]:
@@ -300,7 +297,7 @@ def recorded_settings(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -345,7 +342,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/ablation"))
     ap.add_argument("--resume", action="store_true", help="keep the rows already in <out>.json")
     ap.add_argument("--table", action="store_true", help="only redraw the table from the rows")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     record = saved(a.out)
     rows = list(record.get("rows", []))

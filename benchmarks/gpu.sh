@@ -33,7 +33,7 @@ for step in $steps; do
     ablation)  # issue 25's twin table: the pipeline's network on both families, day protocol, by
       # steps (STEPS, default 600), one process a seed and candidate side by side on the one GPU;
       # CANDIDATE (JSON settings) adds a second network per seed; the forests run on the CPU
-      # elsewhere (no GPU in them); every row lands in $out/ablation.rows.jsonl
+      # elsewhere (no GPU in them); every run's rows land in $out/ablation.rows.jsonl
       work=$(mktemp -d)
       run() {  # seed tag [json]
         local hp=${3:-}; [ -n "$hp" ] || hp='{}'
@@ -46,9 +46,10 @@ for step in $steps; do
         [ -n "${CANDIDATE:-}" ] && run "$s" candidate "$CANDIDATE" &
       done
       wait
-      for f in "$work"/*.rows.jsonl; do  # each row tagged with its run
-        t=$(basename "$f" .rows.jsonl); sed "s/^{/{\"run\": \"$t\", /" "$f"
-      done > "$out/ablation.rows.jsonl"
+      $py -c 'import json, pathlib, sys  # the rows of every run, tagged with it
+for f in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
+    for r in json.loads(f.read_text())["rows"]: print(json.dumps({"run": f.stem, **r}))' \
+        "$work" > "$out/ablation.rows.jsonl"
       tail -n 3 "$work"/*.log > "$out/ablation.log"; cat "$out/ablation.log" ;;
     texas)
       $py benchmarks/scale.py --regions texas --workers 1 --data "${DATA:-$out/data}" --out "$out/scale-texas" ;;
