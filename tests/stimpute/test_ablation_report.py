@@ -1,4 +1,5 @@
-"""The ablation's report (`benchmarks/ablation.py`): table, figure and rows from scored fits."""
+"""The ablation's report (`benchmarks/ablation_report.py`): table, figure and rows from scored
+fits; and `benchmarks/ablation.py`'s refusals to lose them."""
 
 import json
 import math
@@ -8,6 +9,8 @@ import pytest
 from tests.benchmark_scripts import load
 
 ablation = load("ablation")
+report = load("ablation_report")
+FOREST = load("ablation_variants").FOREST
 
 
 def _row(variant: str, seed: int, gap: float, model: str = "st_transformer") -> dict:
@@ -30,22 +33,22 @@ def test_the_report_scores_each_variant_and_draws_every_fit_but_the_peers(tmp_pa
     rows = [
         *(_row("paper", s, 0.020 + s / 1000) for s in (0, 1)),
         *(_row("+rain", s, 0.010 + s / 1000) for s in (0, 1)),
-        *(_row(ablation.FOREST, s, 0.015, "random_forest") for s in (0, 1)),
+        *(_row(FOREST, s, 0.015, "random_forest") for s in (0, 1)),
         _row("saits", 0, 0.1, "saits"),
     ]
     out = tmp_path / "abl"
-    ablation.write(out, rows, 400, None, {})
+    report.write(out, rows, 400, None, {})
 
     md = out.with_suffix(".md").read_text()
     assert "| twin | day | +rain | 2 |  | 0.0115 | 0.0105 | -48.8% | 0.70 |" in md
     assert "![every fit's score by variant](abl.png)" in md
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(json.loads(out.with_suffix(".json").read_text())["rows"]) == len(rows)
-    assert ablation.panels(rows) == {
+    assert report.panels(rows) == {
         "twin / day: every gap vs truth (MAE)": {
             "paper": [0.020, 0.021],
             "+rain": [0.010, 0.011],
-            ablation.FOREST: [0.015, 0.015],
+            FOREST: [0.015, 0.015],
         }
     }
 
@@ -64,8 +67,8 @@ def _main(*args):
 def test_the_rows_come_back_from_the_json_and_a_fresh_run_will_not_overwrite_them(tmp_path):
     out = tmp_path / "abl"
     rows = [_row("paper", 0, 0.02), _row("+rain", 0, math.nan)]
-    ablation.write(out, rows, 400, 150, {"batch_size": 1})
-    back = ablation.saved(out)
+    report.write(out, rows, 400, 150, {"batch_size": 1})
+    back = report.saved(out)
     assert [r["variant"] for r in back["rows"]] == ["paper", "+rain"]
     assert math.isnan(back["rows"][1]["truth_mae_all_gaps"])
     assert not list(tmp_path.glob("*.part"))
@@ -77,15 +80,19 @@ def test_the_rows_come_back_from_the_json_and_a_fresh_run_will_not_overwrite_the
         _main("--out", str(out), "--resume")
     assert out.with_suffix(".json").read_bytes() == before
 
-    _main("--out", str(out), "--table")  # redrawn with the settings it names
-    assert ablation.recorded_settings(ablation.saved(out)) == {
+    rows[0]["measured"], rows[1]["measured"] = "2026-12-05T23:59:59", "2026-12-06T02:53:42"
+    report.write(out, rows, 400, 150, {"batch_size": 1})
+    _main("--out", str(out), "--table")  # redrawn with the settings and the date it names
+    assert report.recorded_settings(report.saved(out)) == {
         "budget_s": 400,
         "steps": 150,
         "hparams": {"batch_size": 1},
     }
-    assert "150 training steps per fit" in out.with_suffix(".md").read_text()
+    md = out.with_suffix(".md").read_text()
+    assert "Measured up to 2026-12-06 02:53; " in md
+    assert "150 training steps per fit" in md
 
 
 def test_no_json_no_rows(tmp_path):
-    assert ablation.saved(tmp_path / "none") == {}
-    assert ablation.recorded_settings({}) == {}
+    assert report.saved(tmp_path / "none") == {}
+    assert report.recorded_settings({}) == {}
