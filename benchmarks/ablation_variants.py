@@ -11,8 +11,7 @@ NO_PRIOR = {"prior_covariate": None}
 NO_RAIN = {"rain_covariate": None}
 # each add-on alone on top of the paper's network, then combinations; every switch a variant
 # depends on is named, so a problem's own settings cannot change what a label means (the
-# regime readout and the regime blend were removed after the first ablation, the network that
-# learned the departure from the 9 km prior, "+prior" and "all", after the rain memory's)
+# variants retired with their add-ons are in benchmarks/README.md)
 VARIANTS: dict[str, dict[str, Any]] = {
     "paper": {**PAPER, **NO_PRIOR, **NO_RAIN},
     "+context": {**CONTEXT, **NO_PRIOR, **NO_RAIN},
