@@ -10,8 +10,8 @@ y, x), from the year before's Daymet file: the model's antecedent rain indices c
 Chunks are (32 days, 36, 36): one chunk is one tile over a month, a pixel's year is 12 chunks.
 The store is laid out first, then filled block by block: 32 days by a band of whole chunk rows
 of about BAND_PIXELS pixels, so memory follows the block, not the region or the record. Each
-32-day block keeps a fingerprint of its granules so re-runs rebuild only what changed, and all
-writing goes to `cube.zarr.part`, renamed when complete.
+32-day block keeps a fingerprint of its granules (`cube_keys.py`) so re-runs rebuild only what
+changed, and all writing goes to `cube.zarr.part`, renamed when complete.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import json
 import logging
 import shutil
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ import xarray as xr
 from pipeline.catalog import Product, Region
 from pipeline.cube_chunks import ALL, damaged_blocks, write_sums
 from pipeline.cube_inputs import DYNAMIC_ATTRS, BlockReader
+from pipeline.cube_keys import TIME_CHUNK, block_keys, day_keys, previous_build, retry_skipped
 from pipeline.errors import CubeError
 from pipeline.files import part_of, swap_dir
 from pipeline.grid import CRS, RegionGrid
@@ -41,9 +42,7 @@ from pipeline.stores import grow_time
 from pipeline.year import cube_days
 
 log = logging.getLogger("pipeline")
-CUBE_FORMAT = 4  # raise when the cube's layout or content rules change: forces rebuilds
 BEFORE = "_before"  # suffix of a lead-in variable: `prcp_before`, the rain before the year
-TIME_CHUNK = 32
 SPACE_CHUNK = 36
 BAND_PIXELS = 60_000  # pixels of one band of rows built at a time (x 32 days x ~5 fields)
 
@@ -142,7 +141,7 @@ def build(
             ticker.advance()
     per_day = _observed_per_day(part, previous, todo, starts)
     n_obs = sum(per_day)
-    kept = _retry_skipped(keys, reader.skipped, manifest, first)
+    kept = retry_skipped(keys, reader.skipped, manifest, first)
     meta = {
         "region": region.name,
         "year": year,
@@ -204,108 +203,6 @@ def open_cube(path: Path, *, dask: bool = True) -> xr.Dataset:
         raise CubeError(
             f"{path} is not a readable cube ({type(exc).__name__}: {exc}); rebuild it with the cube stage --force"
         ) from exc
-
-
-RETRY = ":retry"  # a block key so marked matches no manifest: the next run rebuilds the block
-
-
-def _retry_skipped(
-    keys: list[str], skipped: list[str], manifest: dict[str, Any], first: date
-) -> list[str]:
-    """The block keys to store: a block that skipped an unreadable granule is marked, so the
-    next run rebuilds it and reads the granule again (re-downloaded, it may be whole now)
-    instead of calling the cube current without it."""
-    granules = manifest.get("granules", {})
-    marked = {  # a file of the days before the year: the first block, which they lead into
-        max(0, (date.fromisoformat(granules[name]["day"]) - first).days // TIME_CHUNK)
-        for name in skipped
-        if name in granules
-    }
-    return [k + RETRY if i in marked else k for i, k in enumerate(keys)]
-
-
-def block_keys(manifest: dict[str, Any], region: Region, year: int, strict: bool) -> list[str]:
-    """The key of each 32-day block of the year: what a cube built from `manifest` holds."""
-    first, days = date(year, 1, 1), cube_days(manifest, year)
-    return [
-        _block_key(manifest, region, strict, first, b0, min(TIME_CHUNK, days - b0))
-        for b0 in range(0, days, TIME_CHUNK)
-    ]
-
-
-def _daily(record: dict[str, Any]) -> bool:
-    return record["product"] in ("SPL2SMAP_S", "SPL3SMP_E")
-
-
-def _basis(manifest: dict[str, Any], region: Region, strict: bool) -> dict[str, Any]:
-    """What every day depends on: the yearly and static files, the grid, the boundary and the
-    settings."""
-    return {
-        "format": CUBE_FORMAT,
-        "granules": sorted(
-            (r["name"], r.get("checksum"), r.get("size"))
-            for r in manifest.get("granules", {}).values()
-            if not _daily(r)
-        ),
-        "grid": [region.grid.row0, region.grid.col0, *region.grid.shape],
-        "boundary": None
-        if region.boundary is None
-        else hashlib.sha256(region.boundary.read_bytes()).hexdigest(),
-        "strict": strict,
-    }
-
-
-def _block_key(
-    manifest: dict[str, Any], region: Region, strict: bool, first: date, b0: int, n: int
-) -> str:
-    """What one block of days depends on: its days' granules and what every day depends on."""
-    lo, hi = first + timedelta(days=b0), first + timedelta(days=b0 + n - 1)
-    basis = _basis(manifest, region, strict)
-    basis["granules"] = sorted(
-        [
-            *(tuple(g) for g in basis["granules"]),
-            *(
-                (r["name"], r.get("checksum"), r.get("size"))
-                for r in manifest.get("granules", {}).values()
-                if _daily(r) and lo <= date.fromisoformat(r["day"]) <= hi
-            ),
-        ]
-    )
-    basis["days"] = [lo.isoformat(), n]
-    return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
-
-
-def day_keys(
-    manifest: dict[str, Any], region: Region, year: int, strict: bool, blocks: list[str]
-) -> list[str]:
-    """A short key per day of the cube: the day's own granules and what every day depends on
-    (a day of a block marked for retry is marked too). A fill compares them to tell which days
-    changed, one by one: a night that adds a day changes that day's key alone."""
-    first, days = date(year, 1, 1), cube_days(manifest, year)
-    common = hashlib.sha256(json.dumps(_basis(manifest, region, strict), sort_keys=True).encode())
-    by_day: dict[str, list[tuple[Any, ...]]] = {}
-    for r in manifest.get("granules", {}).values():
-        if _daily(r):
-            by_day.setdefault(r["day"], []).append((r["name"], r.get("checksum"), r.get("size")))
-    out = []
-    for t in range(days):
-        day = (first + timedelta(days=t)).isoformat()
-        h = common.copy()
-        h.update(json.dumps([day, sorted(by_day.get(day, []))]).encode())
-        retry = RETRY if blocks[t // TIME_CHUNK].endswith(RETRY) else ""
-        out.append(h.hexdigest()[:16] + retry)
-    return out
-
-
-def previous_build(out: Path) -> dict[str, Any]:
-    """The build report stored in an existing cube ({} when there is none or it is unreadable)."""
-    try:
-        import zarr
-
-        build = zarr.open_group(out, mode="r").attrs.get("build", {})
-        return dict(build) if isinstance(build, dict) else {}
-    except Exception:  # no cube yet, or a damaged one: either way, build
-        return {}
 
 
 VARIABLE_ATTRS: dict[str, dict[str, Any]] = {

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.catalog import Region
-from pipeline.cube import RETRY, block_keys, previous_build
+from pipeline.cube_keys import RETRY, block_keys, previous_build
 from pipeline.files import read_record, replacing
 from pipeline.run_lock import one_run
 from pipeline.run_log import run_log
