@@ -24,7 +24,8 @@ from typing import Any
 import xarray as xr
 
 from pipeline.cluster import Runner
-from pipeline.cube import SPACE_CHUNK, TIME_CHUNK, open_cube
+from pipeline.cube import SPACE_CHUNK, open_cube
+from pipeline.cube_keys import TIME_CHUNK
 from pipeline.fill_inputs import window_prior
 from pipeline.progress import Ticker
 from pipeline.refill import cube_days
