@@ -25,21 +25,39 @@ if __name__ == "__main__" and starts_local_fill(sys.argv[1:], os.environ, ENV_SC
 
 import json
 import logging
-import signal
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pipeline import arguments, cluster, report
 from pipeline import cube as cube_stage
 from pipeline import tile as tile_stage
 from pipeline import train as train_stage
 from pipeline.catalog import region as find_region
-from pipeline.errors import PipelineError, SourceError, Terminated
+from pipeline.command_line import (
+    BASELINES,
+    BUDGET,
+    CRS_OPT,
+    DATA,
+    DEBUG,
+    DEVICE,
+    HOLDOUT,
+    HOLDOUT_BY,
+    OVERLAP,
+    REGION,
+    SCHEDULER,
+    SEED,
+    SOURCE,
+    TILE_SIZE,
+    WAIT,
+    WORKERS,
+    YEAR,
+    checked_root,
+    data_root,
+    progress_bar,
+    run_command,
+)  # fmt: skip
 from pipeline.fill_inputs import Holdout
 from pipeline.run_lock import one_run
 from pipeline.stages import (
@@ -58,108 +76,7 @@ from pipeline.status import year_run
 # the docstring's paragraphs, each as one line, so the terminal wraps them
 HELP = "\n\n".join(" ".join(p.split()) for p in (__doc__ or "").split("\n\n"))
 app = typer.Typer(add_completion=False, help=HELP, no_args_is_help=True)
-err = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("pipeline")
-
-
-def _checked_root(data: Path | None, year: int | None = None) -> Path:
-    """The data root, checked to be a writable directory, and the year, checked to be covered."""
-    if year is not None:
-        arguments.check_year(year)
-    return arguments.check_data(data_root(data))
-
-
-def data_root(data: Path | None) -> Path:
-    """Absolute, so that tasks find the files whatever the working directory of their worker."""
-    return (data or Path(os.environ.get("STIMPUTE_DATA", "data"))).resolve()
-
-
-def progress_bar() -> Progress:
-    return Progress(
-        TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err, transient=False, disable=not err.is_terminal,
-    )  # fmt: skip
-
-
-def _run(debug: bool, fn) -> None:
-    handler: logging.Handler = (
-        RichHandler(console=err, show_path=False, show_time=False)
-        if err.is_terminal
-        else logging.StreamHandler(sys.stderr)  # logs and cron mail: one line per message
-    )
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(message)s",
-        handlers=[handler],
-        force=True,
-    )
-    for chatty in ("pyogrio", "fiona", "rasterio"):  # "Created 1 records" per file written
-        logging.getLogger(chatty).setLevel(logging.DEBUG if debug else logging.WARNING)
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        fn()
-    except PipelineError as exc:
-        if debug:
-            raise
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(exc.exit_code) from None
-    except Terminated:
-        err.print(
-            "stopped (SIGTERM): nothing half-written was kept; run the same command to resume"
-        )
-        raise typer.Exit(143) from None
-    except KeyboardInterrupt:
-        err.print("interrupted: nothing half-written was kept; run the same command to resume")
-        raise typer.Exit(130) from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    raise Terminated
-
-
-REGION = typer.Option(..., help="a region of catalogs/regions.toml")
-YEAR = typer.Option(..., help="calendar year")
-DATA = typer.Option(None, help="data root (default $STIMPUTE_DATA or ./data)")
-DEBUG = typer.Option(False, help="tracebacks and debug logs")
-SOURCE = typer.Option(
-    "earthdata", envvar="STIMPUTE_SOURCE", help="earthdata (needs a login) or sample (offline)"
-)
-TILE_SIZE = typer.Option(36, help="tile side in pixels (1 km)")
-OVERLAP = typer.Option(4, help="pixels shared by neighbouring tiles (blended)")
-DEVICE = typer.Option(
-    "auto", envvar="STIMPUTE_DEVICE", help="auto (CUDA when present), cpu or cuda"
-)
-BUDGET = typer.Option(
-    None,
-    envvar="STIMPUTE_TRAIN_BUDGET",
-    help="seconds of training when no region checkpoint exists (default 600)",
-)
-HOLDOUT = typer.Option(0.05, help="share of observed values held out to check the run (0 to skip)")
-HOLDOUT_BY = typer.Option(
-    "block",
-    help="hold out whole 36 km blocks on a day (block: like a missed overpass) or single values (point)",
-)
-BASELINES = typer.Option(
-    "mean,linear,dctpls", help="baselines compared on the check values, or none"
-)
-SEED = typer.Option(0, help="seed of the held-out choice and of training")
-CRS_OPT = typer.Option(
-    None, envvar="STIMPUTE_CRS", help="also reproject the daily GeoTIFFs, e.g. EPSG:4326"
-)
-SCHEDULER = typer.Option(
-    None, envvar=cluster.ENV_SCHEDULER,
-    help="address of a running dask scheduler (tcp://host:8786); default: a local cluster",
-)  # fmt: skip
-WAIT = typer.Option(
-    False,
-    "--wait",
-    help="if another run is processing this region-year, wait for it (default: exit 75)",
-)
-WORKERS = typer.Option(
-    None, help="local dask workers (default: one per GPU, else sized to the cores; 0: no dask)"
-)
 
 
 def download(
@@ -173,11 +90,11 @@ def download(
     """Find and fetch the granules of a region-year into DATA/REGION/YEAR/raw."""
 
     def go() -> None:
-        reg, root = find_region(region), _checked_root(data, year)
+        reg, root = find_region(region), checked_root(data, year)
         with year_run(root, reg.name, year, "download", wait=wait), progress_bar() as bar:
             stage_download(reg, year, root, source, bar)
 
-    _run(debug, go)
+    run_command(debug, go)
 
 
 def cube(
@@ -189,11 +106,11 @@ def cube(
     """Build DATA/REGION/YEAR/cube.zarr from the downloaded granules."""
 
     def go() -> None:
-        reg, root = find_region(region), _checked_root(data, year)
+        reg, root = find_region(region), checked_root(data, year)
         with year_run(root, reg.name, year, "cube", wait=wait), progress_bar() as bar:
             stage_cube(reg, year, root, strict, force, bar)
 
-    _run(debug, go)
+    run_command(debug, go)
 
 
 def tile(
@@ -208,12 +125,12 @@ def tile(
     """Cut the region into overlapping tiles: DATA/REGION/YEAR/tiles.parquet (GeoParquet)."""
 
     def go() -> None:
-        reg, root = find_region(region), _checked_root(data, year)
+        reg, root = find_region(region), checked_root(data, year)
         tile_stage.check_tiling(size, overlap)
         with year_run(root, reg.name, year, "tile", wait=wait):
             stage_tile(reg, year, root, size, overlap)
 
-    _run(debug, go)
+    run_command(debug, go)
 
 
 def impute(
@@ -224,7 +141,7 @@ def impute(
     """The fill stage alone: DATA/REGION/YEAR/filled.zarr and fill.json (held-out metrics)."""
 
     def go() -> None:
-        reg, root = find_region(region), _checked_root(data, year)
+        reg, root = find_region(region), checked_root(data, year)
         settings, where = (
             fill_settings(device, budget, holdout, holdout_by, baselines, seed),
             cluster_settings(scheduler, workers),
@@ -232,7 +149,7 @@ def impute(
         with year_run(root, reg.name, year, "impute", wait=wait), progress_bar() as bar:
             stage_impute(reg, year, root, settings, where, bar)
 
-    _run(debug, go)
+    run_command(debug, go)
 
 
 def export(
@@ -242,7 +159,7 @@ def export(
     """NetCDF, daily COGs with QGIS styles, STAC, and the run report: DATA/REGION/YEAR/export/."""
 
     def go() -> None:
-        reg, root = find_region(region), _checked_root(data, year)
+        reg, root = find_region(region), checked_root(data, year)
         crs_ = arguments.check_crs(crs)
         folder = root / reg.name / str(year)
         with year_run(root, reg.name, year, "export", wait=wait):
@@ -253,7 +170,7 @@ def export(
                 stage_export(reg, year, root, crs_, bar, run)
             report.write(folder, reg.name, year, recorded_seconds(folder))
 
-    _run(debug, go)
+    run_command(debug, go)
 
 
 def train(
@@ -267,8 +184,8 @@ def train(
     """Train a region checkpoint on past years (DATA/models/REGION/); fill then uses it."""
 
     def go() -> None:
-        reg, root = find_region(region), _checked_root(data)
-        wanted = [arguments.check_year(y) for y in _years(years)]
+        reg, root = find_region(region), checked_root(data)
+        wanted = arguments.check_years(years)
         arguments.check_device(device)
         arguments.check_budget(budget)
         with one_run(root, reg.name, "models", wait=wait):
@@ -301,7 +218,7 @@ def train(
             ckpt.path,
         )
 
-    _run(debug, go)
+    run_command(debug, go)
 
 
 def fill(
@@ -313,7 +230,7 @@ def fill(
     """Everything: download -> cube -> tile -> impute -> export, each skipped when current."""
 
     def go() -> None:
-        reg, root = find_region(region), _checked_root(data, year)
+        reg, root = find_region(region), checked_root(data, year)
         folder = root / reg.name / str(year)
         where = cluster_settings(scheduler, workers)
         tile_stage.check_tiling(size, overlap)
@@ -335,7 +252,7 @@ def fill(
             else:
                 log.info("%s %d: everything is up to date", reg.name, year)
 
-    _run(debug, go)
+    run_command(debug, go)
 
 
 def status(
@@ -368,19 +285,7 @@ def status(
         else:
             out.print("last run: none recorded")
 
-    _run(debug, go)
-
-
-def _years(text: str) -> list[int]:
-    try:
-        if "-" in text:
-            a, b = (int(x) for x in text.split("-"))
-            return list(range(a, b + 1))
-        return [int(x) for x in text.split(",")]
-    except ValueError:
-        raise SourceError(
-            f"years {text!r}: write a range like 2016-2021 or a list like 2019,2021"
-        ) from None
+    run_command(debug, go)
 
 
 # `--help` lists the commands in this order: the one most users run first

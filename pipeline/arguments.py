@@ -25,6 +25,30 @@ def check_year(year: int) -> int:
     return year
 
 
+def check_years(text: str) -> list[int]:
+    """`train --years`: a range (2016-2021) or a list (2019,2021), each year covered by SMAP."""
+    try:
+        if "-" in text.strip("-"):
+            start, end = (int(x) for x in text.split("-"))
+            years = list(range(start, end + 1))
+        else:
+            years = [int(x) for x in text.split(",")]
+    except ValueError:
+        years = []
+    if not years:
+        raise ArgumentError(
+            f"--years {text!r}: write a range like 2016-2021 or a list like 2019,2021"
+        )
+    last = today().year
+    outside = [y for y in years if not FIRST_YEAR <= y <= last]
+    if outside:
+        raise ArgumentError(
+            f"--years {text}: SMAP (SPL2SMAP_S) covers {FIRST_YEAR} to {last}, not {outside[0]}; "
+            "give years in that range"
+        )
+    return years
+
+
 def check_device(device: str) -> str:
     if device not in DEVICES:
         raise ArgumentError(f"--device {device!r}: give one of {', '.join(DEVICES)}")

@@ -71,3 +71,27 @@ def test_a_read_only_data_directory_is_one_line(tmp_path):
         assert res.exit_code == 2 and "is not writable by this user" in res.output
     finally:
         ro.chmod(0o700)
+
+
+@pytest.mark.parametrize(
+    ("years", "says"),
+    [
+        ("2019-x", "--years '2019-x': write a range like 2016-2021"),
+        ("", "--years '': write a range"),
+        ("2022-2019", "--years '2022-2019': write a range"),
+        ("1850,2021", "--years 1850,2021: SMAP (SPL2SMAP_S) covers 2015 to"),
+    ],
+)
+def test_bad_training_years_stop_before_any_work(tmp_path, years, says):
+    data = tmp_path / "data"
+    res = runner.invoke(app, ["train", "--region", "txson", "--years", years, "--data", str(data)])
+    assert res.exit_code == 2, res.output
+    assert says in res.output and "Traceback" not in res.output, res.output
+    assert not data.exists() or not any(data.rglob("*.*"))
+
+
+def test_training_years_read_as_a_range_or_a_list():
+    from pipeline.arguments import check_years
+
+    assert check_years("2016-2018") == [2016, 2017, 2018]
+    assert check_years("2019,2021") == [2019, 2021]
