@@ -57,7 +57,7 @@ from pipeline.command_line import (
     data_root,
     progress_bar,
     run_command,
-)  # fmt: skip
+)
 from pipeline.fill_inputs import Holdout
 from pipeline.run_lock import one_run
 from pipeline.stages import (
