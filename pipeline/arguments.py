@@ -17,18 +17,14 @@ DEVICES = ("auto", "cpu", "cuda")
 
 
 def check_year(year: int) -> int:
-    last = today().year  # the pipeline's clock (a replayed night's date included)
-    if not FIRST_YEAR <= year <= last:
-        raise ArgumentError(
-            f"--year {year}: SMAP (SPL2SMAP_S) covers {FIRST_YEAR} to {last}; give a year in that range"
-        )
+    _check_covered([year], f"--year {year}", "a year")
     return year
 
 
 def check_years(text: str) -> list[int]:
     """`train --years`: a range (2016-2021) or a list (2019,2021), each year covered by SMAP."""
     try:
-        if "-" in text.strip("-"):
+        if "-" in text:
             start, end = (int(x) for x in text.split("-"))
             years = list(range(start, end + 1))
         else:
@@ -39,14 +35,16 @@ def check_years(text: str) -> list[int]:
         raise ArgumentError(
             f"--years {text!r}: write a range like 2016-2021 or a list like 2019,2021"
         )
-    last = today().year
-    outside = [y for y in years if not FIRST_YEAR <= y <= last]
-    if outside:
-        raise ArgumentError(
-            f"--years {text}: SMAP (SPL2SMAP_S) covers {FIRST_YEAR} to {last}, not {outside[0]}; "
-            "give years in that range"
-        )
+    _check_covered(years, f"--years {text}", "years")
     return years
+
+
+def _check_covered(years: list[int], given: str, what: str) -> None:
+    last = today().year  # the pipeline's clock (a replayed night's date included)
+    if any(not FIRST_YEAR <= y <= last for y in years):
+        raise ArgumentError(
+            f"{given}: SMAP (SPL2SMAP_S) covers {FIRST_YEAR} to {last}; give {what} in that range"
+        )
 
 
 def check_device(device: str) -> str:

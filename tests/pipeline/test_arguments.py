@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.__main__ import app
+from pipeline.arguments import check_years
 
 runner = CliRunner()
 BASE = ["fill", "--region", "txson", "--source", "sample"]
@@ -91,7 +92,5 @@ def test_bad_training_years_stop_before_any_work(tmp_path, years, says):
 
 
 def test_training_years_read_as_a_range_or_a_list():
-    from pipeline.arguments import check_years
-
     assert check_years("2016-2018") == [2016, 2017, 2018]
     assert check_years("2019,2021") == [2019, 2021]
